@@ -1,0 +1,6 @@
+"""Run the awrs command line."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,147 @@
+"""The ``awrs`` command line: generate, best-of-k, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import AwrsError, ConfigurationError
+
+METHODS = ("smc", "awrs", "mask", "direct", "rerank")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="local model folder (default: SmolLM2-135M-Instruct)")
+    p.add_argument("--max-tokens", type=int, default=128)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--raw", action="store_true", help="no chat template")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--regex", help="Python regex (full match)")
+    g.add_argument("--pattern", help="regex-package pattern (back-references, look-arounds)")
+    g.add_argument("--json-schema", metavar="FILE", help="JSON Schema file")
+    g.add_argument("--grammar", metavar="FILE", help="Lark grammar file")
+    g.add_argument("--sql", metavar="DB", help="SQLite database file or DDL file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="awrs", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="generate text, optionally under a constraint")
+    gen.add_argument("prompt")
+    gen.add_argument("--method", choices=METHODS, default=None,
+                     help="default: smc with a constraint, direct without")
+    gen.add_argument("--particles", type=int, default=8)
+    gen.add_argument("--temperature", type=float, default=1.0)
+    _add_model_options(gen)
+    bok = sub.add_parser("best-of-k", help="reward-weighted best-of-k selection")
+    bok.add_argument("prompt")
+    bok.add_argument("--k", type=int, default=8)
+    bok.add_argument("--temperature", type=float, default=0.0, help="selection temperature")
+    bok.add_argument("--judge", default=None,
+                     help="judge template with {prompt} and {response} (default: built-in)")
+    bok.add_argument("--method", choices=("awrs", "smc", "direct"), default="awrs")
+    _add_model_options(bok)
+    bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only)",
+                           add_help=False)
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _constraint(args):
+    import awrs
+
+    if args.regex:
+        return awrs.Regex(args.regex)
+    if args.pattern:
+        return awrs.Pattern(args.pattern)
+    if args.json_schema:
+        return awrs.JSONSchema(_read(args.json_schema))
+    if args.grammar:
+        return awrs.Grammar.from_file(args.grammar)
+    if args.sql:
+        path = Path(args.sql)
+        if not path.exists():
+            raise ConfigurationError(f"--sql expects an SQLite file or DDL file, got {args.sql!r}")
+        return awrs.SQL(str(path) if path.suffix not in (".sql", ".ddl") else path.read_text())
+    return None
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path!r}: {exc.strerror}") from exc
+
+
+def _generate(args) -> dict:
+    import awrs
+
+    constraint = _constraint(args)
+    method = args.method or ("smc" if constraint is not None else "direct")
+    lm = awrs.load_model(args.model)
+    res = awrs.generate(lm, args.prompt, constraint, method=method, n_particles=args.particles,
+                        max_tokens=args.max_tokens, temperature=args.temperature,
+                        seed=args.seed, raw=args.raw, progress=True)
+    return {"text": res.text, "posterior": res.posterior, "log_ml": res.log_ml,
+            "method": method, "empty": res.empty, "stats": _jsonable(res.stats)}
+
+
+def _best_of_k(args) -> dict:
+    import awrs
+    from awrs.rewards import Judge
+
+    constraint = _constraint(args)
+    lm = awrs.load_model(args.model)
+    judge = Judge(lm, args.judge) if args.judge else Judge(lm)
+    sel = awrs.best_of_k(lm, args.prompt, args.k, judge, temperature=args.temperature,
+                         constraint=constraint, method=args.method, seed=args.seed,
+                         max_tokens=args.max_tokens)
+    return {"text": sel.text, "expected_reward": sel.expected_reward, "empty": sel.empty,
+            "candidates": [_jsonable(c) for c in sel.candidates]}
+
+
+def _jsonable(obj):
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: _jsonable(getattr(obj, k)) for k in obj.__dataclass_fields__}
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and obj != obj:
+        return None
+    return obj if isinstance(obj, (str, int, float, bool, type(None))) else str(obj)
+
+
+def _bench(rest: list[str]) -> int:
+    try:
+        from bench.harness import main as bench_main
+    except ImportError:
+        root = Path(__file__).resolve().parent.parent
+        if not (root / "bench" / "harness.py").exists():
+            raise ConfigurationError("`awrs bench` needs a source checkout with bench/")
+        sys.path.insert(0, str(root))
+        from bench.harness import main as bench_main
+    return int(bench_main(rest) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "bench":
+            return _bench(args.rest)
+        out = _generate(args) if args.command == "generate" else _best_of_k(args)
+    except AwrsError as exc:
+        print(f"awrs: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        print(out["text"] if out["text"] is not None else "(no valid output)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

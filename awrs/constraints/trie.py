@@ -1,0 +1,83 @@
+"""A byte trie of a vocabulary, flattened in DFS preorder for fast full-mask walks."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+class VocabTrie:
+    """The vocabulary's tokens as a trie over bytes.
+
+    Nodes are numbered in DFS preorder (node 0 is the root). Arrays, each of length
+    ``n_nodes``: ``byte`` (the edge byte into the node; -1 for the root), ``depth``, ``skip``
+    (the first node after the node's subtree, so pruning a subtree is ``i = skip[i]``), and the
+    token ids ending at each node in CSR form (``tok_ptr``, ``tok_ids``). Empty tokens and
+    ``exclude`` ids (EOS) are left out.
+    """
+
+    def __init__(self, vocab: Sequence[bytes], exclude: set[int] | frozenset[int] = frozenset()):
+        self.vocab_size = len(vocab)
+        root: dict = {}
+        ends: dict[int, list[int]] = {}
+        for tid, tok in enumerate(vocab):
+            if not tok or tid in exclude:
+                continue
+            node = root
+            for ch in tok:
+                node = node.setdefault(ch, {})
+            node.setdefault(-1, []).append(tid)
+        byte, depth, skip, ptr, ids = [], [], [], [0], []
+
+        def visit(node: dict, b: int, d: int) -> None:
+            i = len(byte)
+            byte.append(b)
+            depth.append(d)
+            skip.append(0)
+            ids.extend(node.get(-1, ()))
+            ptr.append(len(ids))
+            for ch in sorted(k for k in node if k >= 0):
+                visit(node[ch], ch, d + 1)
+            skip[i] = len(byte)
+
+        import sys
+
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 10_000))
+        try:
+            visit(root, -1, 0)
+        finally:
+            sys.setrecursionlimit(limit)
+        self.byte = np.array(byte, dtype=np.int32)
+        self.depth = np.array(depth, dtype=np.int32)
+        self.skip = np.array(skip, dtype=np.int32)
+        self.tok_ptr = np.array(ptr, dtype=np.int32)
+        self.tok_ids = np.array(ids, dtype=np.int32)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.byte)
+
+    def walk(self, state, advance: Callable) -> np.ndarray:
+        """Boolean (V,) mask of tokens t with ``advance(state, bytes(t)) is not None``.
+
+        Calls ``advance`` once per trie edge reached (one byte at a time), pruning subtrees.
+        """
+        mask = np.zeros(self.vocab_size, dtype=bool)
+        byte, depth, skip = self.byte.tolist(), self.depth.tolist(), self.skip.tolist()
+        ptr, ids = self.tok_ptr, self.tok_ids
+        stack = [state]
+        i, n = 1, len(byte)
+        while i < n:
+            d = depth[i]
+            del stack[d:]
+            nxt = advance(stack[d - 1], bytes((byte[i],)))
+            if nxt is None:
+                i = skip[i]
+                continue
+            stack.append(nxt)
+            if ptr[i + 1] > ptr[i]:
+                mask[ids[ptr[i]:ptr[i + 1]]] = True
+            i += 1
+        return mask

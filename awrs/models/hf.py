@@ -1,0 +1,214 @@
+"""Hugging Face causal-LM backend with a batched, prefix-reusing KV cache."""
+
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ConfigurationError, UnsupportedModelError
+from .base import LanguageModel
+from .vocab import token_bytes
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The KV cache of the last batch: row i holds ``keys[i]``; ``mask`` may have holes."""
+
+    keys: list[tuple[int, ...]]
+    cache: object  # transformers DynamicCache, batch dimension = len(keys)
+    mask: torch.Tensor  # (B, L) long attention mask over cached positions
+    logits: torch.Tensor  # (B, V) float32 logits after each row's last token
+
+    def index(self) -> dict[tuple[int, ...], int]:
+        return {k: i for i, k in enumerate(self.keys)}
+
+
+def _cache_nbytes(cache) -> int:
+    return sum(l.keys.numel() * l.keys.element_size() * 2 for l in cache.layers
+               if getattr(l, "keys", None) is not None and l.keys.numel())
+
+
+def _clone_cache(cache, config):
+    """A new cache object sharing the tensors (updates replace tensors, never write in place)."""
+    from transformers import DynamicCache
+
+    data = [(l.keys, l.values) for l in cache.layers if getattr(l, "keys", None) is not None]
+    return DynamicCache(data, config=config) if data else DynamicCache(config=config)
+
+
+class HFLanguageModel(LanguageModel):
+    """A Hugging Face causal LM behind the :class:`LanguageModel` interface.
+
+    KV cache. The model keeps the cache of its last batch. A call whose contexts each extend a
+    context of the previous call (by any number of tokens, rows reordered or duplicated, as
+    after SMC resampling) runs one incremental forward over the new tokens only. Other calls
+    start from the longest common prefix of the batch, whose cache is kept in an LRU store
+    bounded by ``cache_bytes`` (least recently used entries are evicted first); only the
+    remaining ragged suffixes are computed, left-padded with attention-mask holes.
+    """
+
+    def __init__(self, model, tokenizer, *, cache_bytes: int = 1 << 30, name: str = ""):
+        if model.get_output_embeddings() is None:
+            raise UnsupportedModelError(
+                f"model {name or type(model).__name__} has no causal-LM head: expected a model "
+                "loadable with AutoModelForCausalLM"
+            )
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        size = model.get_output_embeddings().weight.shape[0]
+        self.vocab = token_bytes(tokenizer, size)
+        eos = set()
+        for attr in ("eos_token_id",):
+            for src in (tokenizer, getattr(model, "generation_config", None), model.config):
+                val = getattr(src, attr, None) if src is not None else None
+                if isinstance(val, int):
+                    eos.add(val)
+                elif isinstance(val, (list, tuple)):
+                    eos.update(int(v) for v in val)
+        if not eos:
+            raise UnsupportedModelError(f"model {name!r} declares no end-of-sequence token")
+        self.eos_token_ids = eos
+        self.max_length = getattr(model.config, "max_position_embeddings", None)
+        self.cache_bytes = cache_bytes
+        self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
+        self._live: _Batch | None = None
+        self._lru: OrderedDict[tuple[int, ...], _Batch] = OrderedDict()
+        self.forward_calls = 0
+        params = inspect.signature(model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    # -- text -----------------------------------------------------------------------------
+    @property
+    def is_chat(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def chat(self, messages):
+        if not self.is_chat:
+            return super().chat(messages)
+        out = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if hasattr(out, "keys") and "input_ids" in out:
+            out = out["input_ids"]
+        return [int(i) for i in out]
+
+    # -- log-probabilities ----------------------------------------------------------------
+    @torch.no_grad()
+    def next_token_logprobs(self, contexts, temperature=1.0):
+        self.check_contexts(contexts)
+        if not temperature > 0:
+            raise ConfigurationError(f"temperature must be > 0, got {temperature}")
+        keys = [tuple(int(t) for t in c) for c in contexts]
+        logits = self._logits(keys)
+        if temperature != 1.0:
+            logits = logits / temperature
+        return torch.log_softmax(logits.float(), dim=-1)
+
+    def reset(self) -> None:
+        """Drop every cached key/value tensor."""
+        self._live = None
+        self._lru.clear()
+
+    def _logits(self, keys: list[tuple[int, ...]]) -> torch.Tensor:
+        live = self._live
+        plan = self._match(live, keys) if live is not None else None
+        if plan is None:
+            live, plan = self._from_prefix(keys)
+        self._live = self._extend(live, keys, plan)
+        return self._live.logits
+
+    @staticmethod
+    def _match(live: _Batch, keys):
+        """For each key, (row of live whose key is its longest prefix, suffix) or None."""
+        index = live.index()
+        lengths = sorted({len(k) for k in live.keys}, reverse=True)
+        plan = []
+        for key in keys:
+            for n in lengths:
+                if n <= len(key) and (row := index.get(key[:n])) is not None:
+                    plan.append((row, key[n:]))
+                    break
+            else:
+                return None
+        return plan
+
+    def _from_prefix(self, keys):
+        """A one-row batch holding the longest common prefix, and the suffix plan."""
+        shortest = min(len(k) for k in keys)
+        n = 0
+        first = keys[0]
+        while n < shortest and all(k[n] == first[n] for k in keys):
+            n += 1
+        prefix = first[:n]
+        base = self._lookup(prefix) if n else None
+        if base is None:
+            from transformers import DynamicCache
+
+            empty = _Batch([()], DynamicCache(config=self.model.config),
+                           torch.ones((1, 0), dtype=torch.long), torch.empty(0))
+            base = self._extend(empty, [prefix], [(0, prefix)]) if n else empty
+            if n:
+                self._store(prefix, base)
+        live = _Batch([prefix], _clone_cache(base.cache, self.model.config), base.mask, base.logits)
+        return live, [(0, k[n:]) for k in keys]
+
+    def _lookup(self, prefix):
+        hit = self._lru.get(prefix)
+        if hit is not None:
+            self._lru.move_to_end(prefix)
+            return hit
+        best = max((k for k in self._lru if len(k) < len(prefix) and prefix[: len(k)] == k),
+                   key=len, default=None)
+        if best is None:
+            return None
+        self._lru.move_to_end(best)
+        base = self._lru[best]
+        live = _Batch([best], _clone_cache(base.cache, self.model.config), base.mask, base.logits)
+        out = self._extend(live, [prefix], [(0, prefix[len(best):])])
+        self._store(prefix, out)
+        return out
+
+    def _store(self, prefix, batch: _Batch) -> None:
+        self._lru[prefix] = batch
+        total = sum(_cache_nbytes(b.cache) for b in self._lru.values())
+        while len(self._lru) > 1 and total > self.cache_bytes:
+            _, old = self._lru.popitem(last=False)
+            total -= _cache_nbytes(old.cache)
+
+    def _extend(self, live: _Batch, keys, plan) -> _Batch:
+        """Reorder live's rows per plan and run one forward over the new suffix tokens."""
+        rows = [r for r, _ in plan]
+        cache = live.cache
+        if rows != list(range(len(live.keys))):
+            idx = torch.tensor(rows, dtype=torch.long)
+            cache.reorder_cache(idx)
+            mask, old_logits = live.mask[idx], (live.logits[idx] if live.logits.numel() else None)
+        else:
+            mask, old_logits = live.mask, live.logits
+        width = max(len(s) for _, s in plan)
+        if width == 0:
+            return _Batch(list(keys), cache, mask, old_logits)
+        ids = torch.full((len(plan), width), self._pad, dtype=torch.long)
+        new_mask = torch.zeros((len(plan), width), dtype=torch.long)
+        for i, (_, suffix) in enumerate(plan):
+            if suffix:
+                ids[i, width - len(suffix):] = torch.tensor(suffix)
+                new_mask[i, width - len(suffix):] = 1
+        mask = torch.cat([mask, new_mask], dim=1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
+        self.forward_calls += 1
+        kwargs = {self._cache_kw: cache}
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                         use_cache=True, logits_to_keep=1, **kwargs)
+        logits = out.logits[:, -1, :].float()
+        new_cache = getattr(out, self._cache_kw, None)
+        new_cache = cache if new_cache is None else new_cache
+        stale = [i for i, (_, s) in enumerate(plan) if not s]
+        if stale:
+            logits[stale] = old_logits[stale]
+        return _Batch(list(keys), new_cache, mask, logits)

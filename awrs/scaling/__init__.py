@@ -1,0 +1,1 @@
+"""awrs.scaling."""

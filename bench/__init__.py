@@ -1,0 +1,1 @@
+"""Benchmarks and the benchmark harness (`python -m bench` / `awrs bench`)."""

@@ -1,0 +1,1 @@
+"""Lark grammars shipped with awrs (json.lark, sql.lark), loadable as package data."""

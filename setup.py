@@ -1,0 +1,16 @@
+"""Build the Cython kernels in csrc/ as awrs._<name>_c."""
+
+from pathlib import Path
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+extensions = [
+    Extension(f"awrs.{pyx.stem}", [str(pyx)], include_dirs=[np.get_include()],
+              extra_compile_args=["-O3"],
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+    for pyx in sorted(Path("csrc").glob("*.pyx"))
+]
+
+setup(ext_modules=cythonize(extensions, language_level=3, quiet=True))
