@@ -27,7 +27,7 @@ def awrs_loop(lm, prompt: list[int], batch: int, tokens: int, seed: int) -> floa
     ctxs = [list(prompt) for _ in range(batch)]
     t0 = time.perf_counter()
     for _ in range(tokens):
-        probs = lm.next_token_logprobs(ctxs).exp_().numpy()  # (B, V)
+        probs = lm.next_token_logprobs(ctxs).exp_().numpy()  # (B, V), on the CPU
         picks = sample_categorical_batch(np.ascontiguousarray(probs), rng.random(batch))
         for ctx, tok in zip(ctxs, picks.tolist()):
             ctx.append(tok)
@@ -37,7 +37,7 @@ def awrs_loop(lm, prompt: list[int], batch: int, tokens: int, seed: int) -> floa
 def generate_loop(lm, prompt: list[int], batch: int, tokens: int, seed: int) -> float:
     """Seconds for ``model.generate`` to sample the same number of tokens (EOS ignored)."""
     torch.manual_seed(seed)
-    ids = torch.tensor([prompt] * batch)
+    ids = torch.tensor([prompt] * batch, device=lm.device)
     t0 = time.perf_counter()
     with torch.inference_mode():
         lm.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, top_k=0,
@@ -46,8 +46,8 @@ def generate_loop(lm, prompt: list[int], batch: int, tokens: int, seed: int) -> 
     return time.perf_counter() - t0
 
 
-def run(batches=(1, 4, 8), tokens: int = 64, repeat: int = 3) -> str:
-    lm = load_model()
+def run(batches=(1, 4, 8), tokens: int = 64, repeat: int = 3, device=None) -> str:
+    lm = load_model(device=device)
     prompt = lm.chat([{"role": "user", "content": PROMPT}])
     awrs_loop(lm, prompt, 1, 4, 0)  # warm-up
     generate_loop(lm, prompt, 1, 4, 0)
@@ -70,12 +70,13 @@ def main(argv=None) -> None:
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default=None, help="torch device (default cpu)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}, {args.tokens} new tokens, median of "
           f"{args.repeat}")
-    print(run(args.batches, args.tokens, args.repeat))
+    print(run(args.batches, args.tokens, args.repeat, args.device))
 
 
 if __name__ == "__main__":

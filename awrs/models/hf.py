@@ -78,6 +78,7 @@ class HFLanguageModel(LanguageModel):
         self._live: _Batch | None = None
         self._lru: OrderedDict[tuple[int, ...], _Batch] = OrderedDict()
         self.forward_calls = 0
+        self.device = next(model.parameters()).device
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
 
@@ -107,7 +108,7 @@ class HFLanguageModel(LanguageModel):
         logits = self._logits(keys)
         if temperature != 1.0:
             logits = logits / temperature
-        return torch.log_softmax(logits.float(), dim=-1)
+        return torch.log_softmax(logits.float(), dim=-1).cpu()
 
     def reset(self) -> None:
         """Drop every cached key/value tensor."""
@@ -150,7 +151,8 @@ class HFLanguageModel(LanguageModel):
             from transformers import DynamicCache
 
             empty = _Batch([()], DynamicCache(config=self.model.config),
-                           torch.ones((1, 0), dtype=torch.long), torch.empty(0))
+                           torch.ones((1, 0), dtype=torch.long, device=self.device),
+                           torch.empty(0, device=self.device))
             base = self._extend(empty, [prefix], [(0, prefix)]) if n else empty
             if n:
                 self._store(prefix, base)
@@ -185,7 +187,7 @@ class HFLanguageModel(LanguageModel):
         rows = [r for r, _ in plan]
         cache = live.cache
         if rows != list(range(len(live.keys))):
-            idx = torch.tensor(rows, dtype=torch.long)
+            idx = torch.tensor(rows, dtype=torch.long, device=self.device)
             cache.reorder_cache(idx)
             mask, old_logits = live.mask[idx], (live.logits[idx] if live.logits.numel() else None)
         else:
@@ -199,6 +201,7 @@ class HFLanguageModel(LanguageModel):
             if suffix:
                 ids[i, width - len(suffix):] = torch.tensor(suffix)
                 new_mask[i, width - len(suffix):] = 1
+        ids, new_mask = ids.to(self.device), new_mask.to(self.device)
         mask = torch.cat([mask, new_mask], dim=1)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
         self.forward_calls += 1
@@ -210,5 +213,6 @@ class HFLanguageModel(LanguageModel):
         new_cache = cache if new_cache is None else new_cache
         stale = [i for i, (_, s) in enumerate(plan) if not s]
         if stale:
-            logits[stale] = old_logits[stale]
+            idx = torch.tensor(stale, device=self.device)
+            logits[idx] = old_logits[idx]
         return _Batch(list(keys), new_cache, mask, logits)

@@ -84,7 +84,7 @@ def default_model_path() -> Path:
 
 
 def load_model(name: str | os.PathLike | None = None, *, cache_bytes: int = 1 << 30,
-               threads: int | None = None) -> HFLanguageModel:
+               threads: int | None = None, device: str | None = None) -> HFLanguageModel:
     """Load a causal LM as a :class:`~awrs.models.LanguageModel`.
 
     Args:
@@ -92,6 +92,8 @@ def load_model(name: str | os.PathLike | None = None, *, cache_bytes: int = 1 <<
             already present in the local Hugging Face cache (nothing is downloaded).
         cache_bytes: bound on the prefix KV-cache store (see :class:`HFLanguageModel`).
         threads: torch intra-op threads (default: torch's choice).
+        device: torch device for the model (default ``$AWRS_DEVICE`` or ``"cpu"``); log-probs
+            are always returned on the CPU.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -123,4 +125,5 @@ def load_model(name: str | os.PathLike | None = None, *, cache_bytes: int = 1 <<
             " — no network access is used: download it elsewhere and pass the local folder "
             "path, or use load_model() for the embedded default model")
         raise ModelLoadError(f"could not load model {label!r}{hint} ({exc})") from exc
+    model = model.to(device or os.environ.get("AWRS_DEVICE") or "cpu")
     return HFLanguageModel(model, tokenizer, cache_bytes=cache_bytes, name=label)
