@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 extensions = [
     Extension(f"awrs.{pyx.stem}", [str(pyx)], include_dirs=[np.get_include()],
@@ -13,4 +13,9 @@ extensions = [
     for pyx in sorted(Path("csrc").glob("*.pyx"))
 ]
 
-setup(ext_modules=cythonize(extensions, language_level=3, quiet=True))
+# grammars/ sits at the top of the repository and installs as the package awrs.grammars
+setup(
+    packages=find_packages(include=["awrs", "awrs.*"]) + ["awrs.grammars"],
+    package_dir={"awrs.grammars": "grammars"},
+    ext_modules=cythonize(extensions, language_level=3, quiet=True),
+)

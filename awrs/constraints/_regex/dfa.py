@@ -1,0 +1,112 @@
+"""The byte-level DFA of a Python regular expression, and :func:`compile_dfa`."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+
+from ... import _dfa
+from ...errors import ConfigurationError, ConstraintError
+from . import nfa as _nfa
+from .subset import determinise
+from .utf8 import ByteBuilder
+
+#: Default cap on DFA states: the (n, 256) int32 table then stays under ~32 MiB.
+DEFAULT_MAX_STATES = 32_768
+
+
+class DFA:
+    """A byte-level DFA over UTF-8 text.
+
+    Attributes:
+        table: (n_states, 256) int32 transitions, read-only; row 0 is the dead state
+            (all zeros), and every other state can still reach acceptance, so a prefix is
+            viable exactly when its state is not 0.
+        accept: (n_states,) bool, read-only.
+        start: the start state (0 when the language is empty).
+    """
+
+    __slots__ = ("table", "accept", "start", "__weakref__")
+    dead = 0
+
+    def __init__(self, table: np.ndarray, accept: np.ndarray, start: int):
+        table = np.ascontiguousarray(table, dtype=np.int32)
+        accept = np.ascontiguousarray(accept, dtype=bool)
+        table.setflags(write=False)
+        accept.setflags(write=False)
+        self.table, self.accept, self.start = table, accept, int(start)
+
+    @property
+    def n_states(self) -> int:
+        return self.table.shape[0]
+
+    def step(self, state: int, data: bytes) -> int:
+        """The state after reading ``data`` from ``state`` (0 once dead)."""
+        return _dfa.dfa_run(self.table, state, data)
+
+    def accepts(self, data: bytes) -> bool:
+        """Whether ``data`` read from the start state ends in an accepting state."""
+        return bool(self.accept[self.step(self.start, data)])
+
+    def alphabet(self) -> frozenset[int]:
+        """The bytes with a transition out of some live state."""
+        return frozenset(np.flatnonzero((self.table[1:] != 0).any(axis=0)).tolist())
+
+    def __repr__(self) -> str:
+        return f"DFA(n_states={self.n_states}, start={self.start})"
+
+
+def compile_dfa(pattern: str, flags: int = 0, *, max_states: int = DEFAULT_MAX_STATES) -> DFA:
+    """Compile a Python ``re`` pattern to a byte-level DFA with full-match semantics.
+
+    A byte string is accepted iff it is valid UTF-8 and ``re.fullmatch(pattern, text,
+    flags)`` matches its decoding. Results are cached per ``(pattern, flags, max_states)``.
+
+    Args:
+        pattern: a ``str`` pattern in Python ``re`` syntax, or a compiled ``re.Pattern``
+            (its flags are added to ``flags``).
+        flags: ``re`` flags (IGNORECASE, DOTALL, MULTILINE, VERBOSE, ASCII).
+        max_states: the most DFA states allowed (an (n, 256) int32 table is 1 KiB a state).
+
+    Raises:
+        ConstraintError: the pattern is malformed (the message names the offset).
+        UnsupportedFeatureError: back-references, look-arounds, conditionals, atomic groups
+            or possessive quantifiers.
+        ConstraintSizeError: the automaton would need more than ``max_states`` states.
+    """
+    if isinstance(pattern, re.Pattern):
+        pattern, flags = pattern.pattern, flags | pattern.flags
+    if not isinstance(pattern, str):
+        raise ConstraintError(f"expected a str pattern, but got {type(pattern).__name__}")
+    if not isinstance(max_states, int) or max_states < 1:
+        raise ConfigurationError(f"expected max_states to be a positive int, but got "
+                                 f"{max_states!r}")
+    if flags & re.LOCALE:
+        raise ConstraintError("re.LOCALE is only valid with bytes patterns; expected a str "
+                              "pattern without it")
+    return _compile(pattern, int(flags) & ~re.DEBUG, max_states)
+
+
+@functools.lru_cache(maxsize=128)
+def _compile(pattern: str, flags: int, max_states: int) -> DFA:
+    try:
+        re.compile(pattern, flags)
+    except re.error as exc:
+        where = f" at offset {exc.pos}" if exc.pos is not None else ""
+        raise ConstraintError(f"malformed regular expression {pattern!r}{where}: "
+                              f"{exc.msg}") from exc
+    except (OverflowError, RecursionError) as exc:
+        raise ConstraintError(f"regular expression {pattern!r} rejected by re: {exc}") from exc
+    nfa = _nfa.build(pattern, flags, limit=8 * max_states + 1024)
+    cdfa = determinise(nfa, max_states, pattern)
+    if cdfa.start < 0:
+        return DFA(np.zeros((1, 256), np.int32), np.zeros(1, bool), 0)
+    builder = ByteBuilder(len(cdfa.accept), max_states, pattern)
+    for s in range(len(cdfa.accept)):
+        builder.add_char_state(s, cdfa.ranges(s))
+    table = builder.result()
+    accept = np.zeros(len(table), bool)
+    accept[1:len(cdfa.accept) + 1] = cdfa.accept
+    return DFA(table, accept, cdfa.start + 1)
