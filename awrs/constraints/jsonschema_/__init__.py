@@ -1,0 +1,1 @@
+"""Parts of the JSON Schema constraint: keyword compiler, incremental value machines, formats."""

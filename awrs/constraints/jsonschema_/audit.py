@@ -1,0 +1,201 @@
+"""Check a schema at construction: every keyword is enforced, an annotation, or refused."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import regex
+
+from referencing.exceptions import Unresolvable
+
+from ...errors import ConstraintError, UnsupportedFeatureError
+from .drafts import ANNOTATIONS, ASSERTING, Draft, children, compile_pattern, escape
+
+_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+_COUNTS = frozenset({"minLength", "maxLength", "minItems", "maxItems", "minProperties",
+                     "maxProperties", "minContains", "maxContains"})
+_NUMBERS = frozenset({"minimum", "maximum", "multipleOf"})
+_SCHEMA = frozenset({"additionalProperties", "additionalItems", "contains", "propertyNames",
+                     "not", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems"})
+_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas"})
+_CONTAINERS = ("/$defs/", "/definitions/")
+
+
+@dataclass
+class AuditResult:
+    """What the audit found: whether the schema uses dynamic references."""
+
+    dynamic: bool = False
+
+
+def audit(root, draft: Draft, resolver) -> AuditResult:
+    """Walk every schema reachable from ``root`` (subschemas and ``$ref`` targets).
+
+    Raises:
+        UnsupportedFeatureError: a keyword of another draft, a pattern Python's ``re`` cannot
+            compile, or a ``$ref`` that cannot be resolved offline; the message names the
+            keyword and its JSON pointer.
+        ConstraintError: a malformed keyword value or subschema.
+    """
+    result = AuditResult()
+    spec = draft.specification
+    seen: set = set()
+    stack = [(root, resolver, "", False)]
+    while stack:
+        s, res, ptr, entered = stack.pop()
+        if isinstance(s, bool):
+            continue
+        if not isinstance(s, dict):
+            raise ConstraintError(f"expected a schema (object or boolean) at {ptr or '/'}, got "
+                                  f"{type(s).__name__}")
+        ident = "id" if draft.name == "draft-04" else "$id"
+        if ident in s and not isinstance(s[ident], str):
+            raise ConstraintError(f"malformed schema: {ident!r} at {ptr or '/'} must be a URI "
+                                  f"reference string, got {s[ident]!r}")
+        if not entered:
+            res = res.in_subresource(spec.create_resource(s))
+        key = (id(s), getattr(res, "_base_uri", None))
+        if key in seen:
+            continue
+        seen.add(key)
+        ref_only = draft.legacy_ref and "$ref" in s
+        for k, v in s.items():
+            if ref_only and k != "$ref":
+                continue  # ignored by drafts 4-7 next to $ref
+            if k in draft.keywords:
+                _check_value(k, v, draft, f"{ptr}/{k}")
+            elif k in ASSERTING and k not in ANNOTATIONS:
+                raise UnsupportedFeatureError(
+                    f"keyword {k!r} at {ptr or '/'} is not part of JSON Schema {draft.name} (the "
+                    f"schema's draft); validators would ignore it. Remove it, or declare the "
+                    f"draft that defines it with $schema")
+        for k in ("$ref", "$dynamicRef", "$recursiveRef"):
+            if k in s and (k in draft.keywords):
+                if k != "$ref":
+                    result.dynamic = True
+                stack.append(_lookup(res, s[k], f"{ptr}/{k}"))
+        if ref_only:
+            continue
+        for suffix, sub in children(s):
+            if not suffix.startswith(_CONTAINERS):
+                stack.append((sub, res, ptr + suffix, False))
+    return result
+
+
+def _lookup(resolver, ref, ptr: str):
+    if not isinstance(ref, str):
+        raise ConstraintError(f"expected a URI reference string at {ptr}, got {ref!r}")
+    try:
+        resolved = resolver.lookup(ref)
+    except Unresolvable as exc:
+        raise UnsupportedFeatureError(
+            f"cannot resolve {ref!r} at {ptr}: {exc}. Remote references are not fetched; pass "
+            f"registry= (a referencing.Registry) holding the referenced schemas") from exc
+    return resolved.contents, resolved.resolver, ref, True
+
+
+def _check_value(k: str, v, draft: Draft, ptr: str) -> None:
+    """Raise on a malformed keyword value (a light form of meta-schema validation)."""
+    bad = None
+    if k == "type":
+        names = [v] if isinstance(v, str) else v if isinstance(v, list) else None
+        if not names or not all(isinstance(t, str) and t in _TYPES for t in names):
+            bad = "a type name or a list of them"
+    elif k in _COUNTS:
+        if not _count(v):
+            bad = "a non-negative integer"
+    elif k in _NUMBERS:
+        if not _number(v) or (k == "multipleOf" and v <= 0):
+            bad = "a positive number" if k == "multipleOf" else "a number"
+    elif k in ("exclusiveMinimum", "exclusiveMaximum"):
+        ok = isinstance(v, bool) if draft.name == "draft-04" else _number(v)
+        if not ok:
+            bad = "a boolean" if draft.name == "draft-04" else "a number"
+    elif k == "enum":
+        if not isinstance(v, list):
+            bad = "an array"
+    elif k == "required":
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            bad = "an array of strings"
+    elif k == "pattern":
+        bad = _pattern(v, ptr, ecma=True)
+    elif k == "patternProperties":
+        if not isinstance(v, dict):
+            bad = "an object"
+        else:
+            for p, x in v.items():
+                _pattern(p, f"{ptr}/{escape(p)}", ecma=False)
+                _check_schema(x, f"{ptr}/{escape(p)}")
+    elif k in _MAPS:
+        if not isinstance(v, dict):
+            bad = "an object of schemas"
+        else:
+            for name, x in v.items():
+                _check_schema(x, f"{ptr}/{escape(name)}")
+    elif k == "dependentRequired" or k == "dependencies":
+        if not isinstance(v, dict):
+            bad = "an object"
+    elif k in _SCHEMA:
+        if not isinstance(v, (dict, bool)):
+            bad = "a schema (object or boolean)"
+    elif k in _LISTS:
+        if not isinstance(v, list) or not v:
+            bad = "a non-empty array of schemas"
+        else:
+            for i, x in enumerate(v):
+                _check_schema(x, f"{ptr}/{i}")
+    elif k == "items":
+        if isinstance(v, list) and "prefixItems" in draft.keywords:
+            raise UnsupportedFeatureError(
+                f"array-form 'items' at {ptr} is a draft-07 spelling; in {draft.name} use "
+                f"'prefixItems' (or declare $schema draft-07)")
+        if not isinstance(v, (dict, bool, list)):
+            bad = "a schema or an array of schemas"
+    elif k == "format":
+        if not isinstance(v, str):
+            bad = "a string"
+    elif k == "uniqueItems":
+        if not isinstance(v, bool):
+            bad = "a boolean"
+    if bad is not None:
+        raise ConstraintError(f"malformed schema: {k!r} at {ptr} must be {bad}, got {v!r}")
+
+
+def _check_schema(x, ptr: str) -> None:
+    if not isinstance(x, (dict, bool)):
+        raise ConstraintError(f"malformed schema: expected a schema (object or boolean) at "
+                              f"{ptr}, got {x!r}")
+
+
+def _count(v) -> bool:
+    return _number(v) and v >= 0 and float(v).is_integer()
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _pattern(p, ptr: str, ecma: bool) -> str | None:
+    """Patterns are Python ``re`` patterns; ``pattern`` values may also use the ECMA 262
+    property escapes of the ``regex`` package (``\\p{L}``)."""
+    if not isinstance(p, str):
+        return "a regular expression string"
+    try:
+        re.compile(p)
+    except re.error as exc:
+        if ecma:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    compile_pattern(p)
+                return None
+            except regex.error:
+                pass
+        raise UnsupportedFeatureError(
+            f"pattern {p!r} at {ptr} is not a Python regular expression ({exc}); JSON Schema "
+            f"patterns are matched as jsonschema matches them, with Python's re"
+            + ("" if ecma else " (patternProperties keys: re only)")) from exc
+    return None

@@ -1,0 +1,102 @@
+"""JSON lexing on decoded text: string content with escapes, number syntax, whitespace."""
+
+from __future__ import annotations
+
+import re
+
+import regex
+
+#: A run of plain string characters (no quote, backslash or control character).
+_RUN = re.compile(r'[^"\\\x00-\x1f]+')
+#: The characters a number token may hold.
+NUMBER_CHARS = re.compile(r"[0-9+\-.eE]+")
+#: RFC 8259 number grammar, used with ``partial=True`` for prefixes.
+NUMBER = regex.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+WHITESPACE = frozenset(" \t\n\r")
+DIGITS_START = frozenset("-0123456789")
+
+_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
+           "t": "\t"}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def scan_string(text: str, i: int, esc: str) -> tuple[str, int, str, bool] | None:
+    """Scan JSON string content of ``text`` from ``i`` (after the opening quote).
+
+    ``esc`` holds an escape sequence left unfinished by the previous chunk (``""`` if none).
+    Lone surrogates (``\\ud800`` not followed by a low surrogate escape) are rejected.
+
+    Returns:
+        ``(decoded, j, esc, closed)``: the decoded characters, the index after what was
+        consumed (after the closing quote when ``closed``), the unfinished escape; or ``None``
+        when the text cannot continue a JSON string.
+    """
+    parts = []
+    n = len(text)
+    while i < n:
+        if esc:
+            c = text[i]
+            i += 1
+            esc = _escape_step(esc, c, parts)
+            if esc is None:
+                return None
+            continue
+        m = _RUN.match(text, i)
+        if m is not None:
+            parts.append(m.group())
+            i = m.end()
+            if i >= n:
+                break
+        c = text[i]
+        if c == '"':
+            return "".join(parts), i + 1, "", True
+        if c == "\\":
+            esc = "\\"
+            i += 1
+            continue
+        return None  # a raw control character
+    return "".join(parts), i, esc, False
+
+
+def _escape_step(esc: str, c: str, out: list) -> str | None:
+    """Extend the escape ``esc`` by ``c``; append a finished character to ``out``."""
+    k = len(esc)
+    if k == 1:
+        ch = _SIMPLE.get(c)
+        if ch is not None:
+            out.append(ch)
+            return ""
+        return "\\u" if c == "u" else None
+    if k == 6:
+        return esc + c if c == "\\" else None
+    if k == 7:
+        return esc + c if c == "u" else None
+    if c not in _HEX:
+        return None
+    esc += c
+    if len(esc) == 6:
+        v = int(esc[2:], 16)
+        if 0xDC00 <= v < 0xE000:
+            return None
+        if 0xD800 <= v < 0xDC00:
+            return esc
+        out.append(chr(v))
+        return ""
+    if len(esc) == 12:
+        lo = int(esc[8:], 16)
+        if not 0xDC00 <= lo < 0xE000:
+            return None
+        hi = int(esc[2:6], 16)
+        out.append(chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)))
+        return ""
+    return esc
+
+
+def number_prefix_ok(s: str) -> bool:
+    """Whether ``s`` can be extended to an RFC 8259 number."""
+    return NUMBER.fullmatch(s, partial=True) is not None
+
+
+def number_complete(s: str) -> bool:
+    """Whether ``s`` is an RFC 8259 number."""
+    return NUMBER.fullmatch(s) is not None
