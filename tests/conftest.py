@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
+
+# tiny tensor ops (toy LMs) are slower with several threads than with one
+torch.set_num_threads(1)
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

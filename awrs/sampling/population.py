@@ -1,0 +1,163 @@
+"""Particles, run statistics, and the per-run context shared by every sampling method."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .token import Checker, TokenProbs, padded, pruning_mask, token_probs
+
+
+@dataclass(slots=True)
+class Particle:
+    """One sequence being generated: token ids (EOS excluded), constraint state, log weight.
+
+    ``twist`` is the critic value currently included in ``log_w`` (removed at the next step).
+    States are immutable, so copies made by resampling share them.
+    """
+
+    ids: list[int]
+    state: Any
+    log_w: float = 0.0
+    twist: float = 0.0
+    finished: bool = False
+
+    @property
+    def alive(self) -> bool:
+        """Still extending: not finished and not dead (weight 0)."""
+        return not self.finished and self.log_w > -math.inf
+
+    def copy(self) -> "Particle":
+        return Particle(list(self.ids), self.state, self.log_w, self.twist, self.finished)
+
+
+@dataclass(slots=True)
+class Stats:
+    """What a run did and how long it took.
+
+    Attributes:
+        method: the sampling method.
+        seed: the seed that reproduces the run.
+        n_particles: particles (SMC) or independent samples (other methods).
+        steps: decoding steps (one batched model call each).
+        tokens: particle-tokens sampled, end-of-sequence tokens included.
+        evaluations: constraint evaluations at each step, all particles together.
+        ess: SMC only: effective sample size after each step's reweighting.
+        resampled: SMC only: the steps (0-based) after which the particles were resampled.
+        lm_calls: batched ``next_token_logprobs`` calls.
+        wall_time: seconds for the whole run.
+        lm_time: seconds inside ``next_token_logprobs``.
+        constraint_time: seconds inside the constraint's methods.
+    """
+
+    method: str
+    seed: int
+    n_particles: int
+    steps: int = 0
+    tokens: int = 0
+    evaluations: list[int] = field(default_factory=list)
+    ess: list[float] = field(default_factory=list)
+    resampled: list[int] = field(default_factory=list)
+    lm_calls: int = 0
+    wall_time: float = 0.0
+    lm_time: float = 0.0
+    constraint_time: float = 0.0
+
+    @property
+    def total_evaluations(self) -> int:
+        return int(sum(self.evaluations))
+
+    @property
+    def evaluations_per_token(self) -> float:
+        """Constraint evaluations per sampled particle-token."""
+        return self.total_evaluations / self.tokens if self.tokens else 0.0
+
+    @property
+    def sampler_time(self) -> float:
+        """Seconds outside the model forward and the constraint (the sampler's own overhead)."""
+        return max(self.wall_time - self.lm_time - self.constraint_time, 0.0)
+
+
+class Run:
+    """The context of one call to :func:`awrs.generate`: model, prompt, RNG, checks, statistics."""
+
+    def __init__(self, lm, prompt_ids: list[int], constraint, *, temperature: float,
+                 max_tokens: int, rng, stats: Stats, progress: bool = False,
+                 prune: bool = True):
+        self.lm = lm
+        self.prompt = list(prompt_ids)
+        self.constraint = constraint
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.rng = rng
+        self.stats = stats
+        self.eos = sorted(lm.eos_token_ids)
+        self.eos_set = frozenset(self.eos)
+        self.checker = Checker(constraint, lm) if constraint is not None else None
+        self.keep = padded(pruning_mask(constraint, lm)) if (constraint is not None and prune) else None
+        self._t0 = time.perf_counter()
+        self._evals_before = 0
+        self._extra_evals = 0
+        self._bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=max_tokens, desc=stats.method, unit="tok", leave=False)
+
+    def start_state(self):
+        """The constraint's initial state (``None`` without a constraint)."""
+        return self.checker.start() if self.checker is not None else None
+
+    def forward(self, particles: Sequence[Particle]) -> TokenProbs:
+        """One batched model call for ``particles``; probabilities in kernel layout.
+
+        Particles with the same tokens (copies made by resampling, or all of them at the
+        first step) share one row of the call.
+        """
+        rows: dict[tuple[int, ...], int] = {}
+        index = [rows.setdefault(tuple(p.ids), len(rows)) for p in particles]
+        prompt = self.prompt
+        contexts = [prompt + list(ids) for ids in rows]
+        t0 = time.perf_counter()
+        logp = self.lm.next_token_logprobs(contexts, self.temperature)  # (U, V)
+        self.stats.lm_time += time.perf_counter() - t0
+        self.stats.lm_calls += 1
+        if self.checker is not None:
+            self.checker.new_step()
+        probs = token_probs(logp, self.keep)
+        probs.index = index
+        return probs
+
+    def count(self, n: int) -> None:
+        """Record ``n`` constraint evaluations done outside the :class:`Checker` (token masks)."""
+        self._extra_evals += n
+
+    def end_step(self, n_tokens: int) -> None:
+        """Close a decoding step that sampled ``n_tokens`` particle-tokens."""
+        total = (self.checker.evaluations if self.checker is not None else 0) + self._extra_evals
+        self.stats.evaluations.append(total - self._evals_before)
+        self._evals_before = total
+        self.stats.steps += 1
+        self.stats.tokens += n_tokens
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        """Stop the clock and the progress bar."""
+        self.stats.wall_time = time.perf_counter() - self._t0
+        if self.checker is not None:
+            self.stats.constraint_time = self.checker.seconds
+        if self._bar is not None:
+            self._bar.close()
+
+    def text(self, ids: Sequence[int]) -> str:
+        return self.lm.decode(list(ids))
+
+
+def log_weights(particles: Sequence[Particle]) -> np.ndarray:
+    """(N,) float64 log weights of the particles."""
+    return np.fromiter((p.log_w for p in particles), dtype=np.float64, count=len(particles))

@@ -1,0 +1,104 @@
+"""Sequential Monte Carlo over particles with AWRS proposals, optional critic twists."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from ..errors import RewardError
+from .population import Particle, Run, log_weights
+from .resample import ess, log_mean_exp, resample
+from .token import Checker, awrs_token, eos_log_weight
+
+
+def _critic_value(critic: Callable[[str], float], text: str) -> float:
+    try:
+        value = float(critic(text))
+    except Exception as exc:
+        raise RewardError(f"critic raised {type(exc).__name__}: {exc} on prefix {text!r}") from exc
+    if math.isnan(value) or value == math.inf:
+        raise RewardError(f"critic returned {value} on prefix {text!r}: expected a finite "
+                          "log-weight or -inf")
+    return value
+
+
+def _retwist(run: Run, p: Particle, critic) -> None:
+    """Swap the particle's previous twist for the critic's value on its current text."""
+    if critic is None or p.log_w == -math.inf:
+        return
+    value = _critic_value(critic, run.text(p.ids))
+    p.log_w += value - p.twist
+    p.twist = value
+
+
+def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects: int,
+            last: bool) -> None:
+    """Advance one live particle by one token and add its incremental log weight."""
+    checker: Checker = run.checker
+    if last:  # the budget is spent: end of sequence, weighted by its probability
+        inc = eos_log_weight(probs, row, run.eos)
+        if inc > -math.inf and not checker.complete(p.state, p.ids):
+            inc = -math.inf
+        p.log_w += inc
+        p.finished = p.log_w > -math.inf
+        return
+    check, memo = checker.bind(p.state, p.ids)
+    tok, log_w, _ = awrs_token(probs, row, run.rng, check, estimator, max_rejects)
+    p.log_w += log_w
+    if tok < 0:
+        return
+    if tok in run.eos_set:
+        p.finished = True
+    else:
+        p.ids.append(tok)
+        p.state = checker.result(memo, tok)
+
+
+def run_smc(run: Run, n: int, *, ess_threshold: float, estimator: int, max_rejects: int,
+            resampling: str, critic: Callable[[str], float] | None) -> list[Particle]:
+    """Run SMC with ``n`` particles; returns the final population.
+
+    Each step makes one batched model call for the live particles, extends each with an AWRS
+    proposal and multiplies its weight by the unbiased estimate of the accepted mass (times the
+    critic's change, if any). When the effective sample size falls below
+    ``ess_threshold * n`` the population is resampled and every weight is set to the
+    log-mean-exp of the weights, which keeps the marginal-likelihood estimate unbiased.
+    Finished particles keep their weight and take part in resampling; particles that reach
+    ``max_tokens`` end with the end-of-sequence token, weighted by its probability and its
+    acceptance.
+    """
+    start = run.start_state()
+    particles = [Particle([], start) for _ in range(n)]
+    for step in range(run.max_tokens):
+        live = [p for p in particles if p.alive]
+        if not live:
+            break
+        probs = run.forward(live)
+        last = step == run.max_tokens - 1
+        for row, p in enumerate(live):
+            _extend(run, probs, row, p, estimator, max_rejects, last)
+            _retwist(run, p, critic)
+        run.end_step(len(live))
+        lw = log_weights(particles)
+        e = ess(lw)
+        run.stats.ess.append(e)
+        if e == 0.0 or all(not p.alive for p in particles):
+            break
+        if e < ess_threshold * n:
+            particles = resample_population(particles, resampling, run.rng)
+            run.stats.resampled.append(step)
+    return particles
+
+
+def resample_population(particles: list[Particle], scheme: str, rng) -> list[Particle]:
+    """Offspring of the particles by ``scheme``, each weighted by the log-mean-exp weight.
+
+    Keeps the mean weight (so the marginal-likelihood estimate stays unbiased); particles of
+    weight 0 have no offspring; offspring are copies sharing the (immutable) states.
+    """
+    lw = log_weights(particles)
+    mean = log_mean_exp(lw)
+    out = [particles[a].copy() for a in resample(lw, scheme, rng)]
+    for p in out:
+        p.log_w = mean
+    return out

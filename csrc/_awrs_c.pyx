@@ -1,0 +1,321 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled AWRS rejection kernel; the reference (and the docstrings) is ``awrs/_awrs_py.py``."""
+
+import numpy as np
+cimport numpy as cnp
+from libc.math cimport floor, log, log1p, INFINITY
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy
+
+cnp.import_array()
+
+FIRST, TWO_PASS, RECURSIVE, GEOMETRIC, AUTO = 0, 1, 2, 3, 4
+
+cdef enum:
+    C_FIRST = 0
+    C_TWO_PASS = 1
+    C_RECURSIVE = 2
+    C_GEOMETRIC = 3
+    C_AUTO = 4
+
+
+cdef class SplitMix64:
+    cdef public uint64_t state
+
+    def __init__(self, seed):
+        self.state = <uint64_t>(int(seed) & 0xFFFFFFFFFFFFFFFF)
+
+    cdef inline uint64_t _next(self) noexcept:
+        cdef uint64_t z
+        self.state += <uint64_t>0x9E3779B97F4A7C15
+        z = self.state
+        z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EB
+        return z ^ (z >> 31)
+
+    cdef inline double _uniform(self) noexcept:
+        return <double>(self._next() >> 11) * (1.0 / 9007199254740992.0)
+
+    def next_u64(self):
+        return self._next()
+
+    def random(self):
+        return self._uniform()
+
+    def randoms(self, Py_ssize_t n):
+        out = np.empty(n, dtype=np.float64)
+        cdef double[::1] v = out
+        cdef Py_ssize_t i
+        for i in range(n):
+            v[i] = self._uniform()
+        return out
+
+
+cdef struct Urn:
+    const float* p
+    Py_ssize_t bs
+    Py_ssize_t nb
+    double* bm
+    unsigned char* excl   # allocated on the first exclusion
+
+
+cdef int urn_init(Urn* u, const float[::1] probs, const double[::1] blocks,
+                  Py_ssize_t block_size) except -1:
+    u.p = &probs[0]
+    u.bs = block_size
+    u.nb = blocks.shape[0]
+    if u.nb * block_size > probs.shape[0]:
+        raise ValueError(f"expected probs of {u.nb * block_size} entries (padded), "
+                         f"got {probs.shape[0]}")
+    u.bm = <double*>malloc(u.nb * sizeof(double))
+    if u.bm == NULL:
+        raise MemoryError()
+    memcpy(u.bm, &blocks[0], u.nb * sizeof(double))
+    u.excl = NULL
+    return 0
+
+
+cdef void urn_free(Urn* u) noexcept:
+    free(u.bm)
+    free(u.excl)
+    u.bm = NULL
+    u.excl = NULL
+
+
+cdef inline double urn_total(Urn* u) noexcept nogil:
+    cdef double acc = 0.0
+    cdef Py_ssize_t b
+    for b in range(u.nb):
+        acc += u.bm[b]
+    return acc
+
+
+cdef long urn_draw(Urn* u, double r) noexcept nogil:
+    cdef double total = urn_total(u), t, acc, prev
+    cdef Py_ssize_t b, i, lo, last
+    if not total > 0:
+        return -1
+    t = r * total
+    acc = 0.0
+    prev = 0.0
+    b = -1
+    for i in range(u.nb):
+        prev = acc
+        acc += u.bm[i]
+        if acc > t:
+            b = i
+            break
+    if b < 0:  # r * total rounded up to total
+        b = u.nb - 1
+        while not u.bm[b] > 0:
+            b -= 1
+        # cumulative mass before block b, left to right
+        prev = 0.0
+        for i in range(b):
+            prev += u.bm[i]
+    t -= prev
+    lo = b * u.bs
+    acc = 0.0
+    last = -1
+    for i in range(lo, lo + u.bs):
+        if u.excl != NULL and u.excl[i]:
+            acc += 0.0
+            continue
+        acc += <double>u.p[i]
+        if u.p[i] > 0:
+            last = i
+        if acc > t:
+            return i
+    return last
+
+
+cdef int urn_exclude(Urn* u, Py_ssize_t tok) except -1:
+    cdef Py_ssize_t b, lo, i
+    cdef double acc = 0.0
+    if u.excl == NULL:
+        u.excl = <unsigned char*>calloc(u.nb * u.bs, 1)
+        if u.excl == NULL:
+            raise MemoryError()
+    u.excl[tok] = 1
+    b = tok // u.bs
+    lo = b * u.bs
+    for i in range(lo, lo + u.bs):
+        if u.excl[i]:
+            acc += 0.0
+        else:
+            acc += <double>u.p[i]
+    u.bm[b] = acc
+    return 0
+
+
+cdef bint urn_peaked(Urn* u, double total) noexcept nogil:
+    cdef Py_ssize_t b, i, lo
+    cdef float top
+    for b in range(u.nb):
+        if 3.0 * u.bm[b] >= 2.0 * total:
+            lo = b * u.bs
+            top = u.p[lo]
+            for i in range(lo + 1, lo + u.bs):
+                if u.p[i] > top:
+                    top = u.p[i]
+            return 3.0 * <double>top >= 2.0 * total
+    return False
+
+
+def prepare(float[:, ::1] probs, keep, Py_ssize_t block_size):
+    cdef Py_ssize_t b, blk, i, j, nrows = probs.shape[0], width = probs.shape[1]
+    cdef Py_ssize_t nb = width // block_size
+    cdef const float[::1] k
+    cdef bint has_keep = keep is not None
+    cdef double acc[8]
+    cdef double s
+    cdef float* row
+    if has_keep:
+        k = keep
+        if k.shape[0] < width:
+            raise ValueError(f"expected keep of {width} entries, got {k.shape[0]}")
+    out = np.empty((nrows, nb), dtype=np.float64)
+    cdef double[:, ::1] o = out
+    with nogil:
+        for b in range(nrows):
+            row = &probs[b, 0]
+            if has_keep:
+                for i in range(width):
+                    row[i] = row[i] * k[i]
+            for blk in range(nb):
+                if block_size % 8 == 0:
+                    for j in range(8):
+                        acc[j] = 0.0
+                    for i in range(blk * block_size, (blk + 1) * block_size, 8):
+                        for j in range(8):
+                            acc[j] += <double>row[i + j]
+                    o[b, blk] = (((acc[0] + acc[1]) + (acc[2] + acc[3]))
+                                 + ((acc[4] + acc[5]) + (acc[6] + acc[7])))
+                else:
+                    s = 0.0
+                    for i in range(blk * block_size, (blk + 1) * block_size):
+                        s += <double>row[i]
+                    o[b, blk] = s
+    return out
+
+
+def sample_token(const float[::1] probs, const double[::1] blocks, Py_ssize_t block_size,
+                 SplitMix64 rng):
+    cdef Urn u
+    cdef long tok
+    urn_init(&u, probs, blocks, block_size)
+    tok = urn_draw(&u, rng._uniform())
+    urn_free(&u)
+    return tok
+
+
+cdef inline double _phantoms(SplitMix64 rng, double kept, double total) noexcept:
+    cdef double r = 1.0 - rng._uniform()
+    return floor(log(r) / log1p(-kept / total))
+
+
+def awrs_step(const float[::1] probs, const double[::1] blocks, Py_ssize_t block_size,
+              SplitMix64 rng, check, int estimator, long max_rejects):
+    cdef Urn u
+    urn_init(&u, probs, blocks, block_size)
+    try:
+        return _step(&u, rng, check, estimator, max_rejects)
+    finally:
+        urn_free(&u)
+
+
+cdef tuple _step(Urn* u, SplitMix64 rng, check, int estimator, long max_rejects):
+    cdef double total = urn_total(u), mass = 0.0, rest, px, w
+    cdef long x, y, n_checks = 0, n_rej = 0, n2 = 0
+    if estimator == C_AUTO:
+        estimator = C_GEOMETRIC if urn_peaked(u, total) else C_RECURSIVE
+    if estimator == C_GEOMETRIC:
+        return _geometric(u, total, rng, check, max_rejects)
+    while True:
+        mass = urn_total(u)
+        x = urn_draw(u, rng._uniform())
+        if x < 0:
+            return (-1, -INFINITY, n_checks)
+        n_checks += 1
+        if check(x):
+            break
+        urn_exclude(u, x)
+        n_rej += 1
+        if max_rejects and n_rej >= max_rejects:
+            return (-1, -INFINITY, n_checks)
+    px = <double>u.p[x]
+    if estimator == C_FIRST:
+        return (x, 0.0, n_checks)
+    if estimator == C_RECURSIVE:
+        if max_rejects and n_rej == max_rejects - 1:
+            return (x, log(mass), n_checks)
+        urn_exclude(u, x)
+        rest = urn_total(u)
+        y = urn_draw(u, rng._uniform())
+        w = px
+        if y >= 0:
+            n_checks += 1
+            if check(y):
+                w = px + rest
+        return (x, log(w), n_checks)
+    if estimator != C_TWO_PASS:
+        raise ValueError(f"unknown estimator code {estimator}")
+    while True:
+        y = urn_draw(u, rng._uniform())
+        if y < 0 or y == x:
+            break
+        n_checks += 1
+        if check(y):
+            break
+        urn_exclude(u, y)
+        n2 += 1
+        if max_rejects and n_rej + n2 >= max_rejects:
+            return (x, log(mass / max_rejects), n_checks)
+    return (x, log(mass / <double>(n_rej + n2 + 1)), n_checks)
+
+
+cdef tuple _geometric(Urn* u, double total, SplitMix64 rng, check, long max_rejects):
+    cdef long n_checks = 0, x = -1, y
+    cdef double n_rej = 0.0, kept, unseen, px
+    while x < 0:
+        kept = urn_total(u)
+        if not kept > 0:
+            return (-1, -INFINITY, n_checks)
+        if kept < total:
+            n_rej += _phantoms(rng, kept, total)
+            if max_rejects and n_rej >= max_rejects:
+                return (-1, -INFINITY, n_checks)
+        y = urn_draw(u, rng._uniform())
+        if y < 0:
+            return (-1, -INFINITY, n_checks)
+        n_checks += 1
+        if check(y):
+            x = y
+            break
+        urn_exclude(u, y)
+        n_rej += 1
+        if max_rejects and n_rej >= max_rejects:
+            return (-1, -INFINITY, n_checks)
+    px = <double>u.p[x]
+    urn_exclude(u, x)
+    while True:
+        unseen = urn_total(u)
+        kept = unseen + px
+        if kept < total:
+            n_rej += _phantoms(rng, kept, total)
+            if max_rejects and n_rej >= max_rejects:
+                return (x, log(total / max_rejects), n_checks)
+        if rng._uniform() * kept < px:
+            break
+        y = urn_draw(u, rng._uniform())
+        if y < 0:
+            break
+        n_checks += 1
+        if check(y):
+            break
+        urn_exclude(u, y)
+        n_rej += 1
+        if max_rejects and n_rej >= max_rejects:
+            return (x, log(total / max_rejects), n_checks)
+    return (x, log(total / (n_rej + 1.0)), n_checks)
