@@ -36,14 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--particles", type=int, default=8)
     gen.add_argument("--temperature", type=float, default=1.0)
     _add_model_options(gen)
-    bok = sub.add_parser("best-of-k", help="reward-weighted best-of-k selection")
-    bok.add_argument("prompt")
-    bok.add_argument("--k", type=int, default=8)
-    bok.add_argument("--temperature", type=float, default=0.0, help="selection temperature")
-    bok.add_argument("--judge", default=None,
-                     help="judge template with {prompt} and {response} (default: built-in)")
-    bok.add_argument("--method", choices=("awrs", "smc", "direct"), default="awrs")
-    _add_model_options(bok)
+    from .scaling import cli as scaling_cli
+
+    bok = sub.add_parser("best-of-k", help="reward-weighted best-of-k selection (LLM judge)")
+    scaling_cli.add_arguments(bok)
+    bok.add_argument("--model", default=None, help="local model folder (default: SmolLM2)")
     bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only)",
                            add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -90,17 +87,10 @@ def _generate(args) -> dict:
 
 
 def _best_of_k(args) -> dict:
-    import awrs
-    from awrs.rewards import Judge
+    from .models.loading import load_model
+    from .scaling.cli import run_best_of_k
 
-    constraint = _constraint(args)
-    lm = awrs.load_model(args.model)
-    judge = Judge(lm, args.judge) if args.judge else Judge(lm)
-    sel = awrs.best_of_k(lm, args.prompt, args.k, judge, temperature=args.temperature,
-                         constraint=constraint, method=args.method, seed=args.seed,
-                         max_tokens=args.max_tokens)
-    return {"text": sel.text, "expected_reward": sel.expected_reward, "empty": sel.empty,
-            "candidates": [_jsonable(c) for c in sel.candidates]}
+    return run_best_of_k(args, lm=load_model(args.model))
 
 
 def _jsonable(obj):
@@ -137,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"awrs: error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        print(json.dumps(_jsonable(out), ensure_ascii=False, indent=2))
+    elif args.command == "best-of-k":
+        from .scaling.cli import format_text
+
+        print(format_text(out))
     else:
         print(out["text"] if out["text"] is not None else "(no valid output)")
     return 0
