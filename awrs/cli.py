@@ -106,22 +106,29 @@ def _jsonable(obj):
 
 
 def _bench(rest: list[str]) -> int:
+    """Run the benchmark harness of a source checkout (``bench/`` is not installed)."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "bench" / "harness.py").exists() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
     try:
         from bench.harness import main as bench_main
-    except ImportError:
-        root = Path(__file__).resolve().parent.parent
-        if not (root / "bench" / "harness.py").exists():
-            raise ConfigurationError("`awrs bench` needs a source checkout with bench/")
-        sys.path.insert(0, str(root))
-        from bench.harness import main as bench_main
-    return int(bench_main(rest) or 0)
+    except ImportError as exc:
+        raise ConfigurationError(
+            "`awrs bench` needs the repository checkout (its bench/ folder); run it from there"
+        ) from exc
+    return int(bench_main(rest, prog="awrs bench") or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # the harness parses its own options (and --help)
+        try:
+            return _bench(argv[1:])
+        except AwrsError as exc:
+            print(f"awrs: error: {exc}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "bench":
-            return _bench(args.rest)
         out = _generate(args) if args.command == "generate" else _best_of_k(args)
     except AwrsError as exc:
         print(f"awrs: error: {exc}", file=sys.stderr)

@@ -1,0 +1,288 @@
+"""The Markdown report and PNG plots of a benchmark run."""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import math
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from .common import markdown_table
+from .metrics import NAN, Interval, bootstrap_ci, ratio_ci, share
+from .store import FAILED, OK, UNSUPPORTED, Row, Store
+
+#: methods whose finished outputs must always satisfy the constraint (the validity target)
+EXACT = ("awrs", "smc")
+PEER_NAMES = ("llguidance", "xgrammar", "genlm-control", "genlm-control-awrs-lm")
+
+
+def _per(num: float, den: float) -> float | None:
+    return num / den if den and not math.isnan(num) else None
+
+
+@dataclass
+class Summary:
+    """One method's results on one suite."""
+
+    method: str
+    rows: list[Row]
+
+    @property
+    def ok(self) -> list[Row]:
+        return [r for r in self.rows if r.status == OK]
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.rows)
+
+    def score(self, post: bool = False) -> Interval:
+        return bootstrap_ci([r.score_post if post else r.score for r in self.ok])
+
+    def metric(self, name: str) -> Interval:
+        return bootstrap_ci([r.metrics.get(name) for r in self.ok if r.has_output]
+                            + [0.0 for r in self.ok if not r.has_output])
+
+    def wall(self) -> Interval:
+        return bootstrap_ci([r.wall_s for r in self.ok])
+
+    def lm(self) -> Interval:
+        """Seconds inside the model's forward passes per sample (when the method reports it)."""
+        return bootstrap_ci([r.metrics.get("lm_s") for r in self.ok])
+
+    def per_token(self) -> Interval:
+        return bootstrap_ci([_per(r.wall_s, r.tokens) for r in self.ok])
+
+    def evals_per_token(self) -> Interval:
+        return bootstrap_ci([_per(r.evals, r.tokens) for r in self.ok])
+
+    def build(self) -> Interval:
+        return bootstrap_ci([r.build_s for r in self.ok])
+
+    def valid_share(self) -> float:
+        return share([r.valid for r in self.ok])
+
+    def finished_valid(self) -> tuple[int, int]:
+        fin = [r for r in self.ok if r.finished and r.has_output]
+        return sum(r.valid for r in fin), len(fin)
+
+
+def select(store: Store, suite, methods, seeds, hashes, items) -> dict[str, Summary]:
+    """This run's rows of a suite, by method (rows of other settings are left out).
+
+    A run without output scores the suite's ``no_output_score`` of its item (NaN where the
+    metric does not apply, e.g. execution accuracy outside concert_singer).
+    """
+    by_id = {i.id: i for i in items}
+    out = {m.name: Summary(m.name, []) for m in methods}
+    for r in store.rows():
+        if (r.suite == suite.name and r.method in out and r.seed in seeds and r.item in by_id
+                and r.settings == hashes.get((suite.name, r.method))):
+            if r.status == OK and not r.has_output:
+                r.score = r.score_post = suite.no_output_score(by_id[r.item])
+            out[r.method].rows.append(r)
+    return out
+
+
+def _paired(a: Summary, b: Summary, attr) -> tuple[list, list]:
+    """Values of ``attr(row)`` for the (item, seed) pairs both methods completed."""
+    bk = {(r.item, r.seed): r for r in b.ok}
+    xs, ys = [], []
+    for r in a.ok:
+        other = bk.get((r.item, r.seed))
+        if other is not None:
+            xs.append(attr(r))
+            ys.append(attr(other))
+    return xs, ys
+
+
+def speedup(fast: Summary, ref: Summary, per_token: bool = False) -> Interval:
+    """ref time / fast time on paired items (> 1: ``fast`` is faster)."""
+    attr = (lambda r: _per(r.wall_s, r.tokens)) if per_token else (lambda r: r.wall_s)
+    mine, theirs = _paired(fast, ref, attr)
+    return ratio_ci(theirs, mine)
+
+
+def _outside_lm(r: Row) -> float | None:
+    lm = r.metrics.get("lm_s")
+    return None if lm is None else r.wall_s - lm
+
+
+def overhead_speedup(fast: Summary, ref: Summary) -> Interval:
+    """ref ÷ fast time outside the model's forward passes (sampler + constraint), paired."""
+    mine, theirs = _paired(fast, ref, _outside_lm)
+    return ratio_ci(theirs, mine)
+
+
+def eval_ratio(a: Summary, b: Summary) -> Interval:
+    """b evals per token / a evals per token on paired items."""
+    mine, theirs = _paired(a, b, lambda r: _per(r.evals, r.tokens))
+    return ratio_ci(theirs, mine)
+
+
+def _fmt(x: float, spec=".3g") -> str:
+    return "-" if x is None or math.isnan(x) else format(x, spec)
+
+
+def main_table(suite, sums: dict[str, Summary], missing: dict[str, str] | None = None) -> str:
+    extra = list(suite.extra_metrics)
+    header = ["method", "runs", "unsupported", "failed", f"{suite.metric} [95% CI]",
+              f"posterior {suite.metric}", *extra, "valid", "no valid output",
+              "s / sample", "LM s / sample", "s / token", "evals / token", "build s"]
+    rows = []
+    for s in sums.values():
+        if not s.rows and missing and s.method in missing:
+            rows.append([f"{s.method} (missing: {missing[s.method][:80]})"]
+                        + ["-"] * (len(header) - 1))
+            continue
+        valid = s.valid_share()
+        rows.append([s.method, len(s.ok), s.count(UNSUPPORTED), s.count(FAILED),
+                     s.score().format(".2f"), s.score(post=True).format(".2f"),
+                     *[s.metric(e).format(".2f") for e in extra],
+                     _fmt(valid, ".2f"), _fmt(1 - valid if not math.isnan(valid) else valid, ".2f"),
+                     s.wall().format(".3g"), s.lm().format(".3g"), s.per_token().format(".3g"),
+                     s.evals_per_token().format(".3g"), s.build().format(".2g")])
+    return markdown_table(header, rows)
+
+
+def ratio_table(sums: dict[str, Summary]) -> str:
+    refs = [m for m in ("direct", "mask", *PEER_NAMES) if m in sums and sums[m].ok]
+    header = ["method", *[f"vs {r} (sample)" for r in refs], "s/token vs direct",
+              "mask evals ÷ evals"]
+    rows = []
+    for s in sums.values():
+        if not s.ok:
+            continue
+        cells = [speedup(s, sums[r]).format(".3g") if r != s.method else "1"
+                 for r in refs]
+        rel = NAN
+        if "direct" in sums and sums["direct"].ok:
+            mine, direct = _paired(s, sums["direct"], lambda r: _per(r.wall_s, r.tokens))
+            rel = ratio_ci(mine, direct)
+        ev = eval_ratio(s, sums["mask"]) if "mask" in sums and sums["mask"].ok else NAN
+        rows.append([s.method, *cells, rel.format(".3g"), ev.format(".3g")])
+    return markdown_table(header, rows)
+
+
+def targets(suite, sums: dict[str, Summary]) -> list[str]:
+    """The issue's targets, checked on this suite's rows (honestly: '-' when not measured)."""
+    lines = []
+    for m in EXACT:
+        if m in sums and sums[m].ok:
+            v, n = sums[m].finished_valid()
+            mark = "met" if n and v == n else ("not met" if n else "no finished outputs")
+            lines.append(f"validity: {v}/{n} finished `{m}` outputs satisfy the constraint "
+                         f"(target 100%): **{mark}**")
+
+    def check(label, a, b, fn, ok, target):
+        if a in sums and b in sums and sums[a].ok and sums[b].ok:
+            iv = fn(sums[a], sums[b])
+            if iv.n:
+                verdict = (f" (target {target}): **{'met' if ok(iv.value) else 'not met'}**"
+                           if target else " (diagnostic, no target)")
+                lines.append(f"{label}: {iv.format('.3g')} over {iv.n} paired runs{verdict}")
+                return
+        lines.append(f"{label}: not measured (needs `{a}` and `{b}` rows)")
+
+    check("speed: `smc` vs `genlm-control`, × faster per sample", "smc", "genlm-control",
+          speedup, lambda v: v >= 10, "≥ 10")
+    check("speed: `smc` vs `genlm-control-awrs-lm` (same model backend), × faster per sample",
+          "smc", "genlm-control-awrs-lm", speedup, lambda v: v >= 10, "≥ 10")
+    for peer in ("genlm-control", "genlm-control-awrs-lm"):
+        check(f"overhead: `smc` vs `{peer}` time outside the model (sampler + constraint), "
+              "× faster", "smc", peer, overhead_speedup, None, None)
+    check("speed: `awrs` ÷ `direct` time per token", "awrs", "direct",
+          lambda a, b: ratio_ci(*_paired(a, b, lambda r: _per(r.wall_s, r.tokens))),
+          lambda v: v <= 1.1, "≤ 1.1")
+    check("evaluations: `mask` ÷ `awrs` per token", "awrs", "mask", eval_ratio,
+          lambda v: v >= 50, "≥ 50")
+    check("speed: `awrs` vs `mask`, × faster per sample", "awrs", "mask", speedup,
+          lambda v: v > 1, "> 1")
+    order = [m for m in ("smc", "awrs", "direct") if m in sums and sums[m].ok]
+    if len(order) > 1:
+        vals = {m: sums[m].score().value for m in order}
+        ok = all(vals[a] >= vals[b] for a, b in zip(order, order[1:]))
+        text = " ≥ ".join(f"`{m}` {vals[m]:.2f}" for m in order)
+        lines.append(f"quality: {text} (target smc ≥ awrs ≥ direct): "
+                     f"**{'met' if ok else 'not met'}**")
+    return lines
+
+
+def reasons(sums: dict[str, Summary]) -> list[str]:
+    """Unsupported and failed runs, grouped by method and reason."""
+    lines = []
+    for s in sums.values():
+        c = collections.Counter((r.status, r.reason[:160]) for r in s.rows if r.status != OK)
+        for (status, reason), n in c.most_common(8):
+            lines.append(f"- `{s.method}` {status} ×{n}: {reason}")
+        if len(c) > 8:
+            lines.append(f"- `{s.method}`: {len(c) - 8} more distinct reasons (see samples.csv)")
+    return lines
+
+
+def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
+    cfg = plan.cfg
+    out = [f"## {suite.name}", "",
+           f"{len(items)} items, seeds {plan.seeds}, metric `{suite.metric}`; "
+           f"particles {cfg.particles}, max tokens {cfg.max_tokens}, temperature "
+           f"{cfg.temperature}, ESS threshold {cfg.ess_threshold}.", "",
+           main_table(suite, sums, plan.missing), "",
+           "`runs`: completed runs (item × seed); the score counts a run without a complete "
+           "output as 0; `posterior`: the score's expectation under the method's weighted "
+           "outputs; `valid`: share of runs whose output passes the suite's independent check "
+           "(the rest: no valid output); times are wall-clock seconds of generation (the "
+           "constraint's construction is `build s`; `LM s`: the part spent in the model's "
+           "forward passes, genlm-control's being its own Hugging Face backend); `s / token` and `evals / token` divide by "
+           "the tokens generated over all particles, end-of-sequence included.", "",
+           "Speed-ups on paired runs (reference time ÷ method time; > 1 means faster), "
+           "time per token relative to `direct`, and `mask`'s constraint evaluations ÷ the "
+           "method's:", "", ratio_table(sums), "", "Targets:", ""]
+    out += [f"- {line}" for line in targets(suite, sums)]
+    why = reasons(sums)
+    if why:
+        out += ["", "Unsupported or failed runs:", "", *why]
+    if plot_paths:
+        out += [""] + [f"![{p.stem}](plots/{p.name})" for p in plot_paths]
+    return out + [""]
+
+
+def write(out: Path, plan, store: Store, hashes: dict, command: str = "",
+          plots: bool = True) -> Path:
+    """Write ``report.md`` (and ``plots/*.png``) for the suites and methods of ``plan``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = set(plan.seeds)
+    lines = ["# Benchmark report", "",
+             f"Generated {datetime.datetime.now().isoformat(timespec='seconds')} on "
+             f"{platform.machine()} / Python {platform.python_version()}; "
+             f"model `{plan.cfg.model}`.", ""]
+    if command:
+        lines += ["Command:", "", f"    {command}", ""]
+    limits = ", ".join(f"--{k} {v}" for k, v in getattr(plan, "limits", {}).items()
+                       if v is not None)
+    if limits:
+        lines += [f"Limits: {limits} (items per suite; slow methods: genlm-control).", ""]
+    if any(s.generative for s in plan.suites):
+        lines += ["Methods:", ""]
+        lines += [f"- `{m.name}`: {m.describe()}" for m in plan.methods] + [""]
+    if plan.problems:
+        lines += ["Problems (reported, not dropped):", ""]
+        lines += [f"- {p}" for p in dict.fromkeys(plan.problems)] + [""]
+    for suite in plan.suites:
+        items = plan.items.get(suite.name)
+        if items is None:
+            continue
+        if not suite.generative:
+            lines += suite.report_section(store, plan, hashes)
+            continue
+        sums = select(store, suite, plan.methods, seeds, hashes, items)
+        paths = []
+        if plots and any(s.ok for s in sums.values()):
+            from .plots import plot_suite
+
+            paths = plot_suite(out / "plots", suite, sums)
+        lines += suite_section(suite, sums, items, plan, paths)
+    lines += ["Every sample is in `samples.csv` (one row per suite, method, item and seed)."]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
