@@ -30,25 +30,43 @@ def _draw(run: Run, row_probs: np.ndarray, row_blocks: np.ndarray, block_size: i
     return _awrs.sample_token(row_probs, row_blocks, block_size, run.rng)
 
 
-def run_direct(run: Run, n: int) -> list[Particle]:
-    """``n`` independent unconstrained samples; those still going at ``max_tokens`` are unfinished."""
-    particles = [Particle([], None) for _ in range(n)]
-    for _ in range(run.max_tokens):
+def _lockstep(run: Run, particles: list[Particle], step_row) -> list[Particle]:
+    """Advance the live particles together, one batched model call per step.
+
+    ``step_row(probs, row, particle, last)`` returns ``None`` when it settled the particle
+    itself, else ``(token, new_state)``: token -1 is a dead end (weight 0), an end-of-sequence
+    token finishes the particle, any other token extends it and sets its constraint state.
+    """
+    for step in range(run.max_tokens):
         live = [p for p in particles if p.alive]
         if not live:
             break
         probs = run.forward(live)
+        last = step == run.max_tokens - 1
         for row, p in enumerate(live):
-            p_row, b_row = probs.row(row)
-            tok = _draw(run, p_row, b_row, probs.block_size)
+            out = step_row(probs, row, p, last)
+            if out is None:
+                continue
+            tok, p_state = out
             if tok < 0:
                 p.log_w = -math.inf
             elif tok in run.eos_set:
                 p.finished = True
             else:
                 p.ids.append(tok)
+                p.state = p_state
         run.end_step(len(live))
     return particles
+
+
+def run_direct(run: Run, n: int) -> list[Particle]:
+    """``n`` independent unconstrained samples; those still going at ``max_tokens`` are unfinished."""
+
+    def step_row(probs, row, p, last):
+        p_row, b_row = probs.row(row)
+        return _draw(run, p_row, b_row, probs.block_size), None
+
+    return _lockstep(run, [Particle([], None) for _ in range(n)], step_row)
 
 
 def _end_locally(run: Run, probs, row: int, p: Particle) -> None:
@@ -64,29 +82,17 @@ def run_awrs(run: Run, n: int, max_rejects: int) -> list[Particle]:
     tokens (what token masking gives, with a handful of checks). Weights stay 0 (log), except
     ``-inf`` for a sample whose every candidate was rejected (a dead end).
     """
+    def step_row(probs, row, p, last):
+        if last:
+            _end_locally(run, probs, row, p)
+            return None
+        check, memo = run.checker.bind(p.state, p.ids)
+        tok, _, _ = awrs_token(probs, row, run.rng, check, _awrs.FIRST, max_rejects)
+        extends = tok >= 0 and tok not in run.eos_set
+        return tok, run.checker.result(memo, tok) if extends else None
+
     start = run.start_state()
-    particles = [Particle([], start) for _ in range(n)]
-    for step in range(run.max_tokens):
-        live = [p for p in particles if p.alive]
-        if not live:
-            break
-        probs = run.forward(live)
-        last = step == run.max_tokens - 1
-        for row, p in enumerate(live):
-            if last:
-                _end_locally(run, probs, row, p)
-                continue
-            check, memo = run.checker.bind(p.state, p.ids)
-            tok, _, _ = awrs_token(probs, row, run.rng, check, _awrs.FIRST, max_rejects)
-            if tok < 0:
-                p.log_w = -math.inf
-            elif tok in run.eos_set:
-                p.finished = True
-            else:
-                p.ids.append(tok)
-                p.state = run.checker.result(memo, tok)
-        run.end_step(len(live))
-    return particles
+    return _lockstep(run, [Particle([], start) for _ in range(n)], step_row)
 
 
 def _masked_row(run: Run, probs, row: int, p: Particle) -> np.ndarray:
@@ -119,29 +125,17 @@ def run_mask(run: Run, n: int) -> list[Particle]:
     The constraint's :meth:`~awrs.constraints.base.Constraint.token_mask` gives the accepted
     tokens; the distribution is renormalised over them and sampled.
     """
+    def step_row(probs, row, p, last):
+        if last:
+            _end_locally(run, probs, row, p)
+            return None
+        masked = _masked_row(run, probs, row, p)
+        tok = _draw(run, masked, block_sums(masked, probs.block_size), probs.block_size)
+        extends = tok >= 0 and tok not in run.eos_set
+        return tok, run.checker.advance(p.state, p.ids, tok) if extends else None
+
     start = run.start_state()
-    particles = [Particle([], start) for _ in range(n)]
-    for step in range(run.max_tokens):
-        live = [p for p in particles if p.alive]
-        if not live:
-            break
-        probs = run.forward(live)
-        last = step == run.max_tokens - 1
-        for row, p in enumerate(live):
-            if last:
-                _end_locally(run, probs, row, p)
-                continue
-            masked = _masked_row(run, probs, row, p)
-            tok = _draw(run, masked, block_sums(masked, probs.block_size), probs.block_size)
-            if tok < 0:
-                p.log_w = -math.inf
-            elif tok in run.eos_set:
-                p.finished = True
-            else:
-                p.state = run.checker.advance(p.state, p.ids, tok)
-                p.ids.append(tok)
-        run.end_step(len(live))
-    return particles
+    return _lockstep(run, [Particle([], start) for _ in range(n)], step_row)
 
 
 def run_rerank(run: Run, n: int) -> list[Particle]:
