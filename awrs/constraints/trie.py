@@ -62,22 +62,10 @@ class VocabTrie:
     def walk(self, state, advance: Callable) -> np.ndarray:
         """Boolean (V,) mask of tokens t with ``advance(state, bytes(t)) is not None``.
 
-        Calls ``advance`` once per trie edge reached (one byte at a time), pruning subtrees.
+        Calls ``advance`` once per trie edge reached (one byte at a time), pruning subtrees;
+        the loop runs in the compiled ``awrs._trie_c`` kernel when available.
         """
-        mask = np.zeros(self.vocab_size, dtype=bool)
-        byte, depth, skip = self.byte.tolist(), self.depth.tolist(), self.skip.tolist()
-        ptr, ids = self.tok_ptr, self.tok_ids
-        stack = [state]
-        i, n = 1, len(byte)
-        while i < n:
-            d = depth[i]
-            del stack[d:]
-            nxt = advance(stack[d - 1], bytes((byte[i],)))
-            if nxt is None:
-                i = skip[i]
-                continue
-            stack.append(nxt)
-            if ptr[i + 1] > ptr[i]:
-                mask[ids[ptr[i]:ptr[i + 1]]] = True
-            i += 1
-        return mask
+        from .._trie import trie_walk
+
+        return trie_walk(self.byte, self.depth, self.skip, self.tok_ptr, self.tok_ids,
+                         self.vocab_size, state, advance)
