@@ -62,7 +62,8 @@ def _constraint(args):
         path = Path(args.sql)
         if not path.exists():
             raise ConfigurationError(f"--sql expects an SQLite file or DDL file, got {args.sql!r}")
-        return awrs.SQL(str(path) if path.suffix not in (".sql", ".ddl") else path.read_text())
+        schema = path.read_text() if path.suffix in (".sql", ".ddl") else str(path)
+        return awrs.SQL(schema, critic=True)  # the schema critic twists SMC (smc only)
     return None
 
 
@@ -79,9 +80,10 @@ def _generate(args) -> dict:
     constraint = _constraint(args)
     method = args.method or ("smc" if constraint is not None else "direct")
     lm = awrs.load_model(args.model)
+    critic = getattr(constraint, "critic", None) if method == "smc" else None
     res = awrs.generate(lm, args.prompt, constraint, method=method, n_particles=args.particles,
                         max_tokens=args.max_tokens, temperature=args.temperature,
-                        seed=args.seed, raw=args.raw, progress=True)
+                        seed=args.seed, raw=args.raw, critic=critic, progress=True)
     return {"text": res.text, "posterior": res.posterior, "log_ml": res.log_ml,
             "method": method, "empty": res.empty, "stats": _jsonable(res.stats)}
 

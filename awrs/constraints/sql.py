@@ -10,6 +10,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import ConfigurationError, ConstraintError
 from .base import IncrementalConstraint
 from .grammar import Grammar
@@ -47,15 +49,24 @@ class SQL(IncrementalConstraint):
             ``tables.json`` entry (a dict with ``table_names_original``,
             ``column_names_original``, ``column_types``, ...).
         critic: also build :attr:`critic`, a schema-aware log-weight of a prefix for SMC.
+        max_whitespace: the longest run of whitespace bytes allowed (``None``: unbounded).
+            Bounded by default, as in :class:`~awrs.JSONSchema`: with unbounded whitespace a
+            model can pad a doomed statement until ``max_tokens``.
 
     Raises:
         ConfigurationError: ``db`` is none of the above, or the file does not exist.
         ConstraintError: the DDL or schema cannot be loaded.
 
-    The state is ``(grammar state, statement bytes so far)``.
+    The state is ``(grammar state, statement bytes so far)``. A statement closed by ``;`` can
+    only be followed by whitespace, so it is compiled right then and rejected as a prefix if it
+    does not compile.
     """
 
-    def __init__(self, db: Any, *, critic: bool = False):
+    def __init__(self, db: Any, *, critic: bool = False, max_whitespace: int | None = 8):
+        if max_whitespace is not None and max_whitespace < 1:
+            raise ConfigurationError(
+                f"max_whitespace must be None or >= 1, got {max_whitespace!r}")
+        self.max_whitespace = max_whitespace
         self.grammar = sql_grammar()
         self.conn, self.tables = _connect(db)
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
@@ -69,7 +80,16 @@ class SQL(IncrementalConstraint):
 
     def advance(self, state, token: bytes):
         g = self.grammar.advance(state[0], token)
-        return None if g is None else (g, state[1] + token)
+        if g is None:
+            return None
+        text = state[1] + token
+        if self.max_whitespace is not None:
+            tail = text[-(len(token) + self.max_whitespace + 1):]
+            if any(len(m) > self.max_whitespace for m in _WHITESPACE.findall(tail)):
+                return None
+        if text.rstrip().endswith(b";") and self.grammar.is_complete(g) and not self.compiles(text):
+            return None  # closed: nothing but whitespace may follow, and it does not compile
+        return (g, text)
 
     def is_complete(self, state) -> bool:
         return self.grammar.is_complete(state[0]) and self.compiles(state[1])
@@ -78,8 +98,17 @@ class SQL(IncrementalConstraint):
         return self.grammar.alphabet()
 
     def token_mask(self, state, trie):
-        """Tokens the grammar accepts from ``state`` (the schema is only checked at the end)."""
-        return self.grammar.token_mask(state[0], trie)
+        """Tokens accepted from ``state``: the grammar's mask, then the whitespace bound
+        (vectorised) and the compile check for tokens holding ``;``."""
+        mask = np.array(self.grammar.token_mask(state[0], trie), dtype=bool)
+        lead, longest, semicolon = _token_features(trie)
+        if self.max_whitespace is not None:
+            tail = state[1][-(self.max_whitespace + 1):]
+            trailing = len(tail) - len(tail.rstrip(b" \t\n\r\f\v"))
+            mask &= (lead + trailing <= self.max_whitespace) & (longest <= self.max_whitespace)
+        for tid in np.flatnonzero(mask & semicolon):
+            mask[tid] = self.advance(state, trie.token_bytes[tid]) is not None
+        return mask
 
     def compiles(self, statement: bytes | str) -> bool:
         """Whether ``EXPLAIN statement`` compiles against the schema (never executes it)."""
@@ -104,6 +133,26 @@ class SQL(IncrementalConstraint):
             return False
         finally:
             self.conn.set_authorizer(None)
+
+
+_WHITESPACE = re.compile(rb"[ \t\n\r\f\v]+")
+
+
+def _token_features(trie) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per token of ``trie``: leading whitespace run, longest whitespace run, holds ``;``."""
+    cached = getattr(trie, "_sql_features", None)
+    if cached is None:
+        n = trie.vocab_size
+        lead, longest = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        semicolon = np.zeros(n, dtype=bool)
+        for tid, tok in enumerate(trie.token_bytes):
+            runs = [len(r) for r in _WHITESPACE.findall(tok)]
+            longest[tid] = max(runs, default=0)
+            m = _WHITESPACE.match(tok)
+            lead[tid] = len(m.group()) if m else 0
+            semicolon[tid] = b";" in tok
+        cached = trie._sql_features = (lead, longest, semicolon)
+    return cached
 
 
 def _authorize(action: int, *_args) -> int:

@@ -19,6 +19,7 @@ class VocabTrie:
 
     def __init__(self, vocab: Sequence[bytes], exclude: set[int] | frozenset[int] = frozenset()):
         self.vocab_size = len(vocab)
+        self.token_bytes = [bytes(t) for t in vocab]
         root: dict = {}
         ends: dict[int, list[int]] = {}
         for tid, tok in enumerate(vocab):

@@ -186,3 +186,29 @@ def test_tokenized_gold_queries(spider, default_lm):
             state = c.advance(state, default_lm.vocab[tid])
             assert state is not None
         assert c.is_complete(state)
+
+
+def test_closed_statement_must_compile_at_the_semicolon():
+    c = awrs.SQL("CREATE TABLE singer (Name TEXT, Age INT);")
+    assert c.accepts_prefix("SELECT nope FROM singer")  # a column may still be renamed away
+    assert not c.accepts_prefix("SELECT nope FROM singer;")  # only whitespace could follow
+    assert c.accepts_prefix("SELECT Name FROM singer; ")
+    assert c.accepts_prefix("SELECT ';' FROM singer")  # a semicolon inside a string is text
+    check_prefix_monotone(c, [b"SELECT Name FROM singer;", b"SELECT x FROM singer;  "])
+
+
+def test_whitespace_runs_are_bounded():
+    c = awrs.SQL("CREATE TABLE t (a INT);", max_whitespace=3)
+    assert c.accepts("SELECT   a FROM t")
+    assert not c.accepts_prefix("SELECT    a")
+    assert awrs.SQL("CREATE TABLE t (a INT);", max_whitespace=None).accepts_prefix("SELECT" + " " * 50)
+    with pytest.raises(awrs.ConfigurationError, match="max_whitespace"):
+        awrs.SQL("CREATE TABLE t (a INT);", max_whitespace=0)
+
+
+def test_token_mask_applies_whitespace_bound_and_semicolon_check():
+    c = awrs.SQL("CREATE TABLE t (a INT);", max_whitespace=3)
+    trie = VocabTrie([b"SELECT", b" a", b"  ", b"   ", b" x", b";", b" FROM", b" t", b"\n;"])
+    for pre in (b"SELECT", b"SELECT  ", b"SELECT a", b"SELECT x FROM t", b"SELECT a FROM t"):
+        state = c.advance(c.start(), pre)
+        assert (c.token_mask(state, trie) == Constraint.token_mask(c, state, trie)).all(), pre
