@@ -20,6 +20,7 @@ _LAZY = {
     "IncrementalConstraint": "awrs.constraints.base",
     "Predicate": "awrs.constraints.base",
     "VocabTrie": "awrs.constraints.trie",
+    "MaxWhitespace": "awrs.constraints.whitespace",
     "Regex": "awrs.constraints.regex",
     "Pattern": "awrs.constraints.regex",
     "Grammar": "awrs.constraints.grammar",

@@ -24,6 +24,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json-schema", metavar="FILE", help="JSON Schema file")
     g.add_argument("--grammar", metavar="FILE", help="Lark grammar file")
     g.add_argument("--sql", metavar="DB", help="SQLite database file or DDL file")
+    p.add_argument("--max-whitespace", type=int, default=8, metavar="N",
+                   help="longest whitespace run allowed with --grammar and --sql (0: unbounded)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,14 +58,16 @@ def _constraint(args):
         return awrs.Pattern(args.pattern)
     if args.json_schema:
         return awrs.JSONSchema(_read(args.json_schema))
+    bound = args.max_whitespace if args.max_whitespace > 0 else None
     if args.grammar:
-        return awrs.Grammar.from_file(args.grammar)
+        grammar = awrs.Grammar.from_file(args.grammar)
+        return grammar if bound is None else grammar & awrs.MaxWhitespace(bound)
     if args.sql:
         path = Path(args.sql)
         if not path.exists():
             raise ConfigurationError(f"--sql expects an SQLite file or DDL file, got {args.sql!r}")
         schema = path.read_text() if path.suffix in (".sql", ".ddl") else str(path)
-        return awrs.SQL(schema, critic=True)  # the schema critic twists SMC (smc only)
+        return awrs.SQL(schema, critic=True, max_whitespace=bound)  # critic: smc only
     return None
 
 

@@ -2,5 +2,6 @@
 
 from .base import Conjunction, Constraint, IncrementalConstraint, Predicate
 from .trie import VocabTrie
+from .whitespace import MaxWhitespace
 
-__all__ = ["Constraint", "IncrementalConstraint", "Predicate", "Conjunction", "VocabTrie"]
+__all__ = ["Constraint", "IncrementalConstraint", "Predicate", "Conjunction", "VocabTrie", "MaxWhitespace"]

@@ -168,6 +168,10 @@ class Conjunction(IncrementalConstraint):
     def is_complete(self, state):
         return self.left.is_complete(state[0]) and self.right.is_complete(state[1])
 
+    def token_mask(self, state, trie) -> np.ndarray:
+        """Both sides advance independently, so the conjunction's mask is the AND of theirs."""
+        return self.left.token_mask(state[0], trie) & self.right.token_mask(state[1], trie)
+
     def alphabet(self):
         a, b = self.left.alphabet(), self.right.alphabet()
         return b if a is None else a if b is None else a & b

@@ -101,11 +101,14 @@ class SQL(IncrementalConstraint):
         """Tokens accepted from ``state``: the grammar's mask, then the whitespace bound
         (vectorised) and the compile check for tokens holding ``;``."""
         mask = np.array(self.grammar.token_mask(state[0], trie), dtype=bool)
-        lead, longest, semicolon = _token_features(trie)
         if self.max_whitespace is not None:
+            lead, longest = trie.whitespace_runs()
             tail = state[1][-(self.max_whitespace + 1):]
             trailing = len(tail) - len(tail.rstrip(b" \t\n\r\f\v"))
             mask &= (lead + trailing <= self.max_whitespace) & (longest <= self.max_whitespace)
+        semicolon = getattr(trie, "_semicolon", None)
+        if semicolon is None:
+            semicolon = trie._semicolon = np.array([b";" in t for t in trie.token_bytes])
         for tid in np.flatnonzero(mask & semicolon):
             mask[tid] = self.advance(state, trie.token_bytes[tid]) is not None
         return mask
@@ -136,23 +139,6 @@ class SQL(IncrementalConstraint):
 
 
 _WHITESPACE = re.compile(rb"[ \t\n\r\f\v]+")
-
-
-def _token_features(trie) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per token of ``trie``: leading whitespace run, longest whitespace run, holds ``;``."""
-    cached = getattr(trie, "_sql_features", None)
-    if cached is None:
-        n = trie.vocab_size
-        lead, longest = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-        semicolon = np.zeros(n, dtype=bool)
-        for tid, tok in enumerate(trie.token_bytes):
-            runs = [len(r) for r in _WHITESPACE.findall(tok)]
-            longest[tid] = max(runs, default=0)
-            m = _WHITESPACE.match(tok)
-            lead[tid] = len(m.group()) if m else 0
-            semicolon[tid] = b";" in tok
-        cached = trie._sql_features = (lead, longest, semicolon)
-    return cached
 
 
 def _authorize(action: int, *_args) -> int:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import re
+
 import numpy as np
+
+_WHITESPACE = re.compile(rb"[ \t\n\r\f\v]+")
 
 
 class VocabTrie:
@@ -20,6 +24,7 @@ class VocabTrie:
     def __init__(self, vocab: Sequence[bytes], exclude: set[int] | frozenset[int] = frozenset()):
         self.vocab_size = len(vocab)
         self.token_bytes = [bytes(t) for t in vocab]
+        self._ws_runs: tuple[np.ndarray, np.ndarray] | None = None
         root: dict = {}
         ends: dict[int, list[int]] = {}
         for tid, tok in enumerate(vocab):
@@ -55,6 +60,22 @@ class VocabTrie:
         self.skip = np.array(skip, dtype=np.int32)
         self.tok_ptr = np.array(ptr, dtype=np.int32)
         self.tok_ids = np.array(ids, dtype=np.int32)
+        #: (V,) bool: the tokens in the trie (not empty, not excluded)
+        self.members = np.zeros(self.vocab_size, dtype=bool)
+        self.members[self.tok_ids] = True
+
+    def whitespace_runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per token: its leading run and its longest run of ASCII whitespace bytes (cached)."""
+        if self._ws_runs is None:
+            lead = np.zeros(self.vocab_size, dtype=np.int64)
+            longest = np.zeros(self.vocab_size, dtype=np.int64)
+            for tid, tok in enumerate(self.token_bytes):
+                runs = _WHITESPACE.findall(tok)
+                if runs:
+                    longest[tid] = max(map(len, runs))
+                    lead[tid] = len(runs[0]) if tok[:1].isspace() else 0
+            self._ws_runs = (lead, longest)
+        return self._ws_runs
 
     @property
     def n_nodes(self) -> int:
