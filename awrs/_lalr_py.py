@@ -42,42 +42,38 @@ class LALRTables:
         self._len = self.rule_len.tolist()
         self._lhs = self.rule_lhs.tolist()
 
+    def _reduce(self, st: list, rule: int) -> int:
+        """Pop ``rule``'s right-hand side off ``st`` and push its goto state (-1: error)."""
+        n = self._len[rule]
+        if n:
+            del st[-n:]
+        g = self._goto[st[-1]][self._lhs[rule]]
+        if g >= 0:
+            st.append(g)
+        return g
+
     def feed(self, stack: tuple, term: int) -> tuple | None:
         """The stack after shifting terminal ``term`` (reductions first); None on error."""
-        act, goto, rlen, lhs = self._act, self._goto, self._len, self._lhs
+        act = self._act
         st = list(stack)
         while True:
             a = act[st[-1]][term]
             if a > 0:
                 st.append(a - 1)
                 return tuple(st)
-            if a == 0:
+            if a == 0 or self._reduce(st, -a - 1) < 0:
                 return None
-            r = -a - 1
-            n = rlen[r]
-            if n:
-                del st[-n:]
-            g = goto[st[-1]][lhs[r]]
-            if g < 0:
-                return None
-            st.append(g)
 
     def feed_end(self, stack: tuple) -> bool:
         """Whether ``$END`` is accepted: reduce on it until ``end_state`` is on top."""
-        act, goto, rlen, lhs = self._act, self._goto, self._len, self._lhs
-        end, fin = self.end_term, self.end_state
+        act, end, fin = self._act, self.end_term, self.end_state
         st = list(stack)
         while True:
             a = act[st[-1]][end]
             if a >= 0:
                 return False
-            r = -a - 1
-            n = rlen[r]
-            if n:
-                del st[-n:]
-            g = goto[st[-1]][lhs[r]]
+            g = self._reduce(st, -a - 1)
             if g < 0:
                 return False
-            st.append(g)
             if g == fin:
                 return True

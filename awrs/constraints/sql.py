@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, ConstraintError
 from .base import IncrementalConstraint
+from .whitespace import MaxWhitespace
 from .grammar import Grammar
 
 __all__ = ["SQL", "schema_ddl"]
@@ -57,7 +58,7 @@ class SQL(IncrementalConstraint):
         ConfigurationError: ``db`` is none of the above, or the file does not exist.
         ConstraintError: the DDL or schema cannot be loaded.
 
-    The state is ``(grammar state, statement bytes so far)``. A statement closed by ``;`` can
+    The state is ``(grammar state, statement bytes so far, trailing whitespace run)``. A statement closed by ``;`` can
     only be followed by whitespace, so it is compiled right then and rejected as a prefix if it
     does not compile.
     """
@@ -67,6 +68,7 @@ class SQL(IncrementalConstraint):
             raise ConfigurationError(
                 f"max_whitespace must be None or >= 1, got {max_whitespace!r}")
         self.max_whitespace = max_whitespace
+        self._ws = MaxWhitespace(max_whitespace) if max_whitespace is not None else None
         self.grammar = sql_grammar()
         self.conn, self.tables = _connect(db)
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
@@ -76,20 +78,19 @@ class SQL(IncrementalConstraint):
         return f"SQL(tables={sorted(self.tables)!r})"
 
     def start(self):
-        return (self.grammar.start(), b"")
+        return (self.grammar.start(), b"", 0)
 
     def advance(self, state, token: bytes):
         g = self.grammar.advance(state[0], token)
         if g is None:
             return None
+        run = self._ws.advance(state[2], token) if self._ws is not None else 0
+        if run is None:
+            return None
         text = state[1] + token
-        if self.max_whitespace is not None:
-            tail = text[-(len(token) + self.max_whitespace + 1):]
-            if any(len(m) > self.max_whitespace for m in _WHITESPACE.findall(tail)):
-                return None
         if text.rstrip().endswith(b";") and self.grammar.is_complete(g) and not self.compiles(text):
             return None  # closed: nothing but whitespace may follow, and it does not compile
-        return (g, text)
+        return (g, text, run)
 
     def is_complete(self, state) -> bool:
         return self.grammar.is_complete(state[0]) and self.compiles(state[1])
@@ -101,11 +102,8 @@ class SQL(IncrementalConstraint):
         """Tokens accepted from ``state``: the grammar's mask, then the whitespace bound
         (vectorised) and the compile check for tokens holding ``;``."""
         mask = np.array(self.grammar.token_mask(state[0], trie), dtype=bool)
-        if self.max_whitespace is not None:
-            lead, longest = trie.whitespace_runs()
-            tail = state[1][-(self.max_whitespace + 1):]
-            trailing = len(tail) - len(tail.rstrip(b" \t\n\r\f\v"))
-            mask &= (lead + trailing <= self.max_whitespace) & (longest <= self.max_whitespace)
+        if self._ws is not None:
+            mask &= self._ws.token_mask(state[2], trie)
         semicolon = getattr(trie, "_semicolon", None)
         if semicolon is None:
             semicolon = trie._semicolon = np.array([b";" in t for t in trie.token_bytes])
@@ -136,9 +134,6 @@ class SQL(IncrementalConstraint):
             return False
         finally:
             self.conn.set_authorizer(None)
-
-
-_WHITESPACE = re.compile(rb"[ \t\n\r\f\v]+")
 
 
 def _authorize(action: int, *_args) -> int:
