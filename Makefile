@@ -32,4 +32,4 @@ bench: install
 	$(VENV)/bin/awrs bench all --limit 5
 
 clean:
-	rm -rf build *.egg-info awrs/*.so csrc/*.c
+	rm -rf build *.egg-info awrs/kernels/*.so csrc/*.c

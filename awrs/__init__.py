@@ -6,7 +6,7 @@ import importlib
 
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors
-from ._native import native as _native_loaded
+from .kernels import native as _native_loaded
 
 __version__ = "0.1.0"
 
@@ -44,8 +44,8 @@ def native() -> dict[str, str]:
     """
     from pathlib import Path
 
-    for twin in sorted(Path(__file__).parent.glob("_*_py.py")):
-        importlib.import_module(f"awrs.{twin.stem[:-3]}")
+    for twin in sorted((Path(__file__).parent / "kernels").glob("_*_py.py")):
+        importlib.import_module(f"awrs.kernels.{twin.stem[1:-3]}")
     return _native_loaded()
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from awrs import load_model
-from awrs._categorical import sample_categorical_batch
+from awrs.kernels.categorical import sample_categorical_batch
 
 from .common import markdown_table, median
 

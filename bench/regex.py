@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from awrs._native import load_kernel
-from awrs.constraints._regex import dfa as dfa_mod
+from awrs.kernels import load_kernel
+from awrs.constraints.regex import dfa as dfa_mod
 from awrs.constraints.regex import Regex
 from awrs.constraints.trie import VocabTrie
 from awrs.errors import ConstraintSizeError, UnsupportedFeatureError

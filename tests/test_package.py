@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import awrs
-from awrs._native import load_kernel
+from awrs.kernels import load_kernel
 
 ROOT = Path(awrs.__file__).resolve().parent
+KERNELS = ROOT / "kernels"
 
 
 def test_every_exported_name_resolves():
@@ -20,7 +21,7 @@ def test_every_exported_name_resolves():
 
 def test_kernels_load_as_expected():
     kernels = awrs.native()
-    twins = {p.stem[:-3] for p in ROOT.glob("_*_py.py")}
+    twins = {p.stem[:-3] for p in KERNELS.glob("_*_py.py")}
     assert set(kernels) == twins
     sources = {p.stem[:-2] for p in (ROOT.parent / "csrc").glob("*.pyx")}
     assert sources <= twins, f"kernels without a Python twin: {sources - twins}"
@@ -38,7 +39,7 @@ def test_errors_derive_from_root_and_builtins():
 def _compiled(name):
     if os.environ.get("AWRS_NO_EXTENSIONS"):
         pytest.skip("AWRS_NO_EXTENSIONS set: only the twin is under test")
-    return importlib.import_module(f"awrs.{name}_c")
+    return importlib.import_module(f"awrs.kernels.{name}_c")
 
 
 def test_categorical_twin_and_compiled_agree():
@@ -56,7 +57,7 @@ def test_categorical_twin_and_compiled_agree():
 
 
 def test_categorical_matches_distribution_chi_square():
-    from awrs._categorical import sample_categorical
+    from awrs.kernels.categorical import sample_categorical
 
     p = np.array([0.5, 0.0, 0.2, 0.25, 0.05], dtype=np.float32)
     rng = np.random.default_rng(1)
@@ -70,6 +71,6 @@ def test_categorical_matches_distribution_chi_square():
 
 
 def test_categorical_empty_total():
-    from awrs._categorical import sample_categorical
+    from awrs.kernels.categorical import sample_categorical
 
     assert sample_categorical(np.zeros(4, dtype=np.float32), 0.3) == -1

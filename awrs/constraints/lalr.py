@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._lalr import LALRTables
+from ..kernels.lalr import LALRTables
 
 
 class LALRBackend:
     """Parse stacks (tuples of LALR state ids) over lark's own LALR(1) table.
 
     The table is lark's ``IntParseTable`` turned into integer arrays for the
-    :class:`~awrs._lalr.LALRTables` kernel; the lexer of each state is the one lark's
+    :class:`~awrs.kernels.lalr.LALRTables` kernel; the lexer of each state is the one lark's
     contextual lexer uses there (only the terminals that state has an action for, plus
     ``%ignore``).
 

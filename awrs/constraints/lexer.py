@@ -7,7 +7,7 @@ import re._constants as C
 import re._parser as sre_parse
 
 from ..errors import ConstraintError, ConstraintSizeError, UnsupportedFeatureError
-from ._regex import charset as cs
+from .regex import charset as cs
 
 BYTE, SPLIT, JMP, MATCH, ASSERT = range(5)
 # assertion kinds

@@ -85,9 +85,9 @@ class VocabTrie:
         """Boolean (V,) mask of tokens t with ``advance(state, bytes(t)) is not None``.
 
         Calls ``advance`` once per trie edge reached (one byte at a time), pruning subtrees;
-        the loop runs in the compiled ``awrs._trie_c`` kernel when available.
+        the loop runs in the compiled ``awrs.kernels._trie_c`` kernel when available.
         """
-        from .._trie import trie_walk
+        from ..kernels.trie import trie_walk
 
         return trie_walk(self.byte, self.depth, self.skip, self.tok_ptr, self.tok_ids,
                          self.vocab_size, state, advance)

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import _awrs
+from ..kernels import awrs as _awrs
 from ..constraints.base import Constraint
 from ..errors import ConfigurationError
 from .baselines import Everything, run_awrs, run_direct, run_mask, run_rerank

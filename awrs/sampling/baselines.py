@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .. import _awrs
+from ..kernels import awrs as _awrs
 from ..constraints.base import IncrementalConstraint
 from .population import Particle, Run
 from .token import awrs_token, block_sums, vocab_trie

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .. import _resample
+from ..kernels import resample as _resample
 from ..errors import ConfigurationError
 
 SCHEMES = ("stratified", "systematic", "multinomial")

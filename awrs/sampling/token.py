@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .. import _awrs
+from ..kernels import awrs as _awrs
 from ..errors import ConfigurationError, ConstraintEvaluationError
 
 #: vocabulary entries per block of the two-level inverse-CDF draw (see ``awrs/_awrs_py.py``)

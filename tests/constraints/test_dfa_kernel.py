@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from awrs._native import load_kernel
+from awrs.kernels import load_kernel
 from awrs.constraints.trie import VocabTrie
 
 TWIN = load_kernel("_dfa", python=True)
@@ -18,7 +18,7 @@ TWIN = load_kernel("_dfa", python=True)
 def _compiled():
     if os.environ.get("AWRS_NO_EXTENSIONS"):
         pytest.skip("AWRS_NO_EXTENSIONS is set: only the twin is under test")
-    return importlib.import_module("awrs._dfa_c")  # must exist when extensions are on
+    return importlib.import_module("awrs.kernels._dfa_c")  # must exist when extensions are on
 
 
 def _random_table(rng, n: int, density: float) -> np.ndarray:
@@ -96,7 +96,7 @@ def test_bad_states_raise(impl):
 
 
 def test_selector_honours_environment():
-    import awrs._dfa as sel
+    import awrs.kernels.dfa as sel
 
     expected = "python" if os.environ.get("AWRS_NO_EXTENSIONS") else "compiled"
-    assert (sel._impl.__name__ == "awrs._dfa_py") == (expected == "python")
+    assert (sel._impl.__name__ == "awrs.kernels._dfa_py") == (expected == "python")

@@ -299,8 +299,8 @@ def test_number_prefixes_never_reject_a_completion(prefix, lo, width, lo_x, hi_x
     from decimal import Decimal
     from fractions import Fraction
 
-    from awrs.constraints.jsonschema_.lexing import number_complete, number_prefix_ok
-    from awrs.constraints.jsonschema_.numbers import Bounds, reachable
+    from awrs.constraints.json_schema.lexing import number_complete, number_prefix_ok
+    from awrs.constraints.json_schema.numbers import Bounds, reachable
 
     if not number_prefix_ok(prefix):
         return

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from awrs._native import load_kernel
+from awrs.kernels import load_kernel
 from awrs.constraints.grammar import Grammar
 
 TWIN = load_kernel("_lalr", python=True)
@@ -20,7 +20,7 @@ TWIN = load_kernel("_lalr", python=True)
 def _compiled():
     if os.environ.get("AWRS_NO_EXTENSIONS"):
         pytest.skip("AWRS_NO_EXTENSIONS is set: only the twin is under test")
-    return importlib.import_module("awrs._lalr_c")  # must exist when extensions are on
+    return importlib.import_module("awrs.kernels._lalr_c")  # must exist when extensions are on
 
 
 @functools.cache

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import awrs
-from awrs.constraints._regex import charset as cs
+from awrs.constraints.regex import charset as cs
 from awrs.constraints.regex import Pattern, Regex, compile_dfa
 from awrs.constraints.testing import check_prefix_monotone
 from awrs.constraints.trie import VocabTrie

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from awrs._native import load_kernel
+from awrs.kernels import load_kernel
 from awrs.constraints import Predicate, VocabTrie
 
 
@@ -44,7 +44,7 @@ def test_walk_equals_brute_force(seed):
 def test_twin_and_compiled_agree():
     if os.environ.get("AWRS_NO_EXTENSIONS"):
         pytest.skip("AWRS_NO_EXTENSIONS set: only the twin is under test")
-    py, compiled = load_kernel("_trie", python=True), importlib.import_module("awrs._trie_c")
+    py, compiled = load_kernel("_trie", python=True), importlib.import_module("awrs.kernels._trie_c")
     for seed in range(6):
         vocab = random_vocab(100 + seed, n=800)
         t = VocabTrie(vocab)

@@ -10,14 +10,14 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from awrs._native import load_kernel
+from awrs.kernels import load_kernel
 
 
 def kernel_pair(name: str):
     """(twin, compiled) modules of a kernel; skips when extensions are disabled."""
     if os.environ.get("AWRS_NO_EXTENSIONS"):
         pytest.skip("AWRS_NO_EXTENSIONS is set: no compiled kernel to compare")
-    return load_kernel(name, python=True), importlib.import_module(f"awrs.{name}_c")
+    return load_kernel(name, python=True), importlib.import_module(f"awrs.kernels.{name}_c")
 
 
 def layout(p: np.ndarray, block_size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sampling_helpers import chi2_critical, chi2_stat, kernel_pair, layout
 
-from awrs import _awrs, _resample
+from awrs.kernels import awrs as _awrs, resample as _resample
 
 TWIN = bool(os.environ.get("AWRS_NO_EXTENSIONS"))
 ESTIMATORS = {"two-pass": _awrs.TWO_PASS, "recursive": _awrs.RECURSIVE,

@@ -10,7 +10,7 @@ from sampling_helpers import (Recording, distorting_constraint, distorting_lm, e
                               multibyte_constraint, multibyte_lm, tv)
 
 import awrs
-from awrs import _awrs
+from awrs.kernels import awrs as _awrs
 from awrs.errors import RewardError
 from awrs.sampling.population import Particle
 from awrs.sampling.smc import resample_population

@@ -1,6 +1,6 @@
 """Selector for the categorical sampling kernel (compiled unless AWRS_NO_EXTENSIONS is set)."""
 
-from ._native import load_kernel
+from . import load_kernel
 
 _impl = load_kernel("_categorical")
 sample_categorical = _impl.sample_categorical

@@ -1,6 +1,6 @@
 """Selector for the vocabulary-trie walk kernel (compiled unless AWRS_NO_EXTENSIONS is set)."""
 
-from ._native import load_kernel
+from . import load_kernel
 
 trie_walk = load_kernel("_trie").trie_walk
 

@@ -1,6 +1,6 @@
 """Selector for the byte-DFA kernel (compiled unless AWRS_NO_EXTENSIONS is set)."""
 
-from ._native import load_kernel
+from . import load_kernel
 
 _impl = load_kernel("_dfa")
 _twin = load_kernel("_dfa", python=True)

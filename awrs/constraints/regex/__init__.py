@@ -8,10 +8,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import _dfa
-from ..errors import ConfigurationError, ConstraintError, ConstraintEvaluationError
-from ._regex import DEFAULT_MAX_STATES, DFA, compile_dfa
-from .base import Constraint, IncrementalConstraint
+from ...kernels import dfa as _dfa
+from ...errors import ConfigurationError, ConstraintError, ConstraintEvaluationError
+from .dfa import DEFAULT_MAX_STATES, DFA, compile_dfa
+from ..base import Constraint, IncrementalConstraint
 
 __all__ = ["Regex", "Pattern", "DFA", "compile_dfa", "DEFAULT_MAX_STATES"]
 

@@ -1,6 +1,6 @@
 """Selector for the resampling kernels (compiled unless AWRS_NO_EXTENSIONS is set)."""
 
-from ._native import load_kernel
+from . import load_kernel
 
 _impl = load_kernel("_resample")
 _twin = load_kernel("_resample", python=True)

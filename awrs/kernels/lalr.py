@@ -1,6 +1,6 @@
 """Selector for the LALR(1) shift/reduce kernel (compiled unless AWRS_NO_EXTENSIONS is set)."""
 
-from ._native import load_kernel
+from . import load_kernel
 
 _impl = load_kernel("_lalr")
 LALRTables = _impl.LALRTables

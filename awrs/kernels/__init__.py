@@ -11,19 +11,19 @@ _loaded: dict[str, str] = {}
 
 
 def load_kernel(name: str, python: bool = False) -> ModuleType:
-    """Import ``awrs.<name>_c`` (compiled) or ``awrs.<name>_py`` (twin).
+    """Import ``awrs.kernels.<name>_c`` (compiled) or ``awrs.kernels.<name>_py`` (twin).
 
     The twin is used when ``python`` is true, when ``AWRS_NO_EXTENSIONS`` is set, or when the
     compiled module is missing (see :func:`native`).
     """
     if not (python or NO_EXTENSIONS):
         try:
-            mod = importlib.import_module(f"awrs.{name}_c")
+            mod = importlib.import_module(f"awrs.kernels.{name}_c")
             _loaded[name] = "compiled"
             return mod
         except ImportError:
             pass
-    mod = importlib.import_module(f"awrs.{name}_py")
+    mod = importlib.import_module(f"awrs.kernels.{name}_py")
     if not python:
         _loaded[name] = "python"
     return mod

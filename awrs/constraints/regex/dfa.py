@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 
-from ... import _dfa
+from ...kernels import dfa as _dfa
 from ...errors import ConfigurationError, ConstraintError
 from . import nfa as _nfa
 from .subset import determinise

@@ -1,6 +1,6 @@
 """Selector for the AWRS rejection kernel (compiled unless AWRS_NO_EXTENSIONS is set)."""
 
-from ._native import load_kernel
+from . import load_kernel
 
 _impl = load_kernel("_awrs")
 _twin = load_kernel("_awrs", python=True)

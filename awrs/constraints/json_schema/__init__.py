@@ -19,14 +19,14 @@ import numpy as np
 from jsonschema_specifications import REGISTRY as _META_SCHEMAS
 from referencing import Registry
 
-from ..errors import ConfigurationError, ConstraintError, UnsupportedFeatureError
-from .base import IncrementalConstraint, State
-from .jsonschema_.audit import audit
-from .jsonschema_.compiler import Compiler
-from .jsonschema_.drafts import DRAFTS, draft_of
-from .jsonschema_.lexing import WHITESPACE
-from .jsonschema_.machines import DONE
-from .jsonschema_.masks import in_free_string, split_vocab
+from ...errors import ConfigurationError, ConstraintError, UnsupportedFeatureError
+from ..base import IncrementalConstraint, State
+from .audit import audit
+from .compiler import Compiler
+from .drafts import DRAFTS, draft_of
+from .lexing import WHITESPACE
+from .machines import DONE
+from .masks import in_free_string, split_vocab
 
 __all__ = ["JSONSchema"]
 

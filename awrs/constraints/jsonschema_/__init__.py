@@ -1,1 +1,0 @@
-"""Parts of the JSON Schema constraint: keyword compiler, incremental value machines, formats."""
