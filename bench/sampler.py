@@ -20,6 +20,9 @@ candidates checked and distinct evaluations per particle-token, and how often th
 fallback fired (per 100 particle-tokens)::
 
     python -m bench.sampler --threads 1 --sweep 4,16,64 --max-tokens 32 --hardest 3
+
+``--patterns-all`` runs SMC (``--particles``) on every patterns item and lists the items with the
+most candidates per particle-token.
 """
 
 from __future__ import annotations
@@ -184,6 +187,30 @@ def sweep(lm, args) -> None:
     print(markdown_table(header, rows))
 
 
+def patterns_all(lm, args) -> None:
+    """SMC on every patterns item (``--rank`` first ones): candidates per particle-token."""
+    from .suites.patterns import SUITE
+
+    rows = []
+    for item in SUITE.items(args.rank):
+        prompt = lm.chat(list(item.messages))
+        s = awrs.generate(lm, prompt, SUITE.constraint(item), method="smc",
+                          n_particles=args.particles, max_tokens=args.max_tokens, seed=0).stats
+        tok = max(s.tokens, 1)
+        worst = max((e for e in s.evaluations), default=0)
+        rows.append([item.id, s.tokens, round(s.candidates / tok, 1),
+                     round(s.evaluations_per_token, 1), s.fallbacks, worst,
+                     round(s.wall_time, 2), round((s.wall_time - s.lm_time) / max(s.lm_time, 1e-9), 3)])
+    rows.sort(key=lambda r: -r[2])
+    print(f"## Patterns suite, every item: SMC with {args.particles} particles, max_tokens = "
+          f"{args.max_tokens}, torch threads = {args.threads}\n")
+    print(f"items: {len(rows)}; candidates per particle-token: max {rows[0][2]}, mean "
+          f"{sum(r[2] for r in rows) / len(rows):.1f}; outside/model: max "
+          f"{max(r[7] for r in rows)}\n")
+    print(markdown_table(["item", "particle-tokens", "cand/ptok", "evals/ptok", "fallbacks",
+                          "most evals in a step", "wall s", "outside/model"], rows[:15]))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -196,11 +223,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hardest", type=int, default=3, help="patterns items in the sweep")
     ap.add_argument("--rank", type=int, default=None,
                     help="patterns items ranked to find the hardest (default: all)")
+    ap.add_argument("--patterns-all", action="store_true",
+                    help="SMC on every patterns item: candidates per particle-token")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     lm = awrs.load_model()
     vocab_trie(lm)  # built once per model (masks, fallbacks); not part of any step
+    if args.patterns_all:
+        patterns_all(lm, args)
+        print(f"total benchmark time: {time.perf_counter() - t0:.0f} s")
+        return
     if args.sweep:
         sweep(lm, args)
         print(f"total benchmark time: {time.perf_counter() - t0:.0f} s")
