@@ -160,8 +160,8 @@ def vocab_trie(lm):
 FALLBACK_AFTER = 200
 #: the same once the state's mask is known (one O(V) masked sum, ~ 32 draws)
 FALLBACK_AFTER_KNOWN = 32
-#: DFA states whose transition memo a run keeps (V int32 each)
-MAX_DFA_MEMOS = 512
+#: bytes of DFA transition memos a run keeps (V int32 per DFA state; all dropped when full)
+DFA_MEMO_BYTES = 64 << 20
 
 
 def vocab_bytes(lm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,6 +233,9 @@ class Checker:
     state and step (a DFA's once per run), see :func:`~awrs.kernels.awrs.awrs_step`.
     ``min_tokens`` (a per-DFA-state int array) and ``bind(..., remaining=)`` restrict a Regex's
     non-EOS tokens to those after which acceptance stays within ``remaining`` tokens.
+
+    The DFA's checks run inside the kernel, so their time counts as the sampler's, not as
+    ``seconds`` (the constraint's).
 
     Attributes:
         evaluations: distinct (state, token) evaluations (masks not included).
@@ -364,7 +367,7 @@ class Checker:
     def _bind_dfa(self, state: int, remaining: int | None):
         memo = self._dfa_memos.get(state)
         if memo is None:
-            if len(self._dfa_memos) >= MAX_DFA_MEMOS:
+            if len(self._dfa_memos) >= max(16, DFA_MEMO_BYTES // (4 * len(self.vocab))):
                 self._dfa_memos.clear()
                 self._dfa_full.clear()
             memo = self._dfa_memos[state] = np.full(len(self.vocab), -1, dtype=np.int32)

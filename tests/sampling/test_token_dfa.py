@@ -182,3 +182,25 @@ def test_checker_shares_one_memo_per_dfa_state():
     assert m1 is m2 and isinstance(b1.fn, _awrs.DfaCheck)
     data, offsets, is_eos = vocab_bytes(lm)
     assert len(offsets) == len(lm.vocab) + 1 and is_eos[0] == 1
+
+
+@pytest.mark.parametrize("regex", [True, False])
+def test_the_fallback_bounds_the_candidates_per_particle_step(regex):
+    # 2,000 tokens, nearly uniform, of which 3 letters plus EOS are allowed: a rejection
+    # loop would check about 500 candidates per token
+    from awrs.models.toy import ToyLM
+
+    vocab = [b"<eos>"] + [f"{i:04d}".encode() for i in range(1996)] + [b"x", b"y", b"z"]
+    probs = {i: 1.0 for i in range(1, len(vocab))}
+    probs[0] = 0.5
+    lm = ToyLM(vocab, 0, lambda ctx: {k: v / sum(probs.values()) for k, v in probs.items()})
+    # digits are in the regex's alphabet, so no token is pruned up front
+    c = Regex(r"[xyz][0-9xyz]{0,2}") if regex else awrs.Predicate(
+        lambda b: len(b) <= 3 and set(b) <= set(b"xyz"),
+        lambda b: 1 <= len(b) <= 3 and set(b) <= set(b"xyz"))
+    r = awrs.generate(lm, PROMPT, c, n_particles=16, max_tokens=4, seed=0)
+    s = r.stats
+    assert s.fallbacks > 0 and s.masks >= 1
+    assert s.candidates <= (_token.FALLBACK_AFTER + 1) * s.tokens
+    assert s.candidates / s.tokens < 100  # masks shared by the particles in a state
+    assert r.text is not None and all(c.accepts(t) for t in r.posterior)
