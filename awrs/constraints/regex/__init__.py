@@ -72,6 +72,12 @@ class Regex(IncrementalConstraint):
     def alphabet(self) -> frozenset[int]:
         return self._alphabet
 
+    def completion_bound(self, tokens):
+        """Exact: the fewest tokens from each DFA state to acceptance (see ``shortest.py``)."""
+        from .shortest import dfa_bound
+
+        return dfa_bound(self.dfa, tokens)
+
     def token_mask(self, state: int, trie) -> np.ndarray:
         """Boolean (V,) mask of the tokens ``advance`` accepts from ``state``, in one
         compiled pass over the vocabulary trie that prunes dead subtrees."""
