@@ -101,12 +101,14 @@ class AWRSSampler(LockstepSampler):
         if last:
             _end_locally(run, probs, row, p)
             return None
+        mr = self.max_rejects
         if run.budget is None:
             (check, memo), pruned = run.checker.bind(p.state, p.ids), None
         else:
-            check, memo, pruned = run.budget.bind(run.checker, p.state, p.ids,
-                                                  run.max_tokens - self.step_index)
-        tok, _, _ = awrs_token(probs, row, run.rng, check, _awrs.FIRST, self.max_rejects)
+            remaining = run.max_tokens - self.step_index
+            check, memo, pruned = run.budget.bind(run.checker, p.state, p.ids, remaining)
+            mr = run.budget.max_rejects(remaining, mr)
+        tok, _, _ = awrs_token(probs, row, run.rng, check, _awrs.FIRST, mr)
         if tok < 0 and pruned and pruned[0]:  # pruned to completion by the budget
             p.log_w = -math.inf
             run.stats.budget_dead += 1

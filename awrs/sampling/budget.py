@@ -21,7 +21,13 @@ from ..constraints.shortest import CompletionBound, one_token_completion
 from .token import Checker, _cached, vocab_trie
 
 #: trie advances allowed per exact one-token search (beyond it the token is kept)
-SEARCH_LIMIT = 4096
+SEARCH_LIMIT = 1024
+#: trie advances allowed to all one-token searches of one step together
+STEP_SEARCH_LIMIT = 16384
+#: rejections tolerated per token at steps where the budget prunes with an inexact bound:
+#: near the end most of the vocabulary may be infeasible, and scanning it all costs seconds;
+#: beyond this the particle dies (``max_rejects``: the weights stay proper)
+MAX_REJECTS = 2048
 
 _BOUNDS: "weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary]" = weakref.WeakKeyDictionary()
 
@@ -50,7 +56,7 @@ class Budget:
     """
 
     __slots__ = ("constraint", "lm", "stats", "bound", "search", "twist", "eos", "_cache",
-                 "_cache_key")
+                 "_cache_key", "_search_left")
 
     def __init__(self, constraint, lm, stats, *, twist: bool = False, search: bool = True):
         self.constraint = constraint
@@ -62,6 +68,7 @@ class Budget:
         self.eos = frozenset(lm.eos_token_ids)
         self._cache: dict[tuple[int, int], bool] = {}
         self._cache_key = None
+        self._search_left = STEP_SEARCH_LIMIT
 
     def active(self, remaining: int) -> bool:
         """Whether any token can be pruned with ``remaining`` tokens left (this one included)."""
@@ -74,10 +81,19 @@ class Budget:
         lb = self.bound.min_tokens(state)
         if lb > k:
             return False
-        if self.search and k == 1 and lb == 1:
+        if self.search and k == 1 and lb == 1 and self._search_left > 0:
+            limit = min(SEARCH_LIMIT, self._search_left)
+            self._search_left -= limit  # charged in full: a failed search walks its limit
             trie = vocab_trie(self.lm)
-            return one_token_completion(self.constraint, state, trie, SEARCH_LIMIT) is not False
+            return one_token_completion(self.constraint, state, trie, limit) is not False
         return True
+
+    def max_rejects(self, remaining: int, max_rejects: int) -> int:
+        """The rejection bound for a step (``0``: none): :data:`MAX_REJECTS` where the budget
+        may prune with an inexact bound, else ``max_rejects`` unchanged."""
+        if self.bound.exact or not self.active(remaining):
+            return max_rejects
+        return min(max_rejects, MAX_REJECTS) if max_rejects else MAX_REJECTS
 
     def bind(self, checker: Checker, state, ids: Sequence[int],
              remaining: int) -> tuple[Callable[[int], bool], dict, list[int] | None]:
@@ -92,6 +108,7 @@ class Budget:
             return check, memo, None
         if self._cache_key != remaining:  # a new step: states of the last one are gone
             self._cache, self._cache_key = {}, remaining
+            self._search_left = STEP_SEARCH_LIMIT
         cache, eos, stats, pruned = self._cache, self.eos, self.stats, [0]
         key0 = id(state)
 

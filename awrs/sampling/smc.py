@@ -55,6 +55,7 @@ def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects:
         (check, memo), pruned = checker.bind(p.state, p.ids), None
     else:
         check, memo, pruned = budget.bind(checker, p.state, p.ids, remaining)
+        max_rejects = budget.max_rejects(remaining, max_rejects)
     tok, log_w, _ = awrs_token(probs, row, run.rng, check, estimator, max_rejects)
     p.log_w += log_w
     if tok < 0:
