@@ -182,6 +182,8 @@ def outcome_from_result(result: Any, particles: int) -> Outcome:
 ENDINGS = ("dead", "out_of_budget", "budget_dead", "budget_pruned")
 #: suffix of a method name that turns budget feasibility off (``smc-nobudget``)
 NO_BUDGET = "-nobudget"
+#: suffix of a method name that adds the budget twist (``smc-twist``)
+TWIST = "-twist"
 
 
 class AwrsMethod(Method):
@@ -197,8 +199,9 @@ class AwrsMethod(Method):
 
     def __init__(self, name: str):
         self.name = name
-        self.base = name.removesuffix(NO_BUDGET)
-        self.budget = self.base == name
+        self.twist = name.endswith(TWIST)
+        self.base = name.removesuffix(NO_BUDGET).removesuffix(TWIST)
+        self.budget = not name.endswith(NO_BUDGET)
         self.needs_constraint = name != "direct"
         self.uses_particles = self.base in ("smc", "rerank")
         self._lm = None
@@ -207,10 +210,14 @@ class AwrsMethod(Method):
         out = super().settings(cfg)
         if self.base in ("smc", "awrs"):
             out["budget"] = self.budget
+        if self.twist:
+            out["budget_twist"] = True
         return out
 
     def describe(self) -> str:
         doc = self._DOCS[self.base]
+        if self.twist:
+            return doc + " (with the budget twist)"
         return doc if self.budget else doc + " (budget-unaware: budget=False)"
 
     def prepare(self, lm, cfg):
@@ -224,9 +231,13 @@ class AwrsMethod(Method):
             self._lm, list(prompt_ids), built if self.needs_constraint else None,
             method=self.base, n_particles=n, ess_threshold=cfg.ess_threshold,
             max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=seed,
-            **({} if self.base in ("smc", "awrs") and self.budget else
-               {"budget": False} if self.base in ("smc", "awrs") else {}))
+            **self._budget_options())
         return outcome_from_result(result, n)
+
+    def _budget_options(self) -> dict:
+        if self.base not in ("smc", "awrs") or (self.budget and not self.twist):
+            return {}
+        return {"budget": self.budget, "budget_twist": self.twist}
 
 
 def canonical(name: str) -> str:
@@ -245,7 +256,7 @@ def get_method(name: str) -> Method:
     name = canonical(name)
     if name in EXTRA:
         return EXTRA[name]()
-    if name in AWRS_METHODS or name in (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}"):
+    if name in AWRS_METHODS or name in (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}", f"smc{TWIST}"):
         return AwrsMethod(name)
     target = PEERS.get(name)
     if target is None:

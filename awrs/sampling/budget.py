@@ -70,6 +70,12 @@ class Budget:
         self._cache_key = None
         self._search_left = STEP_SEARCH_LIMIT
 
+    @property
+    def dfa_min_tokens(self):
+        """(n_states,) int32 exact token distances of a byte-DFA constraint (``int32 max``:
+        never completes), for kernels that check feasibility themselves; else ``None``."""
+        return getattr(self.bound, "table", None)
+
     def active(self, remaining: int) -> bool:
         """Whether any token can be pruned with ``remaining`` tokens left (this one included)."""
         return remaining - 2 < self.bound.horizon + (1 if self.search else 0)

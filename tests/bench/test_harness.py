@@ -338,3 +338,8 @@ def test_budget_unaware_variants_run_and_hash_apart():
     assert on.settings(cfg)["budget"] is True and off.settings(cfg)["budget"] is False
     assert off.uses_particles and off.base == "smc" and "budget-unaware" in off.describe()
     assert "budget" not in get_method("mask").settings(cfg)
+    assert on._budget_options() == {} and off._budget_options() == {"budget": False,
+                                                                     "budget_twist": False}
+    tw = get_method("smc-twist")
+    assert tw.base == "smc" and tw.settings(cfg)["budget_twist"] is True
+    assert tw._budget_options() == {"budget": True, "budget_twist": True}

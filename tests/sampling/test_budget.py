@@ -146,6 +146,7 @@ def test_budget_checks_run_only_near_the_end():
     lm = toy_lm()
     b = Budget(awrs.Regex("a*b"), lm, awrs.sampling.population.Stats("smc", 0, 1))
     assert b.bound.exact and b.bound.horizon == 1 and not b.search
+    assert list(b.dfa_min_tokens[1:]) == [1, 0]  # start (a*): one "b"; after "b": done
     assert [b.active(r) for r in (2, 3, 4)] == [True, False, False]
     g = Budget(awrs.Grammar('start: "(" start ")" | "x"\n'), lm,
                awrs.sampling.population.Stats("smc", 0, 1))
