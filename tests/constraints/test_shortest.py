@@ -137,3 +137,13 @@ def test_one_token_search_gives_up_at_its_limit():
 def test_conjunction_bound_never_exceeds_the_truth(a, b, vocab):
     c = awrs.Regex("".join(a)) & awrs.Regex("".join(b) + "|" + "".join(a))
     check_bound(c, vocab, exact=False)
+
+
+def test_regex_falls_back_to_the_0_1_bound_when_the_table_is_too_costly(monkeypatch):
+    from awrs.constraints.regex import shortest
+
+    monkeypatch.setattr(shortest, "MAX_RUNS", {"compiled": 10, "python": 10})
+    c = awrs.Regex("[ab]{3}")
+    bound = c.completion_bound([b"a", b"b", b"ab"])  # 5 states x 3 tokens > 10
+    assert isinstance(bound, TrivialBound) and bound.min_tokens(c.start()) == 1
+    check_bound(c, [b"a", b"b", b"ab"], exact=False)

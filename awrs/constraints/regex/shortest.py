@@ -10,6 +10,18 @@ from ...kernels import dfa as _dfa
 from ..shortest import TableBound, token_distances
 
 
+#: DFA runs (states x tokens) allowed to build a table: compiled kernel, pure-Python twin
+MAX_RUNS = {"compiled": 50_000_000, "python": 2_000_000}
+
+
+def affordable(n_states: int, n_tokens: int) -> bool:
+    """Whether :func:`dfa_min_tokens` fits its budget of DFA runs with the kernel in use."""
+    from ...kernels import native
+
+    kind = native().get("_dfa", "python")
+    return n_states * n_tokens <= MAX_RUNS.get(kind, MAX_RUNS["python"])
+
+
 def dfa_min_tokens(table: np.ndarray, accept: np.ndarray, tokens: Sequence[bytes]) -> np.ndarray:
     """(n_states,) int32: the fewest tokens taking each DFA state to acceptance.
 
