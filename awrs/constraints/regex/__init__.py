@@ -72,6 +72,15 @@ class Regex(IncrementalConstraint):
     def alphabet(self) -> frozenset[int]:
         return self._alphabet
 
+    def completion_bound(self, tokens):
+        """Exact: the fewest tokens from each DFA state to acceptance (see ``shortest.py``);
+        the 0/1 bound when that table would cost too much to build."""
+        from .shortest import affordable, dfa_bound
+
+        if not affordable(self.dfa.n_states, len(tokens)):
+            return super().completion_bound(tokens)
+        return dfa_bound(self.dfa, tokens)
+
     def token_mask(self, state: int, trie) -> np.ndarray:
         """Boolean (V,) mask of the tokens ``advance`` accepts from ``state``, in one
         compiled pass over the vocabulary trie that prunes dead subtrees."""
