@@ -228,7 +228,7 @@ def _memory(ddl: str) -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     try:
         conn.executescript(ddl)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, ValueError, OverflowError) as exc:
         raise ConstraintError(f"the schema DDL does not load into SQLite: {exc}") from exc
     return conn
 
@@ -271,10 +271,22 @@ def schema_ddl(entry: dict) -> str:
         raise ConfigurationError(
             f"expected a Spider tables.json entry with table_names_original and "
             f"column_names_original, got keys {sorted(entry)!r}") from exc
+    try:
+        return _ddl(tables, columns, types, pks, fks)
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"malformed Spider tables.json entry: expected column_names_original as "
+            f"[table index, name] pairs indexing table_names_original, with matching "
+            f"column_types and key indexes ({type(exc).__name__}: {exc})") from exc
+
+
+def _ddl(tables, columns, types, pks, fks) -> str:
+    if not isinstance(tables, list) or not all(isinstance(t, str) for t in tables):
+        raise TypeError("table_names_original must be a list of str")
     per_table: list[list[str]] = [[] for _ in tables]
     seen: list[set[str]] = [set() for _ in tables]
     for i, (t, name) in enumerate(columns):
-        if t < 0 or name.lower() in seen[t]:
+        if t < 0 or name.lower() in seen[t]:  # (t beyond the tables raises IndexError)
             continue  # "*" and case-insensitive duplicates name the same SQLite column
         seen[t].add(name.lower())
         kind = _SPIDER_TYPES.get(str(types[i]).lower(), "")
