@@ -15,13 +15,22 @@ import time
 from pathlib import Path
 
 
-def _dead(result) -> int:
+def _dead(result, max_tokens: int) -> int:
     """Dead particles: ``Stats.dead`` when the sampler counts them, else samples that ended
-    with weight 0 without finishing."""
+    with weight 0, unfinished, before the token budget (those at it ran out of budget)."""
     n = getattr(result.stats, "dead", None)
     if n is not None:
         return int(n)
-    return sum(1 for s in result.samples if s.log_weight == -math.inf and not s.finished)
+    return sum(1 for s in result.samples if s.log_weight == -math.inf and not s.finished
+               and len(s.token_ids) < max_tokens - 1)
+
+
+def _out_of_budget(result, max_tokens: int) -> int:
+    n = getattr(result.stats, "out_of_budget", None)
+    if n is not None:
+        return int(n)
+    return sum(1 for s in result.samples if s.log_weight == -math.inf and not s.finished
+               and len(s.token_ids) >= max_tokens - 1)
 
 
 def main(argv=None) -> None:
@@ -55,7 +64,8 @@ def main(argv=None) -> None:
             score = SUITE.score(item, text).score if text is not None else 0.0
             rows.append({"item": item.id, "pattern": item.data["pattern"],
                          "regular": c.regular, "method": method, "particles": n,
-                         "dead": _dead(res), "match": float(score),
+                         "dead": _dead(res, args.max_tokens),
+                         "out_of_budget": _out_of_budget(res, args.max_tokens), "match": float(score),
                          "wall_s": round(time.perf_counter() - t0, 2)})
             print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     out = Path(args.out)
@@ -67,7 +77,8 @@ def main(argv=None) -> None:
 
 def summary(rows) -> str:
     lines = ["| method | items | regular items | dead / particles (regular) | "
-             "dead / particles (all) | full match |", "|---|---|---|---|---|---|"]
+             "dead / particles (all) | out of budget | full match |",
+             "|---|---|---|---|---|---|---|"]
     for m in dict.fromkeys(r["method"] for r in rows):
         rs = [r for r in rows if r["method"] == m]
         reg = [r for r in rs if r["regular"]]
@@ -75,7 +86,8 @@ def summary(rows) -> str:
         d_all, p_all = sum(r["dead"] for r in rs), sum(r["particles"] for r in rs)
         match = sum(r["match"] for r in rs) / len(rs)
         lines.append(f"| {m} | {len(rs)} | {len(reg)} | {d_reg} / {p_reg} | "
-                     f"{d_all} / {p_all} ({d_all / max(p_all, 1):.1%}) | {match:.2f} |")
+                     f"{d_all} / {p_all} ({d_all / max(p_all, 1):.1%}) | "
+                     f"{sum(r.get('out_of_budget', 0) for r in rs)} | {match:.2f} |")
     return "\n".join(lines)
 
 

@@ -45,6 +45,9 @@ def test_greek_tail_that_can_complete_is_kept():
     (r"(?>[a-z]+)", "abc", "ab1"),
     (r"a*+b", "aab", "aa"),
     (r"\bfoo\b", "foo", "foo1"),
+    (r"(?<!cat)s(?!up)", "s", "sup"),  # look-arounds at the ends see the empty string
+    (r"(?<=^.{0,10})abc(?=.{0,10}$)", "abc", "xabc"),
+    (r"\w+(?!ing\b)", "sing", "sing!"),
 ])
 def test_regular_subset_examples(pat, yes, no):
     p = Pattern(pat, flags=regex.V1 if "&&" in pat else 0)
@@ -55,7 +58,7 @@ def test_regular_subset_examples(pat, yes, no):
 
 
 @pytest.mark.parametrize("pat", [r"(?>a+)a", r"(?>foo|foobar)baz", r"^(?>a+?)b$",
-                                 r"(?>a|ab)c", r"a++a", r"(\w)\1", r"(?=ab)a.",
+                                 r"(?>a|ab)c", r"a++a", r"(\w)\1", r"(?=ab)a.", r"a(?=b).",
                                  r"(?(DEFINE)(?<d>\d))(?&d)+", r"(a)?(?(1)b|c)"])
 def test_language_changing_or_nonregular_features_use_the_matcher(pat):
     """Atomic groups and possessive quantifiers that drop strings are not compiled."""
@@ -66,7 +69,8 @@ def test_language_changing_or_nonregular_features_use_the_matcher(pat):
 
 ATOMS = ["a", "b", "1", "α", r"\d", r"\w", ".", "[ab]", r"[^a]", r"\p{Greek}", r"\p{Lu}",
          r"[[:alpha:]]", r"\N{GREEK SMALL LETTER ALPHA}", r"[\p{L}--[a-z]]",
-         r"[\w&&\p{Greek}]", r"\s", r"(?i:a)", r"\b", r"\B", "^", "$", r"\Z"]
+         r"[\w&&\p{Greek}]", r"\s", r"(?i:a)", r"\b", r"\B", "^", "$", r"\Z",
+         r"(?<=a)", r"(?<!\d)", r"(?=b)", r"(?!a)", r"(?<=^)", r"(?!.)"]
 QUANTS = ["", "*", "+", "?", "{1,2}", "*?", "+?", "*+", "++", "?+", "{1,2}+"]
 
 

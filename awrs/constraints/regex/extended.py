@@ -125,6 +125,8 @@ class _Builder:
             return self.first(n.subpattern)
         if self.assertion(n) is not None:
             return cs.EMPTY, True
+        if isinstance(n, R.Failure):
+            return cs.EMPTY, False
         raise _unsupported(f"the construct {type(n).__name__}", self.pattern)
 
     def _first_seq(self, items, follow: cs.Ranges, tail_null: bool):
@@ -260,7 +262,48 @@ class _Builder:
             a, b = nfa.new(), nfa.new()
             nfa.asrt[a].append((code, b))
             return a, b
+        if isinstance(n, R.Failure):  # a look-around that can never hold here
+            return nfa.new(), nfa.new()
         raise _unsupported(f"the construct {type(n).__name__}", self.pattern)
+
+    # -- look-arounds at the ends of the text ------------------------------------------------
+    def resolve_edges(self, n):
+        """``n`` with look-behinds before its first character and look-aheads after its last
+        replaced by their value: a full match starts at the start of the text and ends at its
+        end, so there they look at the empty string."""
+        R = self.R
+        if isinstance(n, R.Branch) and not isinstance(n, R.StringSet):
+            return R.Branch([self.resolve_edges(b) for b in n.branches])
+        if not isinstance(n, R.Sequence):
+            n = R.Sequence([n])
+        items = list(n.items)
+        zero = [self.assertion(it) is not None or isinstance(it, R.LookAround) for it in items]
+        first = next((i for i, z in enumerate(zero) if not z), len(items))
+        last = max((i for i, z in enumerate(zero) if not z), default=-1)
+        out = []
+        for i, it in enumerate(items):
+            if isinstance(it, R.LookAround) and ((it.behind and i < first) or
+                                                 (not it.behind and i > last)):
+                at_start = it.behind
+                holds = self._matches_empty(it.subpattern, at_start) == it.positive
+                out.append(R.Sequence([]) if holds else R.Failure())
+            else:
+                out.append(it)
+        return R.Sequence(out)
+
+    def _matches_empty(self, sub, at_start: bool) -> bool:
+        if not self.first(sub)[1]:
+            return False  # it must read a character
+        ok = {_nfa.A_START, _nfa.A_LINE_START} if at_start else {
+            _nfa.A_END, _nfa.A_END_STRING, _nfa.A_LINE_END}
+        b = _Builder.__new__(_Builder)
+        b.R, b.pattern, b.flags, b.limit = self.R, self.pattern, self.flags, self.limit
+        b.nfa, b._pf = _nfa.NFA(self.limit), self._pf
+        b.nfa.start, b.nfa.final = b.node(sub, cs.EMPTY)
+        if not b.nfa.assertions <= ok:
+            raise _unsupported("an assertion inside a look-around", self.pattern)
+        c = determinise(b.nfa, 4096, self.pattern)
+        return c.start >= 0 and bool(c.accept[c.start])
 
     def _chain(self, parts: list[tuple[int, int]]) -> tuple[int, int]:
         start = cur = self.nfa.new()
@@ -328,7 +371,7 @@ def compile_extended(pattern: str, flags: int = 0, *, max_states: int = 4096) ->
         raise _unsupported("REVERSE, POSIX, LOCALE or fuzzy matching", pattern)
     b = _Builder(pattern, info, version, limit=8 * max_states + 1024)
     try:
-        b.nfa.start, b.nfa.final = b.node(tree, cs.EMPTY)
+        b.nfa.start, b.nfa.final = b.node(b.resolve_edges(tree), cs.EMPTY)
     except RecursionError as exc:
         raise ConstraintSizeError(f"the pattern {pattern!r} nests too deeply to compile to "
                                   f"an automaton") from exc
