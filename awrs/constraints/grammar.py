@@ -36,11 +36,14 @@ class Grammar(IncrementalConstraint):
     in priority order, with the best match so far) and decides it only once the text does, so
     nothing is guessed and nothing needs backtracking.
 
-    Where ``prefix_ok`` may over-approximate (never rejecting a viable prefix): it checks that
-    the undecided lexeme can still become a terminal the parser accepts, not that every
-    alternative of higher priority can be made to fail, and it takes any parser state reached by
-    acceptable terminals as completable (true for grammars without unproductive rules and with
-    whitespace ``%ignore``d between adjacent terminals that would otherwise merge).
+    Where ``prefix_ok`` may over-approximate (never rejecting a viable prefix): the undecided
+    lexeme is checked exactly — some continuation decides it, under lark's priorities, as a
+    terminal the parser accepts (:meth:`~awrs.constraints.lexer.LazyDFA.can_decide`; past 256
+    lexer configurations it answers yes) — but any parser state reached by acceptable
+    terminals is taken as completable. That holds for grammars without unproductive rules and
+    with whitespace ``%ignore``d between adjacent terminals that would otherwise merge;
+    ``tests/constraints/test_grammar_exact.py`` checks both conditions for the shipped grammars
+    and the grammars the tests build.
 
     Args:
         lark_text: the grammar in Lark syntax (``%import common.X``, ``%ignore``, priorities,
@@ -205,23 +208,47 @@ class _Compiled:
         return (pstate, sid, pend, bt, bl, win)
 
     def _pending_ok(self, pstate, sid: int, bt: int) -> bool:
-        """Whether the undecided lexeme can still become a terminal the parser takes."""
+        """Whether the undecided lexeme can still become a terminal the parser takes.
+
+        Fast path: the terminals of live threads (a superset of those the lexeme can be
+        decided as) and the highest-priority one (which can always be decided). Only when the
+        parser takes some live terminal but not the top one does a search look for a
+        continuation that decides the lexeme as one it takes (:meth:`LazyDFA.can_decide`)."""
         li = self.backend.lexer_index(pstate)
         key = (li, sid, bt)
-        cands = self._cands.get(key)
-        if cands is None:
-            found = set(self.dfa.terms(sid))
+        entry = self._cands.get(key)
+        if entry is None:
+            live = set(self.dfa.terms(sid))
             if bt >= 0:
-                found.add(bt)
-            if found & self.ignore[li]:
-                cands = True
+                live.add(bt)
+            if live & self.ignore[li]:
+                entry = True
             else:
-                targets = self.targets[li]
-                for t in list(found):
-                    found.update(targets.get(t, ()))
-                cands = frozenset(found)
-            self._cands[key] = cands
-        return cands is True or self.backend.can_take(pstate, cands)
+                top = self.dfa.top(sid)
+                entry = (self._expand(li, live), self._expand(li, {top} if top >= 0 else ()),
+                         {t: self._expand(li, {t}) for t in live})
+            self._cands[key] = entry
+        if entry is True:
+            return True
+        live, top, each = entry
+        take = self.backend.can_take
+        if not take(pstate, live):
+            return False
+        if top and take(pstate, top):
+            return True
+        want = frozenset(t for t, ex in each.items() if take(pstate, ex))
+        dkey = ("decide", li, sid, bt, want)
+        ok = self._cands.get(dkey)
+        if ok is None:
+            ok = self._cands[dkey] = self.dfa.can_decide(sid, bt, want)
+        return ok
+
+    def _expand(self, li: int, terms) -> frozenset[int]:
+        """``terms`` with the keywords lark's callbacks may turn them into."""
+        found, targets = set(terms), self.targets[li]
+        for t in list(found):
+            found.update(targets.get(t, ()))
+        return frozenset(found)
 
     def token_mask(self, state, trie) -> np.ndarray:
         """The vocabulary trie walk of :meth:`Grammar.token_mask`.
