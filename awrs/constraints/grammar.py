@@ -139,6 +139,9 @@ class _Compiled:
             self.unless.append({ids[n]: cb.scanner for n, cb in callback.items()})
         self.targets = [{t: frozenset(ids[s.name] for s in sc.terminals) for t, sc in u.items()}
                         for u in self.unless]
+        # keyword terminal -> (its text, case-insensitive), for the lexeme-prefix check
+        self.kw_text = {ids[t.name]: (t.pattern.value, "i" in t.pattern.flags)
+                        for t in lark_obj.terminals if type(t.pattern).__name__ == "PatternStr"}
         self.prog, self.dfa = prog, LazyDFA(prog)
         self.pcs = pcs
         self.ctx = self.dfa.ctx
@@ -203,12 +206,18 @@ class _Compiled:
             i, n, base = 0, len(data), 0
             sid, bt, bl = self._lexeme_start(pstate, win), -1, 0
         pend += data
-        if pend and not self._pending_ok(pstate, sid, bt):
+        if pend and not self._pending_ok(pstate, sid, bt, pend):
             return None
         return (pstate, sid, pend, bt, bl, win)
 
-    def _pending_ok(self, pstate, sid: int, bt: int) -> bool:
-        """Whether the undecided lexeme can still become a terminal the parser takes.
+    def _pending_ok(self, pstate, sid: int, bt: int, lexeme: bytes) -> bool:
+        """Whether the undecided ``lexeme`` can still become a terminal the parser takes."""
+        v = self._verdict(pstate, sid, bt)
+        return v if v.__class__ is bool else self._keyword_ok(v, lexeme)
+
+    def _verdict(self, pstate, sid: int, bt: int):
+        """``_pending_ok`` before looking at the lexeme's bytes: a bool, or (when only a
+        keyword that lark's callback makes of a live terminal is taken) what to check.
 
         Fast path: the terminals of live threads (a superset of those the lexeme can be
         decided as) and the highest-priority one (which can always be decided). Only when the
@@ -224,9 +233,9 @@ class _Compiled:
             if live & self.ignore[li]:
                 entry = True
             else:
-                top = self.dfa.top(sid)
-                entry = (self._expand(li, live), self._expand(li, {top} if top >= 0 else ()),
-                         {t: self._expand(li, {t}) for t in live})
+                targets = self.targets[li]
+                entry = (self._expand(li, live), self.dfa.top(sid),
+                         {t: targets.get(t, frozenset()) for t in live})
             self._cands[key] = entry
         if entry is True:
             return True
@@ -234,14 +243,48 @@ class _Compiled:
         take = self.backend.can_take
         if not take(pstate, live):
             return False
-        if top and take(pstate, top):
+        want, kws = set(), {}
+        for t, targets in each.items():
+            if take(pstate, (t,)):
+                want.add(t)
+            else:
+                ks = frozenset(k for k in targets if take(pstate, (k,)))
+                if ks:
+                    kws[t] = ks
+        if top in want:
             return True
-        want = frozenset(t for t, ex in each.items() if take(pstate, ex))
+        if want and self._decide(li, sid, bt, frozenset(want)):
+            return True
+        if not kws:
+            return False
+        return (li, sid, bt, tuple(kws.items()))
+
+    def _decide(self, li: int, sid: int, bt: int, want: frozenset[int]) -> bool:
         dkey = ("decide", li, sid, bt, want)
         ok = self._cands.get(dkey)
         if ok is None:
             ok = self._cands[dkey] = self.dfa.can_decide(sid, bt, want)
         return ok
+
+    def _keyword_ok(self, v, lexeme: bytes) -> bool:
+        """Some keyword the parser takes still starts with ``lexeme``, and the lexeme can be
+        decided as the terminal whose callback turns it into that keyword."""
+        li, sid, bt, kws = v
+        try:
+            text = lexeme.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        for t, ks in kws:
+            for k in ks:
+                kw = self.kw_text.get(k)
+                if kw is not None:
+                    value, ci = kw
+                    if not (value.lower().startswith(text.lower()) if ci
+                            else value.startswith(text)):
+                        continue
+                if self._decide(li, sid, bt, frozenset((t,))):
+                    return True
+        return False
 
     def _expand(self, li: int, terms) -> frozenset[int]:
         """``terms`` with the keywords lark's callbacks may turn them into."""
@@ -282,7 +325,9 @@ class _Compiled:
                     entry = memos[id(p)] = (p, {})
                 ok = entry[1].get((nsid, bt))
                 if ok is None:
-                    ok = entry[1][(nsid, bt)] = self._pending_ok(p, nsid, bt)
+                    ok = entry[1][(nsid, bt)] = self._verdict(p, nsid, bt)
+                if ok.__class__ is not bool:
+                    ok = self._keyword_ok(ok, pend + bytes(path[start:d]))
                 if not ok:
                     i = skip[i]
                     continue

@@ -152,7 +152,8 @@ SQL_MOVES = [b" ", b"1", b"a", b")", b"'", b'"', b"*/", b"\n", b"]", b"`", b" FR
              b" WHERE 1", b" ROW", b" PRECEDING", b"(", b",", b"=", b" SELECT 1", b" ROWS 1",
              b" FOLLOWING", b" OTHERS", b" DISTINCT FROM 1", b" NULL", b" OUTER JOIN t",
              b" (", b" WHEN 1", b" AND", b" BETWEEN 1 AND 1", b" IN (1)", b" CURRENT ROW",
-             b"AS", b" AS", b"(SELECT 1)", b" SELECT 1", b"SELECT 1", b"-", b"*"]
+             b"AS", b" AS", b"(SELECT 1)", b" SELECT 1", b"SELECT 1", b"-", b"*",
+             b" a AS (SELECT 1) SELECT 1"]
 SQL_SEEDS = [
     "SELECT a, count(*) FILTER (WHERE b > 1) OVER (PARTITION BY c ORDER BY d ROWS BETWEEN "
     "UNBOUNDED PRECEDING AND CURRENT ROW) FROM t AS x -- note\nWHERE a IS NOT DISTINCT FROM "
@@ -198,3 +199,16 @@ def test_json_prefixes_complete(doc, cut, tail):
     b = s[:int(cut * len(s))].encode() + tail.encode()
     if g.prefix_ok(b):
         assert _completes(g, b, _word_endings(g, b) + JSON_MOVES, 5) is not False, b
+
+
+def test_name_lexeme_must_still_be_able_to_become_the_keyword_the_parser_needs():
+    """After ``WHERE 1`` a name can only be a keyword (ORDER, GROUP, ...): ``ORDE`` may
+    still become ``ORDER``, ``ORDE1`` never can."""
+    g = _g(SQL_TEXT, "lalr")
+    assert g.accepts_prefix("SELECT a FROM t WHERE 1 ORDE")
+    assert g.accepts_prefix("SELECT a FROM t WHERE 1 orde")
+    assert not g.accepts_prefix("SELECT a FROM t WHERE 1 ORDE1")
+    assert not g.accepts_prefix("SELECT a FROM t WHERE 1 ORDERX")
+    assert g.accepts_prefix("SELECT a FROM t ORDE1")  # a table alias
+    g2 = _g(KEYWORDS)
+    assert g2.accepts_prefix("select x fr") and not g2.accepts_prefix("select x frx")
