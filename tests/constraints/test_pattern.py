@@ -138,6 +138,32 @@ def test_accepted_prefix_has_a_completion(pat, raw, texts):
             assert rx.fullmatch(full) is not None, (pat, b, tail)
 
 
+RE_ATOMS = ["a", "b", "1", "α", r"\d", r"\w", ".", "[ab]", r"[^a]", r"\s", r"(?i:a)", r"\b",
+            "^", "$"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.recursive(st.sampled_from(RE_ATOMS), lambda inner: st.one_of(
+    st.tuples(inner, inner).map("".join),
+    st.tuples(inner, inner).map(lambda t: f"(?:{t[0]}|{t[1]})"),
+    st.tuples(inner, st.sampled_from(["*", "+", "?", "{1,2}", "*?"])).map(
+        lambda t: f"(?:{t[0]}){t[1]}")), max_leaves=6),
+    st.binary(max_size=5), st.lists(TEXT, max_size=3))
+def test_regex_accepted_prefix_has_a_completion(pat, raw, texts):
+    """The same property for :class:`awrs.Regex` (Python ``re`` syntax)."""
+    import re
+
+    r = awrs.Regex(pat)
+    for b in [raw, *(t.encode() for t in texts)]:
+        if r.accepts_prefix(b):
+            tail = _completion(r.dfa, r.dfa.step(r.dfa.start, b))
+            assert tail is not None and re.fullmatch(pat, (b + tail).decode()), (pat, b)
+        for t in texts:
+            if re.fullmatch(pat, t):
+                e = t.encode()
+                assert all(r.accepts_prefix(e[:i]) for i in range(len(e) + 1)), (pat, t)
+
+
 # -- the patterns suite ---------------------------------------------------------------------
 
 def test_suite_regular_share_and_matcher_tails(data_dir):
@@ -174,7 +200,7 @@ HOSTILE = st.one_of(
 )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(HOSTILE, st.sampled_from([0, regex.V1, regex.IGNORECASE]))
 def test_hostile_patterns_answer_or_raise_typed_errors_in_bounded_time(pat, flags):
     t0 = time.perf_counter()
@@ -182,6 +208,11 @@ def test_hostile_patterns_answer_or_raise_typed_errors_in_bounded_time(pat, flag
         p = Pattern(pat, flags=flags, timeout=0.5)
         p.accepts_prefix(b"ab(")
         p.accepts("aab")
+    except awrs.AwrsError:
+        pass
+    try:
+        r = awrs.Regex(pat, flags=flags & regex.IGNORECASE)
+        r.accepts_prefix(b"ab(")
     except awrs.AwrsError:
         pass
     assert time.perf_counter() - t0 < 10, pat
