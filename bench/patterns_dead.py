@@ -1,9 +1,11 @@
-"""Dead particles on the patterns suite: how often a particle takes a prefix no completion fits.
+"""Dead particles on a suite: how often a particle takes a prefix no completion fits.
 
 ``python -m bench.patterns_dead --limit 50 --methods smc awrs --max-tokens 48`` runs the
-suite's items (same fixed subset, prompt and scoring as ``python -m bench patterns``) and
-reports, per method, dead particles split by whether the pattern compiled to a DFA
-(``Pattern.regular``), and the full-match rate of the selected output.
+patterns suite's items (same fixed subset, prompt and scoring as ``python -m bench
+patterns``) and reports, per method, dead particles split by whether the pattern compiled to
+a DFA (``Pattern.regular``), and the full-match rate of the selected output. ``--suite sql``
+(or ``json``) does the same for another suite (score: its metric, or validity where the
+metric is undefined).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def _out_of_budget(result, max_tokens: int) -> int:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", default="patterns", choices=["patterns", "sql", "json"])
     ap.add_argument("--limit", type=int, default=50)
     ap.add_argument("--methods", nargs="+", default=["smc", "awrs"])
     ap.add_argument("--particles", type=int, default=8)
@@ -47,7 +50,9 @@ def main(argv=None) -> None:
     import torch
 
     import awrs
-    from bench.suites.patterns import SUITE
+    import importlib
+
+    SUITE = importlib.import_module(f"bench.suites.{args.suite}").SUITE
 
     torch.set_num_threads(args.threads)
     lm = awrs.load_model()
@@ -61,9 +66,11 @@ def main(argv=None) -> None:
             res = awrs.generate(lm, prompt, c, method=method, n_particles=n,
                                 max_tokens=args.max_tokens, seed=args.seed)
             text = None if res.empty else res.text
-            score = SUITE.score(item, text).score if text is not None else 0.0
-            rows.append({"item": item.id, "pattern": item.data["pattern"],
-                         "regular": c.regular, "method": method, "particles": n,
+            sc = SUITE.score(item, text) if text is not None else None
+            score = 0.0 if sc is None else sc.score if sc.score == sc.score else float(sc.valid)
+            rows.append({"item": item.id, "pattern": item.data.get("pattern", ""),
+                         "regular": bool(getattr(c, "regular", True)), "method": method,
+                         "particles": n,
                          "dead": _dead(res, args.max_tokens),
                          "out_of_budget": _out_of_budget(res, args.max_tokens), "match": float(score),
                          "wall_s": round(time.perf_counter() - t0, 2)})

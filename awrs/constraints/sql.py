@@ -46,13 +46,17 @@ _SPIDER_TYPES = {"text": "TEXT", "number": "NUMERIC", "time": "TEXT", "boolean":
                  "others": ""}
 
 
+def sql_grammar_text() -> str:
+    """The text of ``grammars/sql.lark`` (the source checkout's when there is one)."""
+    local = Path(__file__).resolve().parents[2] / "grammars" / "sql.lark"
+    if local.is_file():
+        return local.read_text("utf-8")
+    return importlib.resources.files("awrs.grammars").joinpath("sql.lark").read_text("utf-8")
+
+
 def sql_grammar() -> Grammar:
     """The shipped SELECT grammar (built once per process)."""
-    local = Path(__file__).resolve().parents[2] / "grammars" / "sql.lark"  # source checkout
-    if local.is_file():
-        text = local.read_text("utf-8")
-    else:
-        text = importlib.resources.files("awrs.grammars").joinpath("sql.lark").read_text("utf-8")
+    text = sql_grammar_text()
     return Grammar(text, parser="lalr")
 
 
