@@ -48,6 +48,8 @@ def test_greek_tail_that_can_complete_is_kept():
     (r"(?<!cat)s(?!up)", "s", "sup"),  # look-arounds at the ends see the empty string
     (r"(?<=^.{0,10})abc(?=.{0,10}$)", "abc", "xabc"),
     (r"\w+(?!ing\b)", "sing", "sing!"),
+    (r"^\d{3}(-| )\d{3}\1\d{4}$", "123-456-7890", "123-456 7890"),  # finite group
+    (r"(?:(a|b)\1)+", "aabb", "abab"),
 ])
 def test_regular_subset_examples(pat, yes, no):
     p = Pattern(pat, flags=regex.V1 if "&&" in pat else 0)
@@ -84,6 +86,7 @@ def _patterns():
             st.tuples(inner, st.sampled_from(QUANTS)).map(lambda t: f"(?:{t[0]}){t[1]}"),
             inner.map(lambda s: f"(?>{s})"),
             inner.map(lambda s: f"({s})"),
+            st.tuples(inner, inner).map(lambda t: f"({t[0]}){t[1]}\\1"),  # back-reference
         )
     return st.recursive(atom, extend, max_leaves=6)
 

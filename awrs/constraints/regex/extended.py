@@ -266,6 +266,77 @@ class _Builder:
             return nfa.new(), nfa.new()
         raise _unsupported(f"the construct {type(n).__name__}", self.pattern)
 
+    # -- back-references to groups with a few possible values -----------------------------------
+    def expand_refs(self, n):
+        """``n`` with each back-reference to a group of at most ``MAX_REF_VALUES`` possible
+        values expanded: the sequence holding the group (as a direct item, outside any
+        repeat) becomes the alternation over those values, group and references fixed to
+        each. Other references stay (and make the pattern non-regular)."""
+        R = self.R
+        refs = [x for x in _walk(n, R) if isinstance(x, R.RefGroup)]
+        for g in dict.fromkeys(r.group for r in refs):
+            if any(r.case_flags & R.IGNORECASE for r in refs if r.group == g):
+                continue
+            groups = [x for x in _walk(n, R) if isinstance(x, R.Group) and x.group == g]
+            if len(groups) != 1:
+                continue
+            seq = self._owner(n, groups[0])
+            if seq is None:
+                continue
+            values = self._values(groups[0].subpattern)
+            if values is None:
+                continue
+            alts = [_subst(seq, g, w, R) for w in values]
+            n = _replace(n, seq, R.Branch(alts) if alts else R.Failure(), R)
+        return n
+
+    def _owner(self, root, group):
+        """The Sequence that has ``group`` as an item and every reference to it inside a
+        later item (so each match of the sequence captures it once, before the references)."""
+        R = self.R
+        for seq in _walk(root, R):
+            if isinstance(seq, R.Sequence) and any(it is group for it in seq.items):
+                i = next(k for k, it in enumerate(seq.items) if it is group)
+                inside = {id(x) for it in seq.items[i + 1:] for x in _walk(it, R)}
+                refs = [x for x in _walk(root, R)
+                        if isinstance(x, R.RefGroup) and x.group == group.group]
+                if all(id(r) in inside for r in refs):
+                    return seq
+                return None
+        return None
+
+    def _values(self, sub) -> list[tuple[int, ...]] | None:
+        """Every string ``sub`` matches, when it has no assertions and at most
+        ``MAX_REF_VALUES`` of them (else ``None``)."""
+        b = _Builder.__new__(_Builder)
+        b.R, b.pattern, b.flags, b.limit = self.R, self.pattern, self.flags, self.limit
+        b.nfa, b._pf = _nfa.NFA(self.limit), self._pf
+        try:
+            b.nfa.start, b.nfa.final = b.node(sub, cs.EMPTY)
+            if b.nfa.assertions:
+                return None
+            c = determinise(b.nfa, 1024, self.pattern)
+        except (UnsupportedFeatureError, ConstraintSizeError):
+            return None
+        if c.start < 0:
+            return []
+        out: list[tuple[int, ...]] = []
+        stack = [(c.start, (), 0)]
+        while stack:
+            q, w, depth = stack.pop()
+            if depth > len(c.accept):
+                return None  # a cycle: infinitely many values
+            if c.accept[q]:
+                out.append(w)
+            for lo, hi, t in c.ranges(q):
+                if hi - lo + 1 + len(out) + len(stack) > MAX_REF_VALUES:
+                    return None
+                stack.extend((t, w + (cp,), depth + 1) for cp in range(lo, hi + 1)
+                             if not 0xD800 <= cp <= 0xDFFF)
+            if len(out) > MAX_REF_VALUES:
+                return None
+        return out
+
     # -- look-arounds at the ends of the text ------------------------------------------------
     def resolve_edges(self, n):
         """``n`` with look-behinds before its first character and look-aheads after its last
@@ -340,6 +411,60 @@ class _Builder:
         return start, end
 
 
+#: the most values a group may have for its back-references to be expanded
+MAX_REF_VALUES = 64
+
+
+def _children(n, R):
+    for k, v in vars(n).items():
+        if k == "info":
+            continue
+        if isinstance(v, R.RegexBase):
+            yield k, v
+        elif isinstance(v, (list, tuple)) and not isinstance(n, R.SetBase):
+            for x in v:
+                if isinstance(x, R.RegexBase):
+                    yield k, x
+
+
+def _walk(n, R):
+    """Every node under ``n`` (``n`` included), depth first."""
+    stack = [n]
+    while stack:
+        x = stack.pop()
+        yield x
+        if not isinstance(x, R.SetBase):
+            stack.extend(c for _, c in _children(x, R))
+
+
+def _rebuild(n, R, fn):
+    """A copy of ``n`` with ``fn`` applied to each child (``fn`` returns the new child)."""
+    import copy
+
+    m = copy.copy(n)
+    for k, v in vars(n).items():
+        if k == "info" or isinstance(n, R.SetBase):
+            continue
+        if isinstance(v, R.RegexBase):
+            setattr(m, k, fn(v))
+        elif isinstance(v, (list, tuple)) and any(isinstance(x, R.RegexBase) for x in v):
+            setattr(m, k, type(v)(fn(x) if isinstance(x, R.RegexBase) else x for x in v))
+    return m
+
+
+def _subst(n, g: int, w: tuple[int, ...], R):
+    """``n`` with group ``g`` and its references replaced by the literal ``w``."""
+    if (isinstance(n, R.Group) and n.group == g) or (isinstance(n, R.RefGroup) and n.group == g):
+        return R.String(w)
+    return _rebuild(n, R, lambda c: _subst(c, g, w, R))
+
+
+def _replace(n, old, new, R):
+    if n is old:
+        return new
+    return _rebuild(n, R, lambda c: _replace(c, old, new, R))
+
+
 _WORD: list = []
 
 
@@ -371,7 +496,7 @@ def compile_extended(pattern: str, flags: int = 0, *, max_states: int = 4096) ->
         raise _unsupported("REVERSE, POSIX, LOCALE or fuzzy matching", pattern)
     b = _Builder(pattern, info, version, limit=8 * max_states + 1024)
     try:
-        b.nfa.start, b.nfa.final = b.node(b.resolve_edges(tree), cs.EMPTY)
+        b.nfa.start, b.nfa.final = b.node(b.resolve_edges(b.expand_refs(tree)), cs.EMPTY)
     except RecursionError as exc:
         raise ConstraintSizeError(f"the pattern {pattern!r} nests too deeply to compile to "
                                   f"an automaton") from exc
