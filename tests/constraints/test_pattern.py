@@ -185,7 +185,7 @@ def test_suite_regular_share_and_matcher_tails(data_dir):
 
 
 def test_matcher_tail_probes_characters():
-    p = Pattern(r"(a)\1中")
+    p = Pattern(r"(a+)\1中")
     assert not p.regular
     assert p.accepts_prefix(b"aa\xe4") and p.accepts_prefix(b"aa\xe4\xb8")
     assert not p.accepts_prefix(b"aa\xe5")  # no candidate continues the match
