@@ -94,8 +94,10 @@ class Pattern(Constraint):
     """Text that fully matches a pattern of the ``regex`` package.
 
     Where the pattern is regular — ``\\p{…}``/``\\P{…}``, ``\\N{…}``, POSIX classes, set
-    operations, inline flags, and atomic groups or possessive quantifiers that provably keep
-    the language — it is compiled to the byte DFA (:mod:`.extended`), and every check is
+    operations, inline flags, atomic groups or possessive quantifiers that provably keep the
+    language, look-behinds at the start and look-aheads at the end of the text, references to
+    a group of at most 64 values — it is compiled to the byte DFA (:mod:`.extended`), and every
+    check is
     exact: ``prefix_ok`` is false as soon as no completion exists, incomplete UTF-8 tails
     included (``regular`` is True). Otherwise (back-references, recursion, conditionals,
     look-arounds, fuzzy matching, or a DFA over ``max_states``) it checks prefixes with

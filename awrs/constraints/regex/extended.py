@@ -5,8 +5,10 @@ means there. Each one-character item (literal, ``\\p{…}``, ``\\N{…}``, POSIX
 set with ``&& -- || ~~``, ``.``) becomes the exact code-point set it matches, read off by
 running that item alone over every code point (cached per item). Atomic groups and
 possessive quantifiers are compiled only when they provably keep the language (see
-:func:`_Builder.forced`); back-references, recursion, conditionals, look-arounds, fuzzy
-matching and full case folding raise :class:`UnsupportedFeatureError`.
+:meth:`_Builder.forced`); look-behinds before the first character and look-aheads after
+the last are decided (they see the empty string), and a back-reference to a group of at most
+``MAX_REF_VALUES`` values is expanded. Other back-references, recursion, conditionals,
+look-arounds, fuzzy matching and full case folding raise :class:`UnsupportedFeatureError`.
 """
 
 from __future__ import annotations
