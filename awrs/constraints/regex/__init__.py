@@ -11,7 +11,8 @@ import numpy as np
 from ...kernels import dfa as _dfa
 from ...errors import ConfigurationError, ConstraintError, ConstraintEvaluationError
 from .dfa import DEFAULT_MAX_STATES, DFA, compile_dfa
-from .extended import check_expansion, compile_extended, universe
+from .extended import compile_extended, universe
+from .syntax import check_expansion
 from ..base import Constraint, IncrementalConstraint
 
 __all__ = ["Regex", "Pattern", "DFA", "compile_dfa", "DEFAULT_MAX_STATES"]

@@ -20,55 +20,10 @@ from . import charset as cs
 from . import nfa as _nfa
 from .dfa import DFA, lower
 from .subset import determinise
+from .syntax import (char_types, core, parse, replace, run_set, subst,
+                     walk)
 
 __all__ = ["compile_extended", "universe"]
-
-
-def _core():
-    from regex import _regex, _regex_core
-
-    return _regex, _regex_core
-
-
-def parse(pattern: str, flags: int):
-    """``(tree, info, version)`` as the ``regex`` package parses ``pattern``."""
-    _, R = _core()
-    gflags = flags
-    while True:
-        try:
-            source = R.Source(pattern)
-            info = R.Info(gflags, source.char_type, {})
-            info.guess_encoding = R.UNICODE
-            source.ignore_space = bool(info.flags & R.VERBOSE)
-            tree = R._parse_pattern(source, info)
-            break
-        except R._UnscopedFlagSet:
-            gflags = info.global_flags
-    version = (info.flags & R._ALL_VERSIONS) or R.DEFAULT_VERSION
-    if not info.flags & R._ALL_ENCODINGS:
-        info.flags |= R.UNICODE
-    tree.fix_groups(pattern, False, False)
-    return tree, info, version
-
-
-@functools.lru_cache(maxsize=1)
-def _haystack() -> str:
-    return cs._all_chars()
-
-
-@functools.lru_cache(maxsize=1024)
-def _run_set(node, flags: int) -> cs.Ranges:
-    """The code points one-character ``node`` matches: the runs of ``node+`` over all of them."""
-    _regex, R = _core()
-    code = R._flatten_code(R.GreedyRepeat(node, 1, None).compile(False) + [(R.OP.SUCCESS,)])
-    rx = _regex.compile("", flags, code, {}, {}, {}, [], 0, (), 0, 0)
-    return tuple((m.start(), m.end() - 1) for m in rx.finditer(_haystack()))
-
-
-def _char_types():
-    _, R = _core()
-    return (R.Character, R.Property, R.Range, R.SetBase, R.Any)
-
 
 def _unsupported(what: str, pattern: str) -> UnsupportedFeatureError:
     return UnsupportedFeatureError(f"{what} in {pattern!r} is not regular (or not provably so)")
@@ -79,7 +34,7 @@ class _Builder:
     right after the node being built (used to prove atomic groups harmless)."""
 
     def __init__(self, pattern: str, info, version: int, limit: int):
-        _, self.R = _core()
+        _, self.R = core()
         self.pattern, self.flags = pattern, info.flags | version
         self.nfa = _nfa.NFA(limit)
         self.limit = limit
@@ -89,20 +44,20 @@ class _Builder:
     def char_set(self, n) -> cs.Ranges | None:
         """The code points a one-character node matches (``None``: not such a node)."""
         R = self.R
-        if isinstance(n, _char_types()):
+        if isinstance(n, char_types()):
             if getattr(n, "zerowidth", False):
                 raise _unsupported("a zero-width set", self.pattern)
             if (getattr(n, "case_flags", 0) & R.FULLIGNORECASE) == R.FULLIGNORECASE:
                 raise _unsupported("full case folding (FULLCASE with IGNORECASE)",
                                    self.pattern)
-            return _run_set(n, self.flags)
+            return run_set(n, self.flags)
         return None
 
     def _string_sets(self, n) -> list[cs.Ranges]:
         R = self.R
         if (n.case_flags & R.FULLIGNORECASE) == R.FULLIGNORECASE:
             raise _unsupported("full case folding (FULLCASE with IGNORECASE)", self.pattern)
-        return [_run_set(R.Character(c, case_flags=n.case_flags), self.flags)
+        return [run_set(R.Character(c, case_flags=n.case_flags), self.flags)
                 for c in n.characters]
 
     # -- FIRST sets -----------------------------------------------------------------------------
@@ -275,11 +230,11 @@ class _Builder:
         repeat) becomes the alternation over those values, group and references fixed to
         each. Other references stay (and make the pattern non-regular)."""
         R = self.R
-        refs = [x for x in _walk(n, R) if isinstance(x, R.RefGroup)]
+        refs = [x for x in walk(n, R) if isinstance(x, R.RefGroup)]
         for g in dict.fromkeys(r.group for r in refs):
             if any(r.case_flags & R.IGNORECASE for r in refs if r.group == g):
                 continue
-            groups = [x for x in _walk(n, R) if isinstance(x, R.Group) and x.group == g]
+            groups = [x for x in walk(n, R) if isinstance(x, R.Group) and x.group == g]
             if len(groups) != 1:
                 continue
             seq = self._owner(n, groups[0])
@@ -288,19 +243,19 @@ class _Builder:
             values = self._values(groups[0].subpattern)
             if values is None:
                 continue
-            alts = [_subst(seq, g, w, R) for w in values]
-            n = _replace(n, seq, R.Branch(alts) if alts else R.Failure(), R)
+            alts = [subst(seq, g, w, R) for w in values]
+            n = replace(n, seq, R.Branch(alts) if alts else R.Failure(), R)
         return n
 
     def _owner(self, root, group):
         """The Sequence that has ``group`` as an item and every reference to it inside a
         later item (so each match of the sequence captures it once, before the references)."""
         R = self.R
-        for seq in _walk(root, R):
+        for seq in walk(root, R):
             if isinstance(seq, R.Sequence) and any(it is group for it in seq.items):
                 i = next(k for k, it in enumerate(seq.items) if it is group)
-                inside = {id(x) for it in seq.items[i + 1:] for x in _walk(it, R)}
-                refs = [x for x in _walk(root, R)
+                inside = {id(x) for it in seq.items[i + 1:] for x in walk(it, R)}
+                refs = [x for x in walk(root, R)
                         if isinstance(x, R.RefGroup) and x.group == group.group]
                 if all(id(r) in inside for r in refs):
                     return seq
@@ -417,55 +372,6 @@ class _Builder:
 MAX_REF_VALUES = 64
 
 
-def _children(n, R):
-    for k, v in vars(n).items():
-        if k == "info":
-            continue
-        if isinstance(v, R.RegexBase):
-            yield k, v
-        elif isinstance(v, (list, tuple)) and not isinstance(n, R.SetBase):
-            for x in v:
-                if isinstance(x, R.RegexBase):
-                    yield k, x
-
-
-def _walk(n, R):
-    """Every node under ``n`` (``n`` included), depth first."""
-    stack = [n]
-    while stack:
-        x = stack.pop()
-        yield x
-        if not isinstance(x, R.SetBase):
-            stack.extend(c for _, c in _children(x, R))
-
-
-def _rebuild(n, R, fn):
-    """A copy of ``n`` with ``fn`` applied to each child (``fn`` returns the new child)."""
-    import copy
-
-    m = copy.copy(n)
-    for k, v in vars(n).items():
-        if k == "info" or isinstance(n, R.SetBase):
-            continue
-        if isinstance(v, R.RegexBase):
-            setattr(m, k, fn(v))
-        elif isinstance(v, (list, tuple)) and any(isinstance(x, R.RegexBase) for x in v):
-            setattr(m, k, type(v)(fn(x) if isinstance(x, R.RegexBase) else x for x in v))
-    return m
-
-
-def _subst(n, g: int, w: tuple[int, ...], R):
-    """``n`` with group ``g`` and its references replaced by the literal ``w``."""
-    if (isinstance(n, R.Group) and n.group == g) or (isinstance(n, R.RefGroup) and n.group == g):
-        return R.String(w)
-    return _rebuild(n, R, lambda c: _subst(c, g, w, R))
-
-
-def _replace(n, old, new, R):
-    if n is old:
-        return new
-    return _rebuild(n, R, lambda c: _replace(c, old, new, R))
-
 
 _WORD: list = []
 
@@ -474,7 +380,7 @@ def _word_set(flags: int) -> cs.Ranges:
     """Unicode word characters as the ``regex`` package's ``\\b`` sees them."""
     if not _WORD:
         tree, info, version = parse(r"\w", 0)
-        _WORD.append(_run_set(tree.items[0] if hasattr(tree, "items") else tree,
+        _WORD.append(run_set(tree.items[0] if hasattr(tree, "items") else tree,
                               info.flags | version))
     return _WORD[0]
 
@@ -489,7 +395,7 @@ def compile_extended(pattern: str, flags: int = 0, *, max_states: int = 4096) ->
         ConstraintSizeError: the automaton would need more than ``max_states`` states.
         ConstraintError: the pattern is malformed.
     """
-    _, R = _core()
+    _, R = core()
     try:
         tree, info, version = parse(pattern, flags)
     except (R.error, RecursionError, OverflowError, ValueError) as exc:
@@ -512,7 +418,7 @@ def universe(pattern: str, flags: int = 0) -> cs.Ranges | None:
     Characters of a match come from consuming items; back-references and group calls only
     repeat them. Fuzzy matching, named lists and grapheme clusters make it unknown.
     """
-    _, R = _core()
+    _, R = core()
     try:
         tree, info, version = parse(pattern, flags)
         b = _Builder(pattern, info, version, limit=1)
@@ -536,45 +442,3 @@ def universe(pattern: str, flags: int = 0) -> cs.Ranges | None:
         return cs.union(*out)
     except (UnsupportedFeatureError, RecursionError, R.error, ValueError):
         return None
-
-
-#: the most items a pattern may expand to (repeat counts multiplied out) before the regex
-#: package is asked to compile it: its compile time grows with the expansion (~1 s a million)
-MAX_EXPANSION = 2_000_000
-
-
-def check_expansion(pattern: str, flags: int = 0, limit: int = MAX_EXPANSION) -> None:
-    """Refuse patterns whose repeat counts multiply out past ``limit`` items.
-
-    Raises:
-        ConstraintSizeError: the expansion exceeds ``limit``. Patterns the parser rejects
-            pass through (the caller's compile reports them).
-    """
-    _, R = _core()
-    try:
-        tree, _, _ = parse(pattern, flags)
-    except Exception:  # malformed: reported by the real compile
-        return
-
-    def size(n) -> int:
-        if isinstance(n, R.GreedyRepeat):
-            hi = n.max_count if n.max_count is not None else n.min_count + 1
-            return max(1, hi) * size(n.subpattern)
-        if isinstance(n, R.String):
-            return max(1, len(n.characters))
-        total = 1
-        for v in vars(n).values():
-            if isinstance(v, R.RegexBase):
-                total += size(v)
-            elif isinstance(v, (list, tuple)) and not isinstance(n, R.SetBase):
-                total += sum(size(x) for x in v if isinstance(x, R.RegexBase))
-        return total
-
-    try:
-        n = size(tree)
-    except RecursionError as exc:
-        raise ConstraintSizeError(f"the pattern {pattern!r} nests too deeply") from exc
-    if n > limit:
-        raise ConstraintSizeError(f"the pattern {pattern!r} expands to {n} items (repeat "
-                                  f"counts multiplied out), more than {limit}; expected a "
-                                  f"smaller pattern")
