@@ -17,6 +17,8 @@ import time
 import weakref
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from ..constraints.shortest import CompletionBound, one_token_completion
 from .token import Checker, _cached, vocab_trie
 
@@ -56,7 +58,7 @@ class Budget:
     """
 
     __slots__ = ("constraint", "lm", "stats", "bound", "search", "twist", "eos", "_cache",
-                 "_cache_key", "_search_left")
+                 "_cache_key", "_search_left", "_dfa_seen")
 
     def __init__(self, constraint, lm, stats, *, twist: bool = False, search: bool = True):
         self.constraint = constraint
@@ -69,6 +71,7 @@ class Budget:
         self._cache: dict[tuple[int, int], bool] = {}
         self._cache_key = None
         self._search_left = STEP_SEARCH_LIMIT
+        self._dfa_seen: dict[int, _DfaPruned] = {}
 
     @property
     def dfa_min_tokens(self):
@@ -109,12 +112,24 @@ class Budget:
             ``(check, memo, pruned)``: ``pruned[0]`` counts this particle's candidates
             rejected only for the budget (``None`` when no token can be pruned this step).
         """
-        check, memo = checker.bind(state, ids)
         if not self.active(remaining):
+            check, memo = checker.bind(state, ids)
             return check, memo, None
         if self._cache_key != remaining:  # a new step: states of the last one are gone
+            self.flush()
             self._cache, self._cache_key = {}, remaining
             self._search_left = STEP_SEARCH_LIMIT
+        table = self.dfa_min_tokens
+        if table is not None and checker.dfa_state(state):
+            # exact distances checked inside the kernel (masks included): k = remaining - 2
+            # tokens may come before the end of sequence
+            checker.min_tokens = table
+            check, memo = checker.bind(state, ids, remaining=remaining - 2)
+            pruned = _DfaPruned(memo, table, remaining - 2, checker.eos_mask())
+            self._dfa_seen[state] = pruned
+            return check, memo, pruned
+        check, memo = checker.bind(state, ids)
+        check = getattr(check, "fn", check)  # a plain check: no mask fallback over A ∩ feasible
         cache, eos, stats, pruned = self._cache, self.eos, self.stats, [0]
         key0 = id(state)
 
@@ -133,6 +148,12 @@ class Budget:
 
         return feasible_check, memo, pruned
 
+    def flush(self) -> None:
+        """Count the DFA tokens the kernel pruned in the step that ended (``budget_pruned``)."""
+        for pruned in self._dfa_seen.values():
+            self.stats.budget_pruned += pruned[0]
+        self._dfa_seen = {}
+
     def _timed(self, checker: Checker, state, ids, tok: int, remaining: int) -> bool:
         t0 = time.perf_counter()
         try:
@@ -150,3 +171,17 @@ class Budget:
         if b + 1 > left:
             return -math.inf if b > 0 else 0.0
         return math.log((left + 1 - b) / (left + 1))
+
+
+class _DfaPruned:
+    """``pruned[0]``: tokens evaluated from a DFA state (by the kernel, in its memo) that the
+    constraint accepts but that cannot finish within ``k`` more tokens."""
+
+    __slots__ = ("memo", "table", "k", "eos")
+
+    def __init__(self, memo, table, k: int, eos):
+        self.memo, self.table, self.k, self.eos = memo, table, k, eos
+
+    def __getitem__(self, i: int) -> int:
+        live = (self.memo > 0) & ~self.eos
+        return int(np.count_nonzero(self.table[self.memo[live]] > self.k))

@@ -170,6 +170,8 @@ class Sampler(ABC):
     def _finish(self) -> None:
         """Settle the population once the loop ends (count particles out of budget)."""
         self.run.stats.out_of_budget += sum(1 for p in self.particles if p.alive)
+        if getattr(self.run, "budget", None) is not None:
+            self.run.budget.flush()
 
 
 def build_result(run: Run, particles: list[Particle], method: str) -> Result:

@@ -246,7 +246,7 @@ class Checker:
 
     __slots__ = ("constraint", "lm", "vocab", "eos", "evaluations", "seconds", "_memos",
                  "candidates", "fallbacks", "masks", "fallback", "min_tokens", "_dfa",
-                 "_dfa_memos", "_dfa_full", "_bytes")
+                 "_dfa_memos", "_dfa_full", "_bytes", "_eos_mask")
 
     def __init__(self, constraint, lm):
         self.constraint = constraint
@@ -263,6 +263,7 @@ class Checker:
         self._dfa_memos: dict[int, np.ndarray] = {}
         self._dfa_full: set[int] = set()
         self._bytes = vocab_bytes(lm) if self._dfa is not None else None
+        self._eos_mask: np.ndarray | None = None
 
     def new_step(self) -> None:
         """Forget the previous step's cached results (a DFA's memos persist)."""
@@ -363,6 +364,17 @@ class Checker:
             return Binding(check, -1, None, self), memo
         after = FALLBACK_AFTER if entry[2] is None else FALLBACK_AFTER_KNOWN
         return Binding(check, after, get_mask, self), memo
+
+    def eos_mask(self) -> np.ndarray:
+        """(V,) bool: the end-of-sequence tokens."""
+        if self._eos_mask is None:
+            self._eos_mask = np.zeros(len(self.vocab), dtype=bool)
+            self._eos_mask[list(self.eos)] = True
+        return self._eos_mask
+
+    def dfa_state(self, state) -> bool:
+        """Whether ``state`` is checked inside the kernel (a live state of a Regex's DFA)."""
+        return self._dfa is not None and isinstance(state, int) and state > 0
 
     def _bind_dfa(self, state: int, remaining: int | None):
         memo = self._dfa_memos.get(state)
