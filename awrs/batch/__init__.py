@@ -7,6 +7,7 @@ the records already in the output.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -60,7 +61,7 @@ def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike
           retries: int = 2, model=None, method: str | None = None, n_particles: int = 4,
           max_tokens: int = 128, seed: int | None = None, temperature: float = 1.0,
           raw: bool = False, max_whitespace: int | None = 8, top: int = 5,
-          in_flight: int = 2, progress: bool = False) -> Summary:
+          in_flight: int = 16, progress: bool = False) -> Summary:
     """Run constrained generation over records; one output line per record.
 
     A record is an object with ``id`` (default: its line number), ``prompt`` (text or chat
@@ -106,8 +107,12 @@ def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike
             bar.update(1)
 
         try:
-            runner = _engine(engine, workers, address, in_flight, model, raw, max_whitespace, top)
-            runner.run(_parsed(todo, emit), emit, retries)
+            parsed = _parsed(todo, emit)
+            first = next(parsed, None)
+            if first is not None:  # no worker is started for a job already done
+                runner = _engine(engine, workers, address, in_flight, model, raw,
+                                 max_whitespace, top)
+                runner.run(itertools.chain([first], parsed), emit, retries)
         finally:
             bar.close()
         summary.written, summary.lines = writer.written, writer.lines

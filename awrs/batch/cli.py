@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="ray: the cluster to join (default: start a local Ray instance)")
     p.add_argument("--retries", type=int, default=2,
                    help="reruns of a record whose worker crashed, before its error line")
-    p.add_argument("--in-flight", type=int, default=2, help="records each worker holds")
+    p.add_argument("--in-flight", type=int, default=16, help="records each worker holds")
     p.add_argument("--model", default=None, help="local model folder (default: SmolLM2)")
     p.add_argument("--method", default=None, help="default: smc with a constraint, direct without")
     p.add_argument("--particles", type=int, default=OPTIONS["n_particles"])

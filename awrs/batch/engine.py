@@ -22,7 +22,7 @@ class Engine(ABC):
     """
 
     n_slots: int = 1
-    in_flight: int = 2
+    in_flight: int = 16
     crash_type: str = "WorkerCrashed"
 
     @abstractmethod
@@ -106,7 +106,7 @@ class InlineEngine(Engine):
 
     crash_type = "WorkerCrashed"
 
-    def __init__(self, worker: Worker, in_flight: int = 2):
+    def __init__(self, worker: Worker, in_flight: int = 16):
         self.worker, self.in_flight = worker, in_flight
         self._out: list[dict] | None = None
 

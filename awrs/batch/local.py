@@ -38,7 +38,7 @@ class LocalEngine(Engine):
 
     crash_type = "WorkerCrashed"
 
-    def __init__(self, workers: int = 1, *, in_flight: int = 2, **config):
+    def __init__(self, workers: int = 1, *, in_flight: int = 16, **config):
         self.n_slots, self.in_flight = workers, in_flight
         if workers > 1 and config.get("threads") is None:
             config["threads"] = 1

@@ -31,7 +31,7 @@ class RayEngine(Engine):
     crash_type = "ActorDied"
 
     def __init__(self, workers: int | None = None, *, address: str | None = None,
-                 in_flight: int = 2, **config):
+                 in_flight: int = 16, **config):
         self.ray = _ray()
         self.address, self.in_flight, self.config = address, in_flight, config
         self.config.setdefault("threads", 1)
