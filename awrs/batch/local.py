@@ -10,6 +10,7 @@ from .engine import CRASHED, Engine
 from .records import Record
 
 _POLL = 0.2  # seconds between liveness checks while waiting
+_EARLY_DEATHS = 3  # a slot whose process dies before loading the model this often in a row
 
 
 def _serve(slot: int, gen: int, tasks, results, config: dict) -> None:
@@ -50,6 +51,7 @@ class LocalEngine(Engine):
         self._gen = [0] * workers
         self._busy: set[int] = set()
         self._ready: set[int] = set()
+        self._early = [0] * workers  # deaths before ready, in a row
 
     def _spawn(self, slot: int) -> None:
         self._ready.discard(slot)
@@ -80,12 +82,13 @@ class LocalEngine(Engine):
             dead = [s for s in sorted(self._busy) if not self._procs[s].is_alive()]
             if dead:
                 out = self._drain()  # lines sent before a death still count
-                early = [s for s in dead if s not in self._ready]
-                if early:
-                    raise ModelLoadError(
-                        f"batch worker {early[0]} exited (code {self._procs[early[0]].exitcode}) "
-                        "before loading the model; under spawn, a script that calls awrs.batch "
-                        "needs `if __name__ == '__main__':`")
+                for s in dead:
+                    self._early[s] = 0 if s in self._ready else self._early[s] + 1
+                    if self._early[s] >= _EARLY_DEATHS:
+                        raise ModelLoadError(
+                            f"batch worker {s} exited (code {self._procs[s].exitcode}) before "
+                            f"loading the model, {_EARLY_DEATHS} times; under spawn, a script "
+                            "calling awrs.batch needs `if __name__ == '__main__':`")
                 got = {s for s, _ in out}
                 return out + [(s, CRASHED) for s in dead if s not in got]
 

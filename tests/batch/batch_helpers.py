@@ -10,8 +10,9 @@ BOOLS = {"type": "array", "items": {"type": "boolean"}, "minItems": 1, "maxItems
 
 
 def records(n: int, bad: int | None = None) -> list[dict]:
-    """``n`` records cycling through regex, pattern and JSON-schema constraints (default
-    model prompts); record ``bad`` gets a malformed schema."""
+    """``n`` records cycling through two regexes and a JSON schema, text and chat prompts;
+    record ``bad`` gets a malformed schema. (No ``pattern``: ``awrs.Pattern`` accepts a
+    partial UTF-8 character after a complete match, a dead end for short budgets.)"""
     out = []
     for i in range(n):
         rec = {"id": f"r{i}"}
@@ -23,7 +24,7 @@ def records(n: int, bad: int | None = None) -> list[dict]:
             rec.update(prompt=[{"role": "user", "content": f"Is {i} even? JSON list."}],
                        json_schema=BOOLS)
         else:
-            rec.update(prompt=f"A year after {1900 + i}:", pattern=r"(19|20)[0-9]{2}")
+            rec.update(prompt=f"A year after {1900 + i}:", regex=r"(19|20)[0-9]{2}")
         out.append(rec)
     return out
 
