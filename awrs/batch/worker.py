@@ -62,13 +62,6 @@ class Worker:
             lines.extend(self._line(s) for s in self.scheduler.step())
         return lines
 
-    def run(self, record: Record) -> dict:
-        """One record's output line, run alone."""
-        lines = self.advance([record])
-        while not lines:
-            lines = self.advance()
-        return lines[0]
-
     def _line(self, sampler) -> dict:
         record = self._records.pop(id(sampler))
         if sampler.error is not None:

@@ -52,3 +52,12 @@ def test_two_workers_one_killed_every_record_once(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (summary["skipped"], summary["written"]) == (30, 0)
     assert read_lines(out) == lines
+
+
+@pytest.mark.slow
+def test_a_model_that_cannot_load_stops_the_job(tmp_path):
+    import awrs
+
+    with pytest.raises(awrs.ModelLoadError, match="could not start"):
+        awrs.batch([{"prompt": "a"}], tmp_path / "out.jsonl", model=str(tmp_path / "nope"))
+    assert not (tmp_path / "out.jsonl").read_text()

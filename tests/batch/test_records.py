@@ -6,6 +6,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from awrs import ConfigurationError
 from awrs.batch.records import (check_ids, error_line, parse_record, read_input,
@@ -71,3 +73,22 @@ def test_lines_are_strict_json(toy_lm):
     assert line["stats"]["method"] == "awrs" and "dead" in line["stats"]
     err = error_line(3, ConfigurationError("bad"))
     assert err == {"id": 3, "error": {"type": "ConfigurationError", "message": "bad"}}
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                     | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+_keys = st.sampled_from(["id", "prompt", "regex", "json_schema", "grammar", "method",
+                         "n_particles", "max_tokens", "seed", "temperature", "other"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(_keys, _json, max_size=6))
+def test_any_json_object_parses_or_is_refused_clearly(obj):
+    try:
+        rec = parse_record(obj)
+    except ConfigurationError as exc:
+        assert str(exc).startswith("record ")
+    else:
+        assert rec.options["max_tokens"] >= 1 and rec.prompt
