@@ -3,7 +3,8 @@
 Run: ``python -m bench.batch [--records 50] [--max-tokens 16] [--repeat 1]``. The same
 records go through each engine; start-up (worker processes or Ray and its actors, each loading
 the model) is timed apart from the processing. Prints a Markdown table and Ray's overhead over
-the local engine with as many workers (target <= 15 %).
+the local engine with as many workers (target <= 15 %). Every worker uses ``--threads`` torch
+threads (default 1, as the engines do with several workers).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def make_records(n: int) -> list[dict]:
 
 
 def _engine(kind: str, args):
-    config = {"model": args.model, "in_flight": args.in_flight}
+    config = {"model": args.model, "in_flight": args.in_flight, "threads": args.threads}
     if kind == "local-1":
         from awrs.batch.local import LocalEngine
 
@@ -87,6 +88,7 @@ def main(argv=None) -> None:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--engines", nargs="+", default=["local-1", "local-2", "ray-2"])
     p.add_argument("--model", default=None)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     p.add_argument("--json", action="store_true", help="also print the rows as JSON")
     args = p.parse_args(argv)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")

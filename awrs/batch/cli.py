@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="reruns of a record whose worker crashed, before its error line")
     p.add_argument("--in-flight", type=int, default=16, help="records each worker holds")
     p.add_argument("--model", default=None, help="local model folder (default: SmolLM2)")
-    p.add_argument("--method", default=None, help="default: smc with a constraint, direct without")
+    p.add_argument("--method", default=None, choices=("smc", "awrs", "mask", "rerank", "direct"),
+                   help="default: smc with a constraint, direct without")
     p.add_argument("--particles", type=int, default=OPTIONS["n_particles"])
     p.add_argument("--max-tokens", type=int, default=OPTIONS["max_tokens"])
     p.add_argument("--seed", type=int, default=None)

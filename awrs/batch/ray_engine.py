@@ -40,6 +40,7 @@ class RayEngine(Engine):
         self._actors: list = []
         self._gen: list[int] = []
         self._calls: dict = {}  # ObjectRef -> slot
+        self._cls = None
 
     def start(self) -> None:
         ray = self.ray
@@ -58,11 +59,12 @@ class RayEngine(Engine):
     def _actor(self, slot: int):
         from .worker import Worker
 
+        if self._cls is None:
+            self._cls = self.ray.remote(num_cpus=1)(Worker)
         gen = self._gen[slot]
         self._gen[slot] += 1
         name = f"awrs-batch-{slot}" + (f"-{gen}" if gen else "")
-        cls = self.ray.remote(num_cpus=1)(Worker)
-        return cls.options(name=name).remote(**self.config)
+        return self._cls.options(name=name).remote(**self.config)
 
     def call(self, slot: int, records: list[Record]) -> None:
         self._calls[self._actors[slot].advance.remote(records)] = slot
