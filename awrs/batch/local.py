@@ -64,8 +64,20 @@ class LocalEngine(Engine):
         self._procs[slot] = proc
 
     def start(self) -> None:
+        """Spawn every worker and wait until each has loaded the model."""
         for slot in range(self.n_slots):
             self._spawn(slot)
+        while len(self._ready) < self.n_slots:
+            try:
+                self._take(self._results.get(timeout=_POLL))
+            except queue.Empty:
+                pass
+            for slot, proc in enumerate(self._procs):
+                if slot not in self._ready and not proc.is_alive():
+                    raise ModelLoadError(
+                        f"batch worker {slot} exited (code {proc.exitcode}) before loading the "
+                        "model; under spawn, a script calling awrs.batch needs "
+                        "`if __name__ == '__main__':`")
 
     def call(self, slot: int, records: list[Record]) -> None:
         self._busy.add(slot)
