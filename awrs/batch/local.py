@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 
 from ..errors import ModelLoadError
@@ -15,6 +16,10 @@ _EARLY_DEATHS = 3  # a slot whose process dies before loading the model this oft
 
 def _serve(slot: int, gen: int, tasks, results, config: dict) -> None:
     """A worker process: load the model, then answer ``advance`` calls until told to stop."""
+    threads = config.get("threads")
+    if threads:  # before torch loads: OpenMP pools sized to the worker's share (as Ray does)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
     try:
         from .worker import Worker
 
