@@ -17,7 +17,7 @@ from awrs.cli import main
 from batch_helpers import check_output, read_lines, records, write_jsonl
 
 ARGS = ["--method", "awrs", "--particles", "2", "--max-tokens", "12", "--seed", "0",
-        "--in-flight", "4", "--quiet"]
+        "--in-flight", "8", "--quiet"]
 
 
 def _wait_for_lines(path, n: int, thread: threading.Thread, limit: float = 240) -> None:

@@ -14,7 +14,7 @@ import awrs
 from batch_helpers import check_output, read_lines, records, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONS = dict(engine="ray", method="awrs", n_particles=2, max_tokens=12, seed=0, in_flight=4)
+OPTIONS = dict(engine="ray", method="awrs", n_particles=2, max_tokens=12, seed=0, in_flight=8)
 
 
 @pytest.fixture
