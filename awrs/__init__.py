@@ -34,7 +34,10 @@ _LAZY = {
     "best_of_k": "awrs.scaling.best_of_k",
     "Selection": "awrs.scaling.best_of_k",
     "rewards": "awrs.rewards",
+    "batch": "awrs.batch",
+    "hf": "awrs.hf",
 }
+_MODULES = ("rewards", "batch", "hf")  # names that are modules (awrs.batch is also callable)
 
 __all__ = sorted([*_errors, *_LAZY, "native", "__version__"])
 
@@ -57,7 +60,7 @@ def __getattr__(name: str):
     if module is None:
         raise AttributeError(f"module 'awrs' has no attribute {name!r}")
     mod = importlib.import_module(module)
-    value = mod if name == "rewards" else getattr(mod, name)
+    value = mod if name in _MODULES else getattr(mod, name)
     globals()[name] = value
     return value
 

@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     bok = sub.add_parser("best-of-k", help="reward-weighted best-of-k selection (LLM judge)")
     scaling_cli.add_arguments(bok)
     bok.add_argument("--model", default=None, help="local model folder (default: SmolLM2)")
+    from .batch import cli as batch_cli
+
+    batch_cli.add_arguments(sub.add_parser("batch", help="run a JSONL file of records (local "
+                                           "processes or Ray); resumable"))
     bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only)",
                            add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -135,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "batch":
+            from .batch.cli import run as run_batch
+
+            print(json.dumps(run_batch(args)))
+            return 0
         out = _generate(args) if args.command == "generate" else _best_of_k(args)
     except AwrsError as exc:
         print(f"awrs: error: {exc}", file=sys.stderr)
