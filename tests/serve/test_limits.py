@@ -1,0 +1,145 @@
+"""The server on toy models in a thread: queue bound, time limit, disconnects, stop, logprobs."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+from serve_helpers import ThreadServer, httpx
+
+openai = pytest.importorskip("openai")
+
+from awrs.models.toy import ToyLM  # noqa: E402
+from awrs.serve import Limits, create_app  # noqa: E402
+
+EOS = 256
+LETTERS = {ord(c): 1 / 27 for c in "abcdefghijklmnopqrstuvwxyz"}
+
+
+class SlowToy(ToyLM):
+    """Uniform over a-z and EOS; each batched call sleeps ``delay`` seconds."""
+
+    def __init__(self, delay: float = 0.0):
+        super().__init__([bytes([i]) for i in range(256)] + [b"<eos>"], EOS,
+                         lambda ctx: {**LETTERS, EOS: 1 / 27})
+        self.delay = delay
+
+    def next_token_logprobs(self, contexts, temperature=1.0):
+        if self.delay:
+            time.sleep(self.delay)
+        return super().next_token_logprobs(contexts, temperature)
+
+
+def serve(delay=0.0, **limits) -> ThreadServer:
+    return ThreadServer(create_app(SlowToy(delay), "toy", limits=Limits(**limits)))
+
+
+LONG = {"regex": "[a-z]{200}", "method": "awrs", "n_particles": 1}  # never completes: runs
+MSG = [{"role": "user", "content": "letters"}]                       # max_tokens steps
+
+
+def _wait(cond, timeout=5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_queue_bound_gives_429_with_retry_after():
+    with serve(delay=0.05, max_pending=1) as srv:
+        client = srv.client()
+        out = {}
+        first = threading.Thread(target=lambda: out.update(r=client.chat.completions.create(
+            model="toy", messages=MSG, max_tokens=30, extra_body=LONG)))
+        first.start()
+        assert _wait(lambda: srv.health()["pending"] == 1)
+        with pytest.raises(openai.RateLimitError) as info:
+            client.chat.completions.create(model="toy", messages=MSG, max_tokens=2)
+        assert info.value.response.headers["retry-after"] == "1"
+        assert info.value.body["code"] == "queue_full"
+        first.join(timeout=30)
+        assert out["r"].choices[0].finish_reason == "length"  # cut by max_tokens, answered
+        assert srv.health()["pending"] == 0
+        r = client.chat.completions.create(model="default", messages=MSG, max_tokens=3, seed=0,
+                                           extra_body={"method": "direct", "n_particles": 1})
+        assert r.usage.completion_tokens <= 3
+
+
+def test_time_limit_cancels_with_504():
+    with serve(delay=0.05, timeout=0.5) as srv:
+        t0 = time.monotonic()
+        with pytest.raises(openai.APIStatusError) as info:
+            srv.client().chat.completions.create(model="toy", messages=MSG, max_tokens=60,
+                                                 extra_body=LONG)
+        assert info.value.status_code == 504 and info.value.body["code"] == "timeout"
+        assert time.monotonic() - t0 < 2.5  # the request alone takes >= 3 s
+        assert _wait(lambda: srv.health()["active"] == 0 and srv.health()["cancelled"] == 1)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_disconnect_cancels_the_work(stream):
+    with serve(delay=0.05) as srv:
+        body = {"model": "toy", "messages": MSG, "max_tokens": 100, "stream": stream, **LONG}
+        t0 = time.monotonic()
+        if stream:
+            with httpx.stream("POST", f"{srv.base}/v1/chat/completions", json=body) as resp:
+                lines = resp.iter_lines()
+                assert next(lines).startswith("data: ")  # the stream has started; hang up
+        else:
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.post(f"{srv.base}/v1/chat/completions", json=body, timeout=0.5)
+        assert _wait(lambda: srv.health()["cancelled"] == 1 and srv.health()["pending"] == 0)
+        assert srv.health()["active"] == 0
+        assert time.monotonic() - t0 < 4.0  # the request alone takes >= 5 s
+
+
+def test_logprobs_are_the_models_and_stop_cuts_the_text():
+    with serve() as srv:
+        client = srv.client()
+        r = client.chat.completions.create(model="toy", messages=MSG, max_tokens=7, seed=0,
+                                           logprobs=True, top_logprobs=2,
+                                           extra_body={"regex": "[a-z]{6}", "method": "awrs",
+                                                       "n_particles": 1})
+        content = r.choices[0].logprobs.content
+        assert "".join(t.token for t in content) == r.choices[0].message.content
+        assert len(content) == r.usage.completion_tokens == 6
+        for t in content:  # uniform over 27 tokens, whatever the constraint allowed
+            assert t.logprob == pytest.approx(math.log(1 / 27), abs=1e-5)
+            assert len(t.top_logprobs) == 2
+
+        def letters(**kw):
+            return client.completions.create(model="toy", prompt="x", max_tokens=24, seed=5,
+                                             extra_body={"method": "direct",
+                                                         "n_particles": 1}, **kw).choices[0]
+
+        full, cut = letters(), letters(stop=["e", "zz"])
+        expected = min((full.text.find(s) for s in ("e", "zz") if s in full.text),
+                       default=len(full.text))
+        assert cut.text == full.text[:expected]
+        assert cut.finish_reason == ("stop" if expected < len(full.text) else
+                                     full.finish_reason)
+
+
+def test_n_distinct_and_best_of_k():
+    with serve() as srv:
+        client = srv.client()
+        r = client.completions.create(model="toy", prompt="x", max_tokens=4, n=4, seed=1,
+                                      extra_body={"regex": "[a-c]{2}", "method": "awrs",
+                                                  "n_particles": 8})
+        texts = [c.text for c in r.choices]
+        assert len(set(texts)) == len(texts) >= 2
+        assert sum(c.model_extra["probability"] for c in r.choices) <= 1 + 1e-9
+        r = client.completions.create(model="toy", prompt="x", max_tokens=4, seed=1,
+                                      extra_body={"regex": "[a-c]{2}", "best_of_k": 4,
+                                                  "reward": "logprob", "method": "awrs"})
+        assert len(r.choices) == 1 and len(r.choices[0].text) == 2
+        with pytest.raises(openai.UnprocessableEntityError, match="best_of_k"):
+            client.completions.create(model="toy", prompt="x", max_tokens=4,
+                                      extra_body={"regex": "[a-c]{2}", "reward": "judge"})
+        with pytest.raises(openai.BadRequestError, match="n_particles >= n"):
+            client.completions.create(model="toy", prompt="x", max_tokens=4, n=5,
+                                      extra_body={"regex": "a", "n_particles": 2})
