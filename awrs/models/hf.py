@@ -39,6 +39,38 @@ def _clone_cache(cache, config):
     return DynamicCache(data, config=config) if data else DynamicCache(config=config)
 
 
+def _select(batch: _Batch, rows: list[int], config) -> _Batch:
+    """The rows ``rows`` of a batch (a new cache object; tensors indexed, not copied in place)."""
+    idx = torch.tensor(rows, dtype=torch.long, device=batch.mask.device)
+    cache = _clone_cache(batch.cache, config)
+    cache.reorder_cache(idx)
+    logits = batch.logits[idx] if batch.logits.numel() else batch.logits
+    return _Batch([batch.keys[r] for r in rows], cache, batch.mask[idx], logits)
+
+
+def _concat(a: _Batch, b: _Batch, config) -> _Batch:
+    """Two batches stacked, the shorter one left-padded (zeros, attention-mask holes)."""
+    from transformers import DynamicCache
+
+    la, lb = a.mask.shape[1], b.mask.shape[1]
+    width = max(la, lb)
+
+    def pad(t: torch.Tensor, n: int, dim: int) -> torch.Tensor:
+        if n == 0:
+            return t
+        shape = list(t.shape)
+        shape[dim] = n
+        return torch.cat([t.new_zeros(shape), t], dim=dim)
+
+    layers = []
+    for x, y in zip(a.cache.layers, b.cache.layers):
+        layers.append(tuple(torch.cat([pad(u, width - la, 2), pad(v, width - lb, 2)], dim=0)
+                            for u, v in ((x.keys, y.keys), (x.values, y.values))))
+    mask = torch.cat([pad(a.mask, width - la, 1), pad(b.mask, width - lb, 1)], dim=0)
+    return _Batch(a.keys + b.keys, DynamicCache(layers, config=config), mask,
+                  torch.cat([a.logits, b.logits], dim=0))
+
+
 class HFLanguageModel(LanguageModel):
     """A Hugging Face causal LM behind the :class:`LanguageModel` interface.
 
@@ -118,8 +150,10 @@ class HFLanguageModel(LanguageModel):
     def _logits(self, keys: list[tuple[int, ...]]) -> torch.Tensor:
         live = self._live
         plan = self._match(live, keys) if live is not None else None
-        if plan is None:
+        if plan is None or all(step is None for step in plan):
             live, plan = self._from_prefix(keys)
+        elif any(step is None for step in plan):
+            live, plan = self._join(live, keys, plan)
         self._live = self._extend(live, keys, plan)
         return self._live.logits
 
@@ -135,8 +169,24 @@ class HFLanguageModel(LanguageModel):
                     plan.append((row, key[n:]))
                     break
             else:
-                return None
+                plan.append(None)
         return plan
+
+    def _join(self, live: _Batch, keys, plan):
+        """Rows that extend the last batch keep its cache; the others (new sequences joining a
+        running batch, as under continuous batching) are computed from their own longest
+        common prefix and merged in, left-padded with attention-mask holes."""
+        hit_rows = sorted({step[0] for step in plan if step is not None})
+        misses = list(dict.fromkeys(k for k, step in zip(keys, plan) if step is None))
+        fresh, fresh_plan = self._from_prefix(misses)
+        fresh = self._extend(fresh, misses, fresh_plan)
+        old = _select(live, hit_rows, self.model.config)
+        merged = _concat(old, fresh, self.model.config)
+        where = {r: i for i, r in enumerate(hit_rows)}
+        at = {k: len(hit_rows) + i for i, k in enumerate(misses)}
+        new_plan = [(where[step[0]], step[1]) if step is not None else (at[k], ())
+                    for k, step in zip(keys, plan)]
+        return merged, new_plan
 
     def _from_prefix(self, keys):
         """A one-row batch holding the longest common prefix, and the suffix plan."""

@@ -1,6 +1,9 @@
-"""Sampling: the AWRS token step, SMC over particles, the baselines and ``generate``."""
+"""Sampling: the AWRS token step, SMC over particles, the baselines, step-able samplers,
+the scheduler and ``generate``."""
 
-from .api import METHODS, Result, Sample, generate
+from .api import METHODS, generate, make_sampler
 from .population import Stats
+from .sampler import Result, Sample, Sampler
+from .scheduler import Scheduler
 
-__all__ = ["generate", "Result", "Sample", "Stats", "METHODS"]
+__all__ = ["generate", "make_sampler", "Sampler", "Scheduler", "Result", "Sample", "Stats", "METHODS"]

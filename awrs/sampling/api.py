@@ -1,67 +1,25 @@
-"""The public entry point: ``generate`` and its ``Result``."""
+"""The public entry points: ``generate`` and ``make_sampler``."""
 
 from __future__ import annotations
 
 import math
 import numbers
 import secrets
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
-
-import numpy as np
 
 from ..kernels import awrs as _awrs
 from ..constraints.base import Constraint
 from ..errors import ConfigurationError
-from .baselines import Everything, run_awrs, run_direct, run_mask, run_rerank
-from .population import Particle, Run, Stats, log_weights
-from .resample import check_scheme, log_mean_exp
-from .smc import run_smc
+from .baselines import AWRSSampler, DirectSampler, Everything, MaskSampler, RerankSampler
+from .population import Run, Stats
+from .resample import check_scheme
+from .sampler import Result, Sample, Sampler
+from .smc import SMCSampler
 from .token import check_estimator
 
+__all__ = ["generate", "make_sampler", "Result", "Sample", "METHODS"]
+
 METHODS = ("smc", "awrs", "mask", "rerank", "direct")
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One generated sequence.
-
-    Attributes:
-        text: the decoded text (end-of-sequence token excluded).
-        token_ids: the generated token ids (end-of-sequence token excluded).
-        log_weight: SMC: the particle's final log weight; other methods: 0, or ``-inf`` for a
-            sample that died (every candidate rejected) or that the constraint rejects (rerank).
-        finished: whether the sequence ended with the end-of-sequence token.
-    """
-
-    text: str
-    token_ids: tuple[int, ...]
-    log_weight: float
-    finished: bool
-
-
-@dataclass(slots=True)
-class Result:
-    """What :func:`generate` returns.
-
-    Attributes:
-        text: the complete text of highest posterior probability (``None`` when empty).
-        posterior: distinct complete text -> probability (duplicates merged), most probable
-            first; SMC weighs particles by their weights, the other methods uniformly.
-        samples: every particle or sample, finished or not, in population order.
-        log_ml: SMC: estimate of the log probability that the model's output satisfies the
-            constraint (with a critic: of the critic-tilted normaliser); rerank: log of the
-            accepted fraction; ``nan`` for direct, awrs and mask.
-        stats: a :class:`~awrs.sampling.population.Stats`.
-        empty: no complete text survived (every particle dead or unfinished).
-    """
-
-    text: str | None
-    posterior: dict[str, float]
-    samples: list[Sample]
-    log_ml: float
-    stats: Stats
-    empty: bool = field(default=False)
 
 
 def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = None, *,
@@ -119,6 +77,32 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
         ConstraintEvaluationError: the constraint raised (the prefix is attached).
         RewardError: the critic raised or returned NaN or +inf.
     """
+    sampler = make_sampler(lm, prompt, constraint, method=method, n_particles=n_particles,
+                           ess_threshold=ess_threshold, max_tokens=max_tokens,
+                           temperature=temperature, seed=seed, critic=critic, raw=raw,
+                           estimator=estimator, max_rejects=max_rejects, resampling=resampling,
+                           progress=progress)
+    try:
+        while not sampler.finished:
+            sampler.step()
+    except BaseException:
+        sampler.run.close()
+        raise
+    return sampler.result()
+
+
+def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None = None, *,
+                 method: str = "smc", n_particles: int = 8, ess_threshold: float = 0.5,
+                 max_tokens: int = 256, temperature: float = 1.0, seed: int | None = None,
+                 critic: Callable[[str], float] | None = None, raw: bool = False,
+                 estimator: str = "auto", max_rejects: int | None = None,
+                 resampling: str = "stratified", progress: bool = False) -> Sampler:
+    """A step-able :class:`~awrs.sampling.sampler.Sampler` for one generation.
+
+    Arguments as :func:`generate` (validated the same way); drive it with
+    ``while not s.finished: s.step()`` and read ``s.result()``, or hand it to a
+    :class:`~awrs.sampling.scheduler.Scheduler` to share forwards with other samplers.
+    """
     _check_options(method, n_particles, ess_threshold, max_tokens, temperature, estimator,
                    max_rejects, resampling, critic, constraint)
     seed = _check_seed(seed)
@@ -130,45 +114,17 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
               rng=_awrs.SplitMix64(seed), stats=stats, progress=progress,
               prune=method in ("smc", "awrs"))
     mr = 0 if max_rejects is None else int(max_rejects)
-    try:
-        if method == "smc":
-            particles = run_smc(run, n_particles, ess_threshold=float(ess_threshold),
-                                estimator=check_estimator(estimator), max_rejects=mr,
-                                resampling=resampling, critic=critic)
-        elif method == "awrs":
-            particles = run_awrs(run, n_particles, mr)
-        elif method == "mask":
-            particles = run_mask(run, n_particles)
-        elif method == "rerank":
-            particles = run_rerank(run, n_particles)
-        else:
-            particles = run_direct(run, n_particles)
-    finally:
-        run.close()
-    return _result(run, particles, method)
-
-
-def _result(run: Run, particles: list[Particle], method: str) -> Result:
-    samples = [Sample(run.text(p.ids), tuple(p.ids), float(p.log_w), bool(p.finished))
-               for p in particles]
-    lw = log_weights(particles)
-    ok = np.array([s.finished and s.log_weight > -math.inf for s in samples], dtype=bool)
-    posterior: dict[str, float] = {}
-    if ok.any():
-        good = lw[ok] if method == "smc" else np.zeros(int(ok.sum()))
-        w = np.exp(good - good.max())
-        w /= w.sum()
-        for s, wi in zip((s for s, k in zip(samples, ok) if k), w):
-            posterior[s.text] = posterior.get(s.text, 0.0) + float(wi)
-        posterior = dict(sorted(posterior.items(), key=lambda kv: -kv[1]))
     if method == "smc":
-        log_ml = log_mean_exp(lw)
-    elif method == "rerank":
-        log_ml = math.log(ok.sum() / len(samples)) if ok.any() else -math.inf
-    else:
-        log_ml = math.nan
-    text = next(iter(posterior)) if posterior else None
-    return Result(text, posterior, samples, log_ml, run.stats, empty=not posterior)
+        return SMCSampler(run, n_particles, ess_threshold=float(ess_threshold),
+                          estimator=check_estimator(estimator), max_rejects=mr,
+                          resampling=resampling, critic=critic)
+    if method == "awrs":
+        return AWRSSampler(run, n_particles, mr)
+    if method == "mask":
+        return MaskSampler(run, n_particles)
+    if method == "rerank":
+        return RerankSampler(run, n_particles)
+    return DirectSampler(run, n_particles)
 
 
 # -- validation -------------------------------------------------------------------------------

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import time
+from abc import abstractmethod
 
 import numpy as np
 
 from ..kernels import awrs as _awrs
 from ..constraints.base import IncrementalConstraint
 from .population import Particle, Run
+from .sampler import Sampler
 from .token import awrs_token, block_sums, vocab_trie
 
 
@@ -30,43 +32,46 @@ def _draw(run: Run, row_probs: np.ndarray, row_blocks: np.ndarray, block_size: i
     return _awrs.sample_token(row_probs, row_blocks, block_size, run.rng)
 
 
-def _lockstep(run: Run, particles: list[Particle], step_row) -> list[Particle]:
-    """Advance the live particles together, one batched model call per step.
+class LockstepSampler(Sampler):
+    """Independent sequences advanced together, one batched model call per step.
 
-    ``step_row(probs, row, particle, last)`` returns ``None`` when it settled the particle
-    itself, else ``(token, new_state)``: token -1 is a dead end (weight 0), an end-of-sequence
-    token finishes the particle, any other token extends it and sets its constraint state.
+    Subclasses implement :meth:`_row`: ``None`` when it settled the particle itself, else
+    ``(token, new_state)``: token -1 is a dead end (weight 0), an end-of-sequence token
+    finishes the particle, any other token extends it and sets its constraint state.
     """
-    for step in range(run.max_tokens):
-        live = [p for p in particles if p.alive]
-        if not live:
-            break
-        probs = run.forward(live)
-        last = step == run.max_tokens - 1
+
+    def __init__(self, run: Run, n: int, state=None):
+        super().__init__(run, [Particle([], state) for _ in range(n)])
+
+    def _advance(self, probs, live, last) -> None:
+        run = self.run
         for row, p in enumerate(live):
-            out = step_row(probs, row, p, last)
+            out = self._row(probs, row, p, last)
             if out is None:
                 continue
             tok, p_state = out
             if tok < 0:
                 p.log_w = -math.inf
+                run.stats.dead += 1
             elif tok in run.eos_set:
                 p.finished = True
             else:
                 p.ids.append(tok)
                 p.state = p_state
-        run.end_step(len(live))
-    return particles
+
+    @abstractmethod
+    def _row(self, probs, row: int, p: Particle, last: bool):
+        """One particle's step (see the class docstring)."""
 
 
-def run_direct(run: Run, n: int) -> list[Particle]:
+class DirectSampler(LockstepSampler):
     """``n`` independent unconstrained samples; those still going at ``max_tokens`` are unfinished."""
 
-    def step_row(probs, row, p, last):
-        p_row, b_row = probs.row(row)
-        return _draw(run, p_row, b_row, probs.block_size), None
+    method = "direct"
 
-    return _lockstep(run, [Particle([], None) for _ in range(n)], step_row)
+    def _row(self, probs, row, p, last):
+        p_row, b_row = probs.row(row)
+        return _draw(self.run, p_row, b_row, probs.block_size), None
 
 
 def _end_locally(run: Run, probs, row: int, p: Particle) -> None:
@@ -75,24 +80,29 @@ def _end_locally(run: Run, probs, row: int, p: Particle) -> None:
         p.finished = True
 
 
-def run_awrs(run: Run, n: int, max_rejects: int) -> list[Particle]:
+class AWRSSampler(LockstepSampler):
     """``n`` independent locally constrained samples: each token is the first accepted candidate.
 
     Every token is an exact draw from the model's distribution restricted to the accepted
     tokens (what token masking gives, with a handful of checks). Weights stay 0 (log), except
     ``-inf`` for a sample whose every candidate was rejected (a dead end).
     """
-    def step_row(probs, row, p, last):
+
+    method = "awrs"
+
+    def __init__(self, run: Run, n: int, max_rejects: int):
+        super().__init__(run, n, run.start_state())
+        self.max_rejects = max_rejects
+
+    def _row(self, probs, row, p, last):
+        run = self.run
         if last:
             _end_locally(run, probs, row, p)
             return None
         check, memo = run.checker.bind(p.state, p.ids)
-        tok, _, _ = awrs_token(probs, row, run.rng, check, _awrs.FIRST, max_rejects)
+        tok, _, _ = awrs_token(probs, row, run.rng, check, _awrs.FIRST, self.max_rejects)
         extends = tok >= 0 and tok not in run.eos_set
         return tok, run.checker.result(memo, tok) if extends else None
-
-    start = run.start_state()
-    return _lockstep(run, [Particle([], start) for _ in range(n)], step_row)
 
 
 def _masked_row(run: Run, probs, row: int, p: Particle) -> np.ndarray:
@@ -119,13 +129,20 @@ def _masked_row(run: Run, probs, row: int, p: Particle) -> np.ndarray:
     return out
 
 
-def run_mask(run: Run, n: int) -> list[Particle]:
+class MaskSampler(LockstepSampler):
     """``n`` independent locally constrained samples by full token masks (``V`` checks per token).
 
     The constraint's :meth:`~awrs.constraints.base.Constraint.token_mask` gives the accepted
     tokens; the distribution is renormalised over them and sampled.
     """
-    def step_row(probs, row, p, last):
+
+    method = "mask"
+
+    def __init__(self, run: Run, n: int):
+        super().__init__(run, n, run.start_state())
+
+    def _row(self, probs, row, p, last):
+        run = self.run
         if last:
             _end_locally(run, probs, row, p)
             return None
@@ -134,13 +151,18 @@ def run_mask(run: Run, n: int) -> list[Particle]:
         extends = tok >= 0 and tok not in run.eos_set
         return tok, run.checker.advance(p.state, p.ids, tok) if extends else None
 
-    start = run.start_state()
-    return _lockstep(run, [Particle([], start) for _ in range(n)], step_row)
 
-
-def run_rerank(run: Run, n: int) -> list[Particle]:
+class RerankSampler(DirectSampler):
     """``n`` unconstrained samples; those the constraint rejects (or unfinished) get weight 0."""
-    particles = run_direct(run, n)
+
+    method = "rerank"
+
+    def _finish(self) -> None:
+        super()._finish()
+        _rerank(self.run, self.particles)
+
+
+def _rerank(run: Run, particles: list[Particle]) -> None:
     checker = run.checker
     checked = 0
     for p in particles:
@@ -160,4 +182,3 @@ def run_rerank(run: Run, n: int) -> list[Particle]:
             p.log_w = -math.inf
     if run.stats.evaluations:  # the checks of whole texts count towards the last step
         run.stats.evaluations[-1] += checked
-    return particles

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 
 from .token import Checker, TokenProbs, padded, pruning_mask, token_probs
 
@@ -52,6 +54,10 @@ class Stats:
         wall_time: seconds for the whole run.
         lm_time: seconds inside ``next_token_logprobs``.
         constraint_time: seconds inside the constraint's methods.
+        dead: particles that reached a dead end: no token (end of sequence included) extends
+            their prefix under the constraint (or ``max_rejects`` was exceeded).
+        out_of_budget: particles that were still unfinished when ``max_tokens`` was reached
+            (SMC: the end of sequence forced there was not accepted).
     """
 
     method: str
@@ -66,6 +72,8 @@ class Stats:
     wall_time: float = 0.0
     lm_time: float = 0.0
     constraint_time: float = 0.0
+    dead: int = 0
+    out_of_budget: int = 0
 
     @property
     def total_evaluations(self) -> int:
@@ -112,25 +120,37 @@ class Run:
         """The constraint's initial state (``None`` without a constraint)."""
         return self.checker.start() if self.checker is not None else None
 
-    def forward(self, particles: Sequence[Particle]) -> TokenProbs:
-        """One batched model call for ``particles``; probabilities in kernel layout.
+    def contexts(self, particles: Sequence[Particle]) -> tuple[list[list[int]], list[int]]:
+        """The distinct contexts of ``particles`` and, for each particle, its row among them.
 
         Particles with the same tokens (copies made by resampling, or all of them at the
-        first step) share one row of the call.
+        first step) share one row.
         """
         rows: dict[tuple[int, ...], int] = {}
         index = [rows.setdefault(tuple(p.ids), len(rows)) for p in particles]
         prompt = self.prompt
-        contexts = [prompt + list(ids) for ids in rows]
+        return [prompt + list(ids) for ids in rows], index
+
+    def logprobs(self, contexts: list[list[int]]):
+        """One batched model call (timed and counted) at the run's temperature."""
         t0 = time.perf_counter()
-        logp = self.lm.next_token_logprobs(contexts, self.temperature)  # (U, V)
+        logp = call_lm(self.lm, contexts, self.temperature)
         self.stats.lm_time += time.perf_counter() - t0
         self.stats.lm_calls += 1
+        return logp
+
+    def probs(self, logp, index: list[int]) -> TokenProbs:
+        """Probabilities in kernel layout from the (U, V) log-probabilities of a step."""
         if self.checker is not None:
             self.checker.new_step()
         probs = token_probs(logp, self.keep)
         probs.index = index
         return probs
+
+    def forward(self, particles: Sequence[Particle]) -> TokenProbs:
+        """One batched model call for ``particles``; probabilities in kernel layout."""
+        contexts, index = self.contexts(particles)
+        return self.probs(self.logprobs(contexts), index)
 
     def count(self, n: int) -> None:
         """Record ``n`` constraint evaluations done outside the :class:`Checker` (token masks)."""
@@ -156,6 +176,40 @@ class Run:
 
     def text(self, ids: Sequence[int]) -> str:
         return self.lm.decode(list(ids))
+
+
+def call_lm(lm, contexts: list[list[int]], temperature: float):
+    """``lm.next_token_logprobs(contexts, temperature)``, forgiving models without a temperature.
+
+    A model whose ``next_token_logprobs`` takes only the contexts gets them alone; the
+    temperature is then applied to the log-probabilities it returns (exact: a softmax of
+    ``logp / T`` equals one of ``logits / T``).
+    """
+    if _takes_temperature(type(lm)):
+        return lm.next_token_logprobs(contexts, temperature)
+    logp = lm.next_token_logprobs(contexts)
+    if temperature != 1.0:
+        logp = torch.log_softmax(torch.as_tensor(logp, dtype=torch.float32) / temperature, dim=-1)
+    return logp
+
+
+def _takes_temperature(cls) -> bool:
+    hit = _TAKES_T.get(cls)
+    if hit is None:
+        try:
+            params = inspect.signature(cls.next_token_logprobs).parameters.values()
+        except (TypeError, ValueError):
+            hit = True
+        else:
+            params = list(params)
+            hit = (any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+                   or any(p.name == "temperature" for p in params)
+                   or len(params) > 2)
+        _TAKES_T[cls] = hit
+    return hit
+
+
+_TAKES_T: dict[type, bool] = {}
 
 
 def log_weights(particles: Sequence[Particle]) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import Callable
 
 from ..errors import RewardError
 from .population import Particle, Run, log_weights
+from .sampler import Sampler
 from .resample import ess, log_mean_exp, resample
 from .token import Checker, awrs_token, eos_log_weight
 
@@ -41,11 +42,14 @@ def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects:
             inc = -math.inf
         p.log_w += inc
         p.finished = p.log_w > -math.inf
+        if inc == -math.inf:
+            run.stats.out_of_budget += 1
         return
     check, memo = checker.bind(p.state, p.ids)
     tok, log_w, _ = awrs_token(probs, row, run.rng, check, estimator, max_rejects)
     p.log_w += log_w
     if tok < 0:
+        run.stats.dead += 1
         return
     if tok in run.eos_set:
         p.finished = True
@@ -54,40 +58,43 @@ def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects:
         p.state = checker.result(memo, tok)
 
 
-def run_smc(run: Run, n: int, *, ess_threshold: float, estimator: int, max_rejects: int,
-            resampling: str, critic: Callable[[str], float] | None) -> list[Particle]:
-    """Run SMC with ``n`` particles; returns the final population.
+class SMCSampler(Sampler):
+    """Sequential Monte Carlo with ``n`` particles, one step at a time.
 
-    Each step makes one batched model call for the live particles, extends each with an AWRS
-    proposal and multiplies its weight by the unbiased estimate of the accepted mass (times the
-    critic's change, if any). When the effective sample size falls below
-    ``ess_threshold * n`` the population is resampled and every weight is set to the
-    log-mean-exp of the weights, which keeps the marginal-likelihood estimate unbiased.
-    Finished particles keep their weight and take part in resampling; particles that reach
-    ``max_tokens`` end with the end-of-sequence token, weighted by its probability and its
-    acceptance.
+    Each step extends every live particle with an AWRS proposal and multiplies its weight by
+    the unbiased estimate of the accepted mass (times the critic's change, if any). When the
+    effective sample size falls below ``ess_threshold * n`` the population is resampled and
+    every weight is set to the log-mean-exp of the weights, which keeps the
+    marginal-likelihood estimate unbiased. Finished particles keep their weight and take part
+    in resampling; particles that reach ``max_tokens`` end with the end-of-sequence token,
+    weighted by its probability and its acceptance.
     """
-    start = run.start_state()
-    particles = [Particle([], start) for _ in range(n)]
-    for step in range(run.max_tokens):
-        live = [p for p in particles if p.alive]
-        if not live:
-            break
-        probs = run.forward(live)
-        last = step == run.max_tokens - 1
+
+    method = "smc"
+
+    def __init__(self, run: Run, n: int, *, ess_threshold: float, estimator: int,
+                 max_rejects: int, resampling: str, critic: Callable[[str], float] | None):
+        start = run.start_state()
+        super().__init__(run, [Particle([], start) for _ in range(n)])
+        self.n = n
+        self.ess_threshold = ess_threshold
+        self.estimator = estimator
+        self.max_rejects = max_rejects
+        self.resampling = resampling
+        self.critic = critic
+
+    def _advance(self, probs, live, last) -> None:
+        run = self.run
         for row, p in enumerate(live):
-            _extend(run, probs, row, p, estimator, max_rejects, last)
-            _retwist(run, p, critic)
-        run.end_step(len(live))
-        lw = log_weights(particles)
-        e = ess(lw)
+            _extend(run, probs, row, p, self.estimator, self.max_rejects, last)
+            _retwist(run, p, self.critic)
+        e = ess(log_weights(self.particles))
         run.stats.ess.append(e)
-        if e == 0.0 or all(not p.alive for p in particles):
-            break
-        if e < ess_threshold * n:
-            particles = resample_population(particles, resampling, run.rng)
-            run.stats.resampled.append(step)
-    return particles
+        if e == 0.0 or not any(p.alive for p in self.particles):
+            return
+        if e < self.ess_threshold * self.n:
+            self.particles = resample_population(self.particles, self.resampling, run.rng)
+            run.stats.resampled.append(self.step_index)
 
 
 def resample_population(particles: list[Particle], scheme: str, rng) -> list[Particle]:
