@@ -13,11 +13,8 @@ import queue
 import threading
 from typing import Any, Callable
 
-try:
-    from ..sampling.sampler import make_sampler  # noqa: F401  (re-exported for the app)
-    from ..sampling.scheduler import Scheduler
-except ImportError:  # TEMPORARY until the step-able sampler lands on main
-    from ._standin import Scheduler, make_sampler  # noqa: F401
+from ..sampling.sampler import make_sampler  # noqa: F401  (re-exported for the app)
+from ..sampling.scheduler import Scheduler
 
 Snapshot = list[tuple[list[int], bool, float]]  # per particle: (ids, finished, log_w)
 
@@ -88,8 +85,8 @@ class Engine:
         self._inbox.put(("add", job))
         try:
             return await job.future
-        finally:
-            if not job.future.done():
+        finally:  # cancelling this task cancels the future too
+            if job.future.cancelled() or not job.future.done():
                 self._inbox.put(("cancel", job))
 
     async def call(self, fn: Callable[[], Any]) -> Any:
@@ -110,7 +107,7 @@ class Engine:
         sch = Scheduler(self.lm, max_rows=self.max_rows)
         jobs: dict[int, _Job] = {}
         while True:
-            msgs = [] if sch.active else [self._inbox.get()]
+            msgs = [] if not sch.idle else [self._inbox.get()]
             while True:
                 try:
                     msgs.append(self._inbox.get_nowait())
@@ -123,9 +120,9 @@ class Engine:
                                    RuntimeError("the server is shutting down"))
                     return
                 self._handle(msg, sch, jobs)
-            if sch.active:
+            if not sch.idle:
                 self._step(sch, jobs)
-            self.active = len(sch.active)
+            self.active = len(sch.active) + len(sch.waiting)
 
     def _handle(self, msg, sch, jobs: dict[int, _Job]) -> None:
         kind = msg[0]
@@ -149,7 +146,7 @@ class Engine:
     def _step(self, sch, jobs: dict[int, _Job]) -> None:
         try:
             done = sch.step()
-        except Exception as exc:  # a constraint or the model raised: fail the step's requests
+        except Exception as exc:  # the model raised: fail every request of the step
             for job in list(jobs.values()):
                 sch.remove(job.sampler)
                 self._post(job.loop, _resolve, job.future, None, exc)
@@ -161,10 +158,12 @@ class Engine:
             job = jobs.pop(id(s), None)
             if job is None:
                 continue
-            try:
-                value, error = s.result(), None
-            except Exception as exc:
-                value, error = None, exc
+            value, error = None, s.error  # a sampler's own failure leaves the others running
+            if error is None:
+                try:
+                    value = s.result()
+                except Exception as exc:
+                    error = exc
             self.finished += 1
             self._post(job.loop, _resolve, job.future, value, error)
         for job in jobs.values():
