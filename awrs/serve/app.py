@@ -44,19 +44,27 @@ class Guard:
                                "header with this server's key", code="invalid_api_key")
                 return await err.response()(scope, receive, send)
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            return await self._too_large(int(length))(scope, receive, send)
-        seen = 0
-
-        async def bounded_receive():
-            nonlocal seen
+        if length is not None and length.isdigit():
+            if int(length) > self.max_body:
+                return await self._too_large(int(length))(scope, receive, send)
+            return await self.app(scope, receive, send)
+        # no declared length (chunked): read the body here, within the bound, then replay it
+        chunks, seen, more = [], 0, True
+        while more:
             msg = await receive()
-            seen += len(msg.get("body", b""))
+            if msg["type"] != "http.request":
+                return
+            chunks.append(msg.get("body", b""))
+            seen += len(chunks[-1])
+            more = msg.get("more_body", False)
             if seen > self.max_body:
-                raise APIError(413, self._message(seen), code="request_too_large")
-            return msg
+                return await self._too_large(seen)(scope, receive, send)
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
-        return await self.app(scope, bounded_receive, send)
+        async def replayed():
+            return replay.pop() if replay else await receive()
+
+        return await self.app(scope, replayed, send)
 
     def _message(self, n: int) -> str:
         return f"request body of {n} bytes exceeds this server's limit of {self.max_body} bytes"

@@ -143,3 +143,16 @@ def test_n_distinct_and_best_of_k():
         with pytest.raises(openai.BadRequestError, match="n_particles >= n"):
             client.completions.create(model="toy", prompt="x", max_tokens=4, n=5,
                                       extra_body={"regex": "a", "n_particles": 2})
+
+
+def test_body_bound_holds_without_content_length():
+    with serve(max_body_bytes=1000) as srv:
+        def chunked(n):  # a generator body is sent chunked, with no Content-Length
+            body = f'{{"model": "toy", "prompt": "{"x" * n}", "max_tokens": 2}}'.encode()
+            yield from (body[i:i + 100] for i in range(0, len(body), 100))
+
+        post = lambda n: httpx.post(f"{srv.base}/v1/completions", content=chunked(n),  # noqa: E731
+                                    headers={"Content-Type": "application/json"})
+        big = post(5000)
+        assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"
+        assert post(10).status_code == 200
