@@ -9,6 +9,7 @@ import hmac
 import json
 import math
 import time
+import weakref
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -152,8 +153,11 @@ class Served:
             sampler = await run_in_threadpool(self._sampler, plan)
             if plan.stream:
                 include_usage = bool((req.stream_options or {}).get("include_usage"))
-                events = self._stream(plan, sampler, include_usage)
-                handed = True  # the stream releases the slot when it ends
+                slot = _Slot(self.engine)
+                events = self._stream(plan, sampler, include_usage, slot)
+                # the stream frees the slot when it ends, or when it is dropped unstarted
+                weakref.finalize(events, slot.release)
+                handed = True
                 return StreamingResponse(events, media_type="text/event-stream",
                                          headers={"Cache-Control": "no-cache"})
             return await self._guarded(self._answer(plan, sampler), request)
@@ -243,7 +247,8 @@ class Served:
         return out
 
     # -- streaming -----------------------------------------------------------------------------
-    async def _stream(self, plan: Plan, sampler, include_usage: bool) -> AsyncIterator[str]:
+    async def _stream(self, plan: Plan, sampler, include_usage: bool,
+                      slot: "_Slot") -> AsyncIterator[str]:
         """Server-sent events. method="awrs": token by token, choice i following particle i;
         other methods: each choice's final text as one chunk."""
         rid, chat = output.new_id(plan.chat), plan.chat
@@ -308,8 +313,20 @@ class Served:
         finally:
             if not task.done():
                 task.cancel()
-            self.engine.release()
+            slot.release()
         yield "data: [DONE]\n\n"
+
+
+class _Slot:
+    """A request's place in the engine's admission count, released once."""
+
+    def __init__(self, engine: Engine):
+        self.engine, self.held = engine, True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.engine.release()
 
 
 class _TextStream:
