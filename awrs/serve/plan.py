@@ -72,7 +72,8 @@ def make_plan(req: ChatCompletionRequest | CompletionRequest, lm, limits: Limits
     method = req.method or ("smc" if constraint is not None else "direct")
     max_tokens = (req.max_completion_tokens if chat else None) or req.max_tokens or 256
     _check_limits(req, max_tokens, limits)
-    n_particles = req.best_of_k or req.n_particles or max(8, req.n)
+    n_particles = req.best_of_k or req.n_particles or (
+        max(8, req.n) if method in ("smc", "rerank") else req.n)
     _check_options(req, method, n_particles, chat)
     temperature = 1.0 if req.temperature is None else req.temperature
     if temperature == 0:

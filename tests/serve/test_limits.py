@@ -156,3 +156,61 @@ def test_body_bound_holds_without_content_length():
         big = post(5000)
         assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"
         assert post(10).status_code == 200
+
+
+FIELDS = ["max_tokens", "temperature", "n", "seed", "stop", "stream", "response_format", "regex",
+          "pattern", "grammar", "sql", "method", "n_particles", "ess_threshold", "best_of_k",
+          "reward", "logprobs", "top_p"]
+
+
+def test_hostile_bodies_get_openai_errors_never_a_crash():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 40),
+                        st.floats(allow_nan=False, width=32), st.text(max_size=12))
+    values = st.recursive(scalars, lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(
+            ["type", "role", "content", "json_schema", "schema", "name"]), inner, max_size=3)),
+        max_leaves=6)
+    plausible = {
+        "method": st.sampled_from(["smc", "awrs", "mask", "rerank", "direct"]),
+        "regex": st.sampled_from(["[a-c]{1,3}", "(a", "a*", "", "[^\\x00-\\xff]"]),
+        "temperature": st.floats(1e-30, 1e30), "max_tokens": st.integers(1, 8),
+        "n_particles": st.integers(1, 5), "stop": st.lists(st.text(max_size=2), max_size=2),
+        "n": st.integers(1, 3), "seed": st.integers(0, 2**70), "stream": st.booleans(),
+        "ess_threshold": st.floats(0, 1), "best_of_k": st.integers(1, 3),
+        "reward": st.sampled_from(["logprob", "judge"]), "logprobs": st.integers(0, 2),
+        "top_p": st.sampled_from([1, 0.5]), "grammar": st.sampled_from(['start: "a"+', "x"]),
+        "response_format": st.sampled_from([
+            {"type": "json_object"}, {"type": "text"}, {"type": "json_schema"},
+            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "integer"}}},
+            {"type": "json_schema", "json_schema": {"schema": {"$ref": "#/x"}}}]),
+    }
+    field_values = st.sampled_from(FIELDS).flatmap(
+        lambda k: st.tuples(st.just(k), st.one_of(plausible.get(k, values),
+                                                  plausible.get(k, values), values)))
+    bodies = st.lists(field_values, max_size=5).map(dict)
+
+    with serve(max_tokens=6, max_particles=4, timeout=60) as srv:
+        @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(body=bodies, chat=st.booleans())
+        def check(body, chat):
+            base = ({"messages": [{"role": "user", "content": "hi"}]} if chat
+                    else {"prompt": "hi"})
+            base["max_tokens"] = 4
+            body = {"model": "toy", **base, **body}
+            path = "/v1/chat/completions" if chat else "/v1/completions"
+            r = httpx.post(srv.base + path, json=body, timeout=30)
+            assert r.status_code in (200, 400, 404, 413, 422), (body, r.text)
+            if r.status_code != 200:
+                err = r.json()["error"]
+                assert err["message"] and err["type"], r.text
+            elif not body.get("stream"):
+                assert r.json()["choices"], r.text
+
+        t0 = time.monotonic()
+        check()
+        assert time.monotonic() - t0 < 120  # no input hangs the server
+        assert srv.health()["pending"] == 0
