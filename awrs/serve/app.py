@@ -190,8 +190,7 @@ class Served:
         finally:
             if not task.done():
                 task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+                await asyncio.wait({task})  # let the cancellation reach the engine
 
     async def _run(self, plan: Plan, sampler, on_step=None):
         try:

@@ -6,7 +6,8 @@ import json
 import re
 from typing import Any
 
-from ..errors import ConfigurationError, ConstraintError, RewardError
+from ..errors import (ConfigurationError, ConstraintError, ConstraintEvaluationError,
+                      RewardError)
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
           405: "invalid_request_error", 408: "timeout_error", 413: "request_too_large",
@@ -53,6 +54,9 @@ def from_awrs(exc: Exception, param: str | None) -> APIError:
         extra = {"pointer": m.group(1)} if m else {}
         return APIError(400, f"{param or 'constraint'} refused: {msg}", param=param,
                         code="invalid_constraint", **extra)
+    if isinstance(exc, ConstraintEvaluationError):  # the request's own constraint raised
+        return APIError(400, f"the constraint failed while generating: {msg}",
+                        code="constraint_failed")
     if isinstance(exc, RewardError):
         return APIError(400, msg, param="reward", code="reward_error")
     if isinstance(exc, ConfigurationError):

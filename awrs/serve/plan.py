@@ -25,6 +25,8 @@ class Limits:
         max_pending: requests queued or running at once; more get 429.
         timeout: seconds a request may run before it is cancelled (504).
         max_whitespace: whitespace-run bound for ``grammar`` and ``sql`` constraints.
+        pattern_timeout: seconds per match of a ``pattern`` (a catastrophic pattern fails
+            its request with 400 instead of stalling every request).
     """
 
     max_body_bytes: int = 1 << 20
@@ -33,6 +35,7 @@ class Limits:
     max_pending: int = 64
     timeout: float = 300.0
     max_whitespace: int = 8
+    pattern_timeout: float = 0.5
 
 
 @dataclass(slots=True)
@@ -174,7 +177,7 @@ def _build(awrs, req, source: str, limits: Limits):
     if source == "regex":
         return awrs.Regex(req.regex)
     if source == "pattern":
-        return awrs.Pattern(req.pattern)
+        return awrs.Pattern(req.pattern, timeout=limits.pattern_timeout)
     if source == "grammar":
         grammar = awrs.Grammar(req.grammar)
         return grammar if ws is None else grammar & ws
