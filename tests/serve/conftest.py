@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from serve_helpers import API_KEY, ROOT, free_port, wait_healthy
@@ -17,11 +18,12 @@ def server():
     cmd = [sys.executable, "-m", "awrs", "serve", "--port", str(port), "--threads", "1",
            "--api-key", API_KEY, "--max-tokens-limit", "64", "--max-particles", "8",
            "--max-body-bytes", "65536"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
                             env={**os.environ, "AWRS_API_KEY": ""})
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(base, 180, proc)
+        wait_healthy(base, 180, proc, log)
         yield base
     finally:
         proc.terminate()
@@ -30,10 +32,13 @@ def server():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")
 def client(server):
     import openai
 
-    return openai.OpenAI(base_url=f"{server}/v1", api_key=API_KEY, max_retries=0, timeout=120)
+    with openai.OpenAI(base_url=f"{server}/v1", api_key=API_KEY, max_retries=0,
+                       timeout=120) as client:
+        yield client

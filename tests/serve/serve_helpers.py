@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,12 +25,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(base: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+def wait_healthy(base: str, timeout: float, proc: subprocess.Popen | None = None,
+                 log=None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: "
-                               f"{proc.stderr.read().decode(errors='replace')[-2000:]}")
+            if log is not None:
+                log.seek(0)
+            text = log.read().decode(errors="replace")[-2000:] if log is not None else ""
+            raise RuntimeError(f"server exited with {proc.returncode}: {text}")
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                 return
@@ -54,6 +55,7 @@ class ThreadServer:
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                    log_level="error", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.clients: list = []
 
     def __enter__(self):
         self.thread.start()
@@ -61,13 +63,17 @@ class ThreadServer:
         return self
 
     def __exit__(self, *exc):
+        for client in self.clients:
+            client.close()
         self.server.should_exit = True
         self.thread.join(timeout=20)
 
     def client(self, **kw):
         import openai
 
-        return openai.OpenAI(base_url=f"{self.base}/v1", api_key="none", max_retries=0, **kw)
+        client = openai.OpenAI(base_url=f"{self.base}/v1", api_key="none", max_retries=0, **kw)
+        self.clients.append(client)
+        return client
 
     def health(self) -> dict:
         return httpx.get(f"{self.base}/health", timeout=5).json()

@@ -130,9 +130,9 @@ def test_api_key_required_except_health(server):
         assert err["code"] == "invalid_api_key"
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}
         assert httpx.get(f"{server}/v1/models", headers=headers).status_code == 401
-    bad = openai.OpenAI(base_url=f"{server}/v1", api_key="wrong", max_retries=0)
-    with pytest.raises(openai.AuthenticationError):
-        bad.models.list()
+    with openai.OpenAI(base_url=f"{server}/v1", api_key="wrong", max_retries=0) as bad:
+        with pytest.raises(openai.AuthenticationError):
+            bad.models.list()
     good = httpx.get(f"{server}/v1/models", headers={"Authorization": f"Bearer {API_KEY}"})
     assert good.json()["data"][0]["id"] == "SmolLM2-135M-Instruct"
     assert httpx.get(f"{server}/health").status_code == 200
