@@ -146,6 +146,7 @@ def run_level(base: str, clients: int, args, first_seed: int) -> dict:
         "p99_s": lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))] if lat else None,
         "particle_tokens": tokens, "particle_tokens_per_s": tokens / wall,
         "forwards": forwards, "tokens_per_forward": tokens / forwards if forwards else None,
+        "engine_busy": (after["busy_seconds"] - before["busy_seconds"]) / wall,
     }
 
 
@@ -183,7 +184,8 @@ def main(argv=None) -> int:
                   f"{row['invalid']} invalid, {row['empty']} empty | "
                   f"{row['requests_per_s']:.2f} req/s, p50 {row['p50_s']:.2f} s, "
                   f"p99 {row['p99_s']:.2f} s | {row['particle_tokens_per_s']:.1f} "
-                  f"particle-tokens/s, {row['tokens_per_forward'] or 0:.1f} per forward",
+                  f"particle-tokens/s, {row['tokens_per_forward'] or 0:.1f} per forward, "
+                  f"engine busy {row['engine_busy']:.0%}",
                   flush=True)
     finally:
         if proc is not None:

@@ -104,7 +104,7 @@ def create_app(lm, model_id: str, *, api_key: str | None = None,
         return {"status": "ok", "model": model_id, "pending": engine.pending,
                 "active": engine.active, "finished": engine.finished,
                 "cancelled": engine.cancelled, "steps": engine.steps,
-                "lm_calls": engine.lm_calls}
+                "lm_calls": engine.lm_calls, "busy_seconds": round(engine.busy_seconds, 3)}
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from typing import Any, Callable
 
 from ..sampling.sampler import make_sampler  # noqa: F401  (re-exported for the app)
@@ -54,6 +55,7 @@ class Engine:
         self.active = 0  # samplers in the scheduler (engine side)
         self.finished = self.cancelled = self.steps = 0
         self.lm_calls = 0
+        self.busy_seconds = 0.0  # time spent stepping
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="awrs-engine", daemon=True)
 
@@ -144,6 +146,7 @@ class Engine:
             self._post(loop, _resolve, fut, value, error)
 
     def _step(self, sch, jobs: dict[int, _Job]) -> None:
+        t0 = time.perf_counter()
         try:
             done = sch.step()
         except Exception as exc:  # the model raised: fail every request of the step
@@ -152,6 +155,7 @@ class Engine:
                 self._post(job.loop, _resolve, job.future, None, exc)
             jobs.clear()
             return
+        self.busy_seconds += time.perf_counter() - t0
         self.steps += 1
         self.lm_calls = sch.lm_calls
         for s in done:
