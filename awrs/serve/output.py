@@ -11,6 +11,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..sampling.population import call_lm
+
 
 @dataclass(frozen=True, slots=True)
 class Choice:
@@ -72,7 +74,7 @@ def token_logprobs(lm, prompt_ids: list[int], ids: Sequence[int], temperature: f
     if not ids:
         return []
     contexts = [list(prompt_ids) + list(ids[:i]) for i in range(len(ids))]
-    logp = lm.next_token_logprobs(contexts, temperature)  # (T, V)
+    logp = torch.as_tensor(call_lm(lm, contexts, temperature))  # (T, V)
     picked = logp[torch.arange(len(ids)), torch.as_tensor(list(ids))].tolist()
     alts: list[list[tuple[int, float]]] = [[] for _ in ids]
     if top:
