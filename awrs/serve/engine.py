@@ -14,7 +14,6 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..sampling.sampler import make_sampler  # noqa: F401  (re-exported for the app)
 from ..sampling.scheduler import Scheduler
 
 Snapshot = list[tuple[list[int], bool, float]]  # per particle: (ids, finished, log_w)
