@@ -16,8 +16,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import AwrsError
-from . import output
 from ..sampling.sampler import make_sampler
+from . import output
 from .engine import Busy, Engine
 from .errors import APIError, from_awrs, install
 from .guard import Guard
