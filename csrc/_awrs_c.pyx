@@ -4,7 +4,7 @@
 import numpy as np
 cimport numpy as cnp
 from libc.math cimport floor, log, log1p, INFINITY
-from libc.stdint cimport uint64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
@@ -215,107 +215,304 @@ cdef inline double _phantoms(SplitMix64 rng, double kept, double total) noexcept
     return floor(log(r) / log1p(-kept / total))
 
 
+cdef class DfaCheck:
+    cdef const int[:, ::1] table
+    cdef const unsigned char[::1] accept
+    cdef public int state
+    cdef const unsigned char[::1] data
+    cdef const int64_t[::1] offsets
+    cdef const unsigned char[::1] is_eos
+    cdef int[::1] memo
+    cdef const int[::1] min_tokens
+    cdef bint has_min
+    cdef public long remaining
+    cdef public long evaluations
+    cdef Py_ssize_t V
+
+    def __init__(self, table, accept, state, data, offsets, is_eos, memo, min_tokens=None,
+                 remaining=0):
+        if not 0 < int(state) < table.shape[0]:
+            raise ValueError(f"expected a live DFA state in [1, {table.shape[0]}), "
+                             f"but got {state}")
+        if len(memo) != len(offsets) - 1 or len(is_eos) != len(memo):
+            raise ValueError(f"expected memo and is_eos of {len(offsets) - 1} entries, "
+                             f"got {len(memo)} and {len(is_eos)}")
+        self.table = table
+        self.accept = accept
+        self.state = int(state)
+        self.data = data
+        self.offsets = offsets
+        self.is_eos = is_eos
+        self.memo = memo
+        self.V = len(memo)
+        self.has_min = min_tokens is not None
+        if self.has_min:
+            self.min_tokens = min_tokens
+        self.remaining = int(remaining)
+        self.evaluations = 0
+
+    cdef inline int _eval(self, Py_ssize_t tok) noexcept nogil:
+        cdef int s = self.state
+        cdef int64_t i
+        if self.is_eos[tok]:
+            return 1 if self.accept[s] else 0
+        for i in range(self.offsets[tok], self.offsets[tok + 1]):
+            s = self.table[s, self.data[i]]
+            if s == 0:
+                break
+        return s
+
+    cdef inline int c_check(self, Py_ssize_t tok) noexcept nogil:
+        cdef int r = self.memo[tok]
+        if r < 0:
+            r = self._eval(tok)
+            self.memo[tok] = r
+            self.evaluations += 1
+        if r == 0:
+            return 0
+        if self.is_eos[tok] or not self.has_min:
+            return 1
+        return 1 if self.min_tokens[r] <= self.remaining else 0
+
+    def __call__(self, Py_ssize_t tok):
+        if not 0 <= tok < self.V:
+            raise IndexError(f"token {tok} out of range [0, {self.V})")
+        return bool(self.c_check(tok))
+
+    def mask(self):
+        out = np.empty(self.V, dtype=np.uint8)
+        cdef unsigned char[::1] o = out
+        cdef Py_ssize_t t
+        with nogil:
+            for t in range(self.V):
+                o[t] = <unsigned char>self.c_check(t)
+        return out
+
+
+cdef class _Checks:
+    """The step's checks: the constraint's ``check`` until the fallback, then mask lookups."""
+    cdef object check, get_mask, mask_obj
+    cdef DfaCheck dfa
+    cdef long after
+    cdef public long n
+    cdef const unsigned char* mask
+    cdef Py_ssize_t mask_len
+
+    def __cinit__(self, check, long after, get_mask):
+        self.check = check
+        self.dfa = check if isinstance(check, DfaCheck) else None
+        self.after = after
+        self.get_mask = get_mask
+        self.mask = NULL
+        self.mask_len = 0
+        self.n = 0
+
+    cdef int due(self) except -1:
+        cdef const unsigned char[::1] mv
+        if self.mask == NULL:
+            if self.after < 0 or self.n < self.after:
+                return 0
+            src = self.get_mask if self.get_mask is not None else self.check.mask
+            arr = np.ascontiguousarray(np.asarray(src()).ravel() != 0).view(np.uint8)
+            self.mask_obj = arr
+            self.mask_len = arr.shape[0]
+            if self.mask_len == 0:
+                self.mask_obj = np.zeros(1, dtype=np.uint8)
+            mv = self.mask_obj
+            self.mask = &mv[0]
+        return 1
+
+    cdef inline int call(self, long tok) except -1:
+        if self.mask != NULL:
+            return 1 if (tok < self.mask_len and self.mask[tok]) else 0
+        self.n += 1
+        if self.dfa is not None:
+            if tok >= self.dfa.V:
+                raise IndexError(f"token {tok} out of the DFA check's range")
+            return self.dfa.c_check(tok)
+        return 1 if self.check(tok) else 0
+
+
+cdef int masked_urn(Urn* src, Urn* m, _Checks ck) except -1:
+    """The urn of ``probs * mask`` over every token (exclusions of ``src`` play no part)."""
+    cdef Py_ssize_t b, i, n = src.nb * src.bs
+    cdef double acc
+    m.p = src.p
+    m.bs = src.bs
+    m.nb = src.nb
+    m.bm = <double*>malloc(src.nb * sizeof(double))
+    m.excl = <unsigned char*>malloc(n)
+    if m.bm == NULL or m.excl == NULL:
+        urn_free(m)
+        raise MemoryError()
+    for i in range(n):
+        m.excl[i] = 0 if (i < ck.mask_len and ck.mask[i]) else 1
+    for b in range(src.nb):
+        acc = 0.0
+        for i in range(b * src.bs, (b + 1) * src.bs):
+            if m.excl[i]:
+                acc += 0.0
+            else:
+                acc += <double>src.p[i]
+        m.bm[b] = acc
+    return 0
+
+
+cdef inline double _failures(SplitMix64 rng, double z, double total) noexcept:
+    return 0.0 if z >= total else _phantoms(rng, z, total)
+
+
 def awrs_step(const float[::1] probs, const double[::1] blocks, Py_ssize_t block_size,
-              SplitMix64 rng, check, int estimator, long max_rejects):
+              SplitMix64 rng, check, int estimator, long max_rejects, long fallback_after=-1,
+              get_mask=None):
     cdef Urn u
+    cdef _Checks ck = _Checks(check, fallback_after, get_mask)
     urn_init(&u, probs, blocks, block_size)
     try:
-        return _step(&u, rng, check, estimator, max_rejects)
+        return _step(&u, rng, ck, estimator, max_rejects)
     finally:
         urn_free(&u)
 
 
-cdef tuple _step(Urn* u, SplitMix64 rng, check, int estimator, long max_rejects):
+cdef tuple _exact(Urn* u, SplitMix64 rng, _Checks ck, int estimator):
+    cdef Urn m
+    cdef double z
+    cdef long x
+    masked_urn(u, &m, ck)
+    try:
+        z = urn_total(&m)
+        if not z > 0:
+            return (-1, -INFINITY, ck.n)
+        x = urn_draw(&m, rng._uniform())
+        return (x, 0.0 if estimator == C_FIRST else log(z), ck.n)
+    finally:
+        urn_free(&m)
+
+
+cdef tuple _step(Urn* u, SplitMix64 rng, _Checks ck, int estimator, long max_rejects):
     cdef double total = urn_total(u), mass = 0.0, rest, px, w
-    cdef long x, y, n_checks = 0, n_rej = 0, n2 = 0
+    cdef long x, y, n_rej = 0, n2 = 0
     if estimator == C_AUTO:
         estimator = C_GEOMETRIC if urn_peaked(u, total) else C_RECURSIVE
     if estimator == C_GEOMETRIC:
-        return _geometric(u, total, rng, check, max_rejects)
+        return _geometric(u, total, rng, ck, max_rejects)
     while True:
+        if ck.due() and estimator != C_TWO_PASS:
+            return _exact(u, rng, ck, estimator)
         mass = urn_total(u)
         x = urn_draw(u, rng._uniform())
         if x < 0:
-            return (-1, -INFINITY, n_checks)
-        n_checks += 1
-        if check(x):
+            return (-1, -INFINITY, ck.n)
+        if ck.call(x):
             break
         urn_exclude(u, x)
         n_rej += 1
         if max_rejects and n_rej >= max_rejects:
-            return (-1, -INFINITY, n_checks)
+            return (-1, -INFINITY, ck.n)
     px = <double>u.p[x]
     if estimator == C_FIRST:
-        return (x, 0.0, n_checks)
+        return (x, 0.0, ck.n)
     if estimator == C_RECURSIVE:
         if max_rejects and n_rej == max_rejects - 1:
-            return (x, log(mass), n_checks)
+            return (x, log(mass), ck.n)
         urn_exclude(u, x)
         rest = urn_total(u)
         y = urn_draw(u, rng._uniform())
         w = px
-        if y >= 0:
-            n_checks += 1
-            if check(y):
-                w = px + rest
-        return (x, log(w), n_checks)
+        if y >= 0 and ck.call(y):
+            w = px + rest
+        return (x, log(w), ck.n)
     if estimator != C_TWO_PASS:
         raise ValueError(f"unknown estimator code {estimator}")
     while True:
+        ck.due()
         y = urn_draw(u, rng._uniform())
         if y < 0 or y == x:
             break
-        n_checks += 1
-        if check(y):
+        if ck.call(y):
             break
         urn_exclude(u, y)
         n2 += 1
         if max_rejects and n_rej + n2 >= max_rejects:
-            return (x, log(mass / max_rejects), n_checks)
-    return (x, log(mass / <double>(n_rej + n2 + 1)), n_checks)
+            return (x, log(mass / max_rejects), ck.n)
+    return (x, log(mass / <double>(n_rej + n2 + 1)), ck.n)
 
 
-cdef tuple _geometric(Urn* u, double total, SplitMix64 rng, check, long max_rejects):
-    cdef long n_checks = 0, x = -1, y
+cdef tuple _geometric(Urn* u, double total, SplitMix64 rng, _Checks ck, long max_rejects):
+    cdef long x = -1, y
     cdef double n_rej = 0.0, kept, unseen, px
     while x < 0:
+        if ck.due():
+            return _geometric_exact(u, total, rng, ck, max_rejects, n_rej)
         kept = urn_total(u)
         if not kept > 0:
-            return (-1, -INFINITY, n_checks)
+            return (-1, -INFINITY, ck.n)
         if kept < total:
             n_rej += _phantoms(rng, kept, total)
             if max_rejects and n_rej >= max_rejects:
-                return (-1, -INFINITY, n_checks)
+                return (-1, -INFINITY, ck.n)
         y = urn_draw(u, rng._uniform())
         if y < 0:
-            return (-1, -INFINITY, n_checks)
-        n_checks += 1
-        if check(y):
+            return (-1, -INFINITY, ck.n)
+        if ck.call(y):
             x = y
             break
         urn_exclude(u, y)
         n_rej += 1
         if max_rejects and n_rej >= max_rejects:
-            return (-1, -INFINITY, n_checks)
+            return (-1, -INFINITY, ck.n)
     px = <double>u.p[x]
     urn_exclude(u, x)
     while True:
+        if ck.due():
+            return _geometric_rest(u, total, rng, ck, max_rejects, n_rej, x, -1.0)
         unseen = urn_total(u)
         kept = unseen + px
         if kept < total:
             n_rej += _phantoms(rng, kept, total)
             if max_rejects and n_rej >= max_rejects:
-                return (x, log(total / max_rejects), n_checks)
+                return (x, log(total / max_rejects), ck.n)
         if rng._uniform() * kept < px:
             break
         y = urn_draw(u, rng._uniform())
         if y < 0:
             break
-        n_checks += 1
-        if check(y):
+        if ck.call(y):
             break
         urn_exclude(u, y)
         n_rej += 1
         if max_rejects and n_rej >= max_rejects:
-            return (x, log(total / max_rejects), n_checks)
-    return (x, log(total / (n_rej + 1.0)), n_checks)
+            return (x, log(total / max_rejects), ck.n)
+    return (x, log(total / (n_rej + 1.0)), ck.n)
+
+
+cdef tuple _geometric_exact(Urn* u, double total, SplitMix64 rng, _Checks ck, long max_rejects,
+                            double n_rej):
+    cdef Urn m
+    cdef double z
+    cdef long x
+    masked_urn(u, &m, ck)
+    try:
+        z = urn_total(&m)
+        if not z > 0:
+            return (-1, -INFINITY, ck.n)
+        n_rej += _failures(rng, z, total)
+        if max_rejects and n_rej >= max_rejects:
+            return (-1, -INFINITY, ck.n)
+        x = urn_draw(&m, rng._uniform())
+        return _geometric_rest(&m, total, rng, ck, max_rejects, n_rej, x, z)
+    finally:
+        urn_free(&m)
+
+
+cdef tuple _geometric_rest(Urn* u, double total, SplitMix64 rng, _Checks ck, long max_rejects,
+                           double n_rej, long x, double z):
+    cdef Urn m
+    if z < 0:
+        masked_urn(u, &m, ck)
+        z = urn_total(&m)
+        urn_free(&m)
+    n_rej += _failures(rng, z, total)
+    if max_rejects and n_rej >= max_rejects:
+        return (x, log(total / max_rejects), ck.n)
+    return (x, log(total / (n_rej + 1.0)), ck.n)

@@ -58,6 +58,9 @@ class Stats:
             their prefix under the constraint (or ``max_rejects`` was exceeded).
         out_of_budget: particles that were still unfinished when ``max_tokens`` was reached
             (SMC: the end of sequence forced there was not accepted).
+        candidates: candidates the rejection kernel checked (memo hits included).
+        fallbacks: particle-steps that finished on the state's exact token mask.
+        masks: exact token masks computed for those fallbacks.
     """
 
     method: str
@@ -74,6 +77,9 @@ class Stats:
     constraint_time: float = 0.0
     dead: int = 0
     out_of_budget: int = 0
+    candidates: int = 0
+    fallbacks: int = 0
+    masks: int = 0
 
     @property
     def total_evaluations(self) -> int:
@@ -171,6 +177,9 @@ class Run:
         self.stats.wall_time = time.perf_counter() - self._t0
         if self.checker is not None:
             self.stats.constraint_time = self.checker.seconds
+            c = self.checker
+            self.stats.candidates, self.stats.fallbacks, self.stats.masks = (
+                c.candidates, c.fallbacks, c.masks)
         if self._bar is not None:
             self._bar.close()
 

@@ -154,6 +154,69 @@ def vocab_trie(lm):
     return _cached(_TRIES, lm, lambda: VocabTrie(lm.vocab, exclude=lm.eos_token_ids))
 
 
+#: checks after which a state with no mask yet switches to its exact mask: one mask costs
+#: about this many candidates (a DFA fills V transitions, ~ 200 draws of O(blocks + block);
+#: other constraints walk the vocabulary trie) and it bounds the work of a particle-step
+FALLBACK_AFTER = 200
+#: the same once the state's mask is known (one O(V) masked sum, ~ 32 draws)
+FALLBACK_AFTER_KNOWN = 32
+#: bytes of DFA transition memos a run keeps (V int32 per DFA state; all dropped when full)
+DFA_MEMO_BYTES = 64 << 20
+
+
+def vocab_bytes(lm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(data, offsets, is_eos)``: the vocabulary's bytes concatenated (uint8), token ``t``
+    being ``data[offsets[t]:offsets[t + 1]]`` (int64), and a (V,) uint8 end-of-sequence flag.
+    Built once per model."""
+    def make():
+        lens = np.fromiter((len(t) for t in lm.vocab), dtype=np.int64, count=len(lm.vocab))
+        offsets = np.zeros(len(lm.vocab) + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        data = np.frombuffer(b"".join(lm.vocab), dtype=np.uint8)
+        is_eos = np.zeros(len(lm.vocab), dtype=np.uint8)
+        is_eos[list(lm.eos_token_ids)] = 1
+        return data, offsets, is_eos
+
+    return _cached(_BYTES, lm, make)
+
+
+_BYTES: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+
+
+def _dfa_of(constraint):
+    """``(table, accept as uint8)`` of a :class:`~awrs.constraints.regex.Regex`, else None."""
+    from ..constraints.regex import Regex
+
+    if type(constraint) is not Regex:
+        return None
+    dfa = constraint.dfa
+    return dfa.table, np.ascontiguousarray(dfa.accept, dtype=np.uint8)
+
+
+class _Memo(dict):
+    """token -> new state; a token drawn from an exact mask (never checked) is advanced on
+    first access."""
+
+    __slots__ = ("check",)
+
+    def __missing__(self, tok: int):
+        self.check(tok)
+        return dict.__getitem__(self, tok)
+
+
+class Binding:
+    """What :meth:`Checker.bind` gives the kernel: the check of one particle's state, and when
+    (``after`` checks; -1: never) and how (``get_mask``) to switch to the state's exact mask."""
+
+    __slots__ = ("fn", "after", "get_mask", "checker")
+
+    def __init__(self, fn, after: int, get_mask, checker: "Checker"):
+        self.fn, self.after, self.get_mask, self.checker = fn, after, get_mask, checker
+
+    def __call__(self, tok: int) -> bool:
+        return bool(self.fn(tok))
+
+
 class Checker:
     """Constraint checks for one run: counts them, times them, caches them within a step.
 
@@ -161,9 +224,29 @@ class Checker:
     so each distinct (state, token) pair is evaluated once per step. Exceptions raised by the
     constraint surface as :class:`~awrs.errors.ConstraintEvaluationError` naming the full byte
     prefix that triggered them.
+
+    A :class:`~awrs.constraints.regex.Regex` is checked inside the kernel
+    (:class:`~awrs.kernels.awrs.DfaCheck`): its int states key a memo of V transitions kept
+    for the whole run (every particle in the state shares it). With ``fallback`` on, a
+    particle-step that reaches :data:`FALLBACK_AFTER` checks (:data:`FALLBACK_AFTER_KNOWN`
+    once the state's mask is known) finishes on the state's exact mask, computed once per
+    state and step (a DFA's once per run), see :func:`~awrs.kernels.awrs.awrs_step`.
+    ``min_tokens`` (a per-DFA-state int array) and ``bind(..., remaining=)`` restrict a Regex's
+    non-EOS tokens to those after which acceptance stays within ``remaining`` tokens.
+
+    The DFA's checks run inside the kernel, so their time counts as the sampler's, not as
+    ``seconds`` (the constraint's).
+
+    Attributes:
+        evaluations: distinct (state, token) evaluations (masks not included).
+        candidates: candidates checked by the kernel (memo hits included).
+        fallbacks: particle-steps that finished on an exact mask.
+        masks: exact masks computed.
     """
 
-    __slots__ = ("constraint", "lm", "vocab", "eos", "evaluations", "seconds", "_memos")
+    __slots__ = ("constraint", "lm", "vocab", "eos", "evaluations", "seconds", "_memos",
+                 "candidates", "fallbacks", "masks", "fallback", "min_tokens", "_dfa",
+                 "_dfa_memos", "_dfa_full", "_bytes")
 
     def __init__(self, constraint, lm):
         self.constraint = constraint
@@ -172,10 +255,17 @@ class Checker:
         self.eos = frozenset(lm.eos_token_ids)
         self.evaluations = 0
         self.seconds = 0.0
-        self._memos: dict[int, tuple[Any, dict]] = {}
+        self._memos: dict[int, list] = {}
+        self.candidates = self.fallbacks = self.masks = 0
+        self.fallback = True
+        self.min_tokens: np.ndarray | None = None
+        self._dfa = _dfa_of(constraint)
+        self._dfa_memos: dict[int, np.ndarray] = {}
+        self._dfa_full: set[int] = set()
+        self._bytes = vocab_bytes(lm) if self._dfa is not None else None
 
     def new_step(self) -> None:
-        """Forget the previous step's cached results."""
+        """Forget the previous step's cached results (a DFA's memos persist)."""
         self._memos = {}
 
     def fail(self, exc: Exception, ids: Sequence[int], tok: int | None,
@@ -228,13 +318,18 @@ class Checker:
                              ids, tok)
         return new
 
-    def bind(self, state, ids: Sequence[int]) -> tuple[Callable[[int], bool], dict]:
-        """The kernel's ``check(token) -> bool`` for a particle at ``state`` with prefix ``ids``,
-        and its memo (token -> new state, for :meth:`result`)."""
+    def bind(self, state, ids: Sequence[int], remaining: int | None = None):
+        """The kernel's check for a particle at ``state`` with prefix ``ids`` (a
+        :class:`Binding`), and its memo (for :meth:`result`).
+
+        ``remaining``: tokens left in the budget, used with :attr:`min_tokens` (DFA only).
+        """
+        if self._dfa is not None and isinstance(state, int) and state > 0:
+            return self._bind_dfa(state, remaining)
         key = id(state)
         entry = self._memos.get(key)
         if entry is None:
-            entry = self._memos[key] = (state, {})
+            entry = self._memos[key] = [state, _Memo(), None]  # state, memo, exact mask
         memo = entry[1]
         advance, is_complete = self.constraint.advance, self.constraint.is_complete
         vocab, eos = self.vocab, self.eos
@@ -257,20 +352,91 @@ class Checker:
                 memo[tok] = r
             return r is not None
 
-        return check, memo
+        def get_mask() -> np.ndarray:
+            self.fallbacks += 1
+            if entry[2] is None:
+                entry[2] = self._exact_mask(state, ids)
+            return entry[2]
+
+        memo.check = check
+        if not self.fallback:
+            return Binding(check, -1, None, self), memo
+        after = FALLBACK_AFTER if entry[2] is None else FALLBACK_AFTER_KNOWN
+        return Binding(check, after, get_mask, self), memo
+
+    def _bind_dfa(self, state: int, remaining: int | None):
+        memo = self._dfa_memos.get(state)
+        if memo is None:
+            if len(self._dfa_memos) >= max(16, DFA_MEMO_BYTES // (4 * len(self.vocab))):
+                self._dfa_memos.clear()
+                self._dfa_full.clear()
+            memo = self._dfa_memos[state] = np.full(len(self.vocab), -1, dtype=np.int32)
+        table, accept = self._dfa
+        data, offsets, is_eos = self._bytes
+        mt = self.min_tokens if remaining is not None else None
+        chk = _awrs.DfaCheck(table, accept, state, data, offsets, is_eos, memo, mt,
+                             remaining or 0)
+        if not self.fallback:
+            return Binding(chk, -1, None, self), memo
+
+        def get_mask() -> np.ndarray:
+            self.fallbacks += 1
+            if state not in self._dfa_full:
+                self.masks += 1
+                self._dfa_full.add(state)
+            e0 = chk.evaluations
+            mask = chk.mask()
+            chk.evaluations = e0  # a mask's V transitions are not counted as evaluations
+            return mask
+
+        after = FALLBACK_AFTER_KNOWN if state in self._dfa_full else FALLBACK_AFTER
+        return Binding(chk, after, get_mask, self), memo
+
+    def _exact_mask(self, state, ids: Sequence[int]) -> np.ndarray:
+        """(V,) bool: the tokens the constraint accepts after ``ids`` (EOS by is_complete)."""
+        v = len(self.vocab)
+        t0 = time.perf_counter()
+        try:
+            mask = np.array(self.constraint.token_mask(state, vocab_trie(self.lm)), dtype=bool)
+        except Exception as exc:
+            raise self.fail(exc, ids, None, "(computing the token mask after it)") from exc
+        finally:
+            self.seconds += time.perf_counter() - t0
+        if mask.shape != (v,):
+            raise self.fail(ValueError(f"token_mask returned shape {mask.shape}, "
+                                       f"expected ({v},)"), ids, None,
+                            "(computing the token mask after it)")
+        mask[sorted(self.eos)] = self.complete(state, ids, count=False)
+        self.masks += 1
+        return mask
 
     @staticmethod
-    def result(memo: dict, tok: int):
-        """The new state after the accepted ``tok`` (``None`` for end of sequence)."""
+    def result(memo, tok: int):
+        """The new state after the accepted non-EOS ``tok``."""
+        if isinstance(memo, np.ndarray):
+            return int(memo[tok])
         r = memo[tok]
         return None if r is _EOS_OK else r
 
 
-def awrs_token(probs: TokenProbs, row: int, rng, check: Callable[[int], bool], estimator: int,
+def awrs_token(probs: TokenProbs, row: int, rng, check, estimator: int,
                max_rejects: int) -> tuple[int, float, int]:
-    """One AWRS step on row ``row``: ``(token, log_w, n_checks)``; token -1 when none accepted."""
+    """One AWRS step on row ``row``: ``(token, log_w, n_checks)``; token -1 when none accepted.
+
+    ``check`` is a :class:`Binding` (its counters are updated) or a plain ``token -> bool``.
+    """
     p, b = probs.row(row)
-    return _awrs.awrs_step(p, b, probs.block_size, rng, check, estimator, max_rejects)
+    if not isinstance(check, Binding):
+        return _awrs.awrs_step(p, b, probs.block_size, rng, check, estimator, max_rejects)
+    fn = check.fn
+    ev0 = fn.evaluations if isinstance(fn, _awrs.DfaCheck) else 0
+    out = _awrs.awrs_step(p, b, probs.block_size, rng, fn, estimator, max_rejects,
+                          check.after, check.get_mask)
+    c = check.checker
+    c.candidates += out[2]
+    if isinstance(fn, _awrs.DfaCheck):
+        c.evaluations += fn.evaluations - ev0
+    return out
 
 
 def eos_log_weight(probs: TokenProbs, row: int, eos: Sequence[int]) -> float:

@@ -308,7 +308,7 @@ def test_generate_is_identical_with_twins_and_compiled_kernels(monkeypatch, meth
         kwargs["ess_threshold"] = 0.9
     compiled = awrs.generate(lm, [1], c, **kwargs)
     assert compiled.stats.resampled or method != "smc"
-    for name in ("SplitMix64", "awrs_step", "sample_token", "prepare"):
+    for name in ("SplitMix64", "awrs_step", "sample_token", "prepare", "DfaCheck"):
         monkeypatch.setattr(_awrs, name, getattr(twin, name))
     for name in ("multinomial", "stratified", "systematic"):
         monkeypatch.setattr(_resample, name, getattr(rtwin, name))
