@@ -170,11 +170,20 @@ def outcome_from_result(result: Any, particles: int) -> Outcome:
     else:
         partial = ""
     extra = {k: float(v) for k, v in (("lm_s", _stat(stats, "lm_time")),
-                                      ("constraint_s", _stat(stats, "constraint_time")))
+                                      ("constraint_s", _stat(stats, "constraint_time")),
+                                      *((k, _stat(stats, k)) for k in ENDINGS))
              if v is not None}
     return Outcome(text, finished, tokens, evals,
                    math.nan if log_ml is None else float(log_ml), posterior, particles, extra,
                    partial)
+
+
+#: Stats counters of how particles ended without output (copied into Outcome.extra)
+ENDINGS = ("dead", "out_of_budget", "budget_dead", "budget_pruned")
+#: suffix of a method name that turns budget feasibility off (``smc-nobudget``)
+NO_BUDGET = "-nobudget"
+#: suffix of a method name that adds the budget twist (``smc-twist``)
+TWIST = "-twist"
 
 
 class AwrsMethod(Method):
@@ -190,12 +199,26 @@ class AwrsMethod(Method):
 
     def __init__(self, name: str):
         self.name = name
+        self.twist = name.endswith(TWIST)
+        self.base = name.removesuffix(NO_BUDGET).removesuffix(TWIST)
+        self.budget = not name.endswith(NO_BUDGET)
         self.needs_constraint = name != "direct"
-        self.uses_particles = name in ("smc", "rerank")
+        self.uses_particles = self.base in ("smc", "rerank")
         self._lm = None
 
+    def settings(self, cfg):
+        out = super().settings(cfg)
+        if self.base in ("smc", "awrs"):
+            out["budget"] = self.budget
+        if self.twist:
+            out["budget_twist"] = True
+        return out
+
     def describe(self) -> str:
-        return self._DOCS[self.name]
+        doc = self._DOCS[self.base]
+        if self.twist:
+            return doc + " (with the budget twist)"
+        return doc if self.budget else doc + " (budget-unaware: budget=False)"
 
     def prepare(self, lm, cfg):
         self._lm = lm
@@ -206,9 +229,15 @@ class AwrsMethod(Method):
         n = cfg.particles if self.uses_particles else 1
         result = awrs.generate(
             self._lm, list(prompt_ids), built if self.needs_constraint else None,
-            method=self.name, n_particles=n, ess_threshold=cfg.ess_threshold,
-            max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=seed)
+            method=self.base, n_particles=n, ess_threshold=cfg.ess_threshold,
+            max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=seed,
+            **self._budget_options())
         return outcome_from_result(result, n)
+
+    def _budget_options(self) -> dict:
+        if self.base not in ("smc", "awrs") or (self.budget and not self.twist):
+            return {}
+        return {"budget": self.budget, "budget_twist": self.twist}
 
 
 def canonical(name: str) -> str:
@@ -227,7 +256,7 @@ def get_method(name: str) -> Method:
     name = canonical(name)
     if name in EXTRA:
         return EXTRA[name]()
-    if name in AWRS_METHODS:
+    if name in AWRS_METHODS or name in (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}", f"smc{TWIST}"):
         return AwrsMethod(name)
     target = PEERS.get(name)
     if target is None:

@@ -164,6 +164,32 @@ def ratio_table(sums: dict[str, Summary]) -> str:
     return markdown_table(header, rows)
 
 
+def ending(r: Row) -> str:
+    """Why a run has no output: the most frequent way its particles ended ("all particles
+    dead", "out of budget", "pruned to completion"; "other" when the method does not say)."""
+    counts = {"all particles dead": r.metrics.get("dead", 0) or 0,
+              "out of budget": r.metrics.get("out_of_budget", 0) or 0,
+              "pruned to completion": r.metrics.get("budget_dead", 0) or 0}
+    top = max(counts, key=counts.get)
+    return top if counts[top] > 0 else "other"
+
+
+def no_output_table(sums: dict[str, Summary]) -> str:
+    """Per method: runs without output, split by how their particles ended."""
+    kinds = ("all particles dead", "out of budget", "pruned to completion", "other")
+    header = ["method", "runs", "no output", *kinds, "budget-pruned tokens / run"]
+    rows = []
+    for s in sums.values():
+        if not s.ok:
+            continue
+        c = collections.Counter(ending(r) for r in s.ok if not r.has_output)
+        pruned = [r.metrics.get("budget_pruned") for r in s.ok]
+        pruned = [p for p in pruned if p is not None]
+        rows.append([s.method, len(s.ok), sum(c.values()), *[c.get(k, 0) for k in kinds],
+                     _fmt(sum(pruned) / len(pruned), ".3g") if pruned else "-"])
+    return markdown_table(header, rows)
+
+
 def targets(suite, sums: dict[str, Summary]) -> list[str]:
     """The issue's targets, checked on this suite's rows (honestly: '-' when not measured)."""
     lines = []
@@ -236,7 +262,10 @@ def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
            "the tokens generated over all particles, end-of-sequence included.", "",
            "Speed-ups on paired runs (reference time ÷ method time; > 1 means faster), "
            "time per token relative to `direct`, and `mask`'s constraint evaluations ÷ the "
-           "method's:", "", ratio_table(sums), "", "Targets:", ""]
+           "method's:", "", ratio_table(sums), "",
+           "Runs without output, by how their particles ended (the most frequent way per run; "
+           "`pruned to completion`: budget feasibility left no token):", "",
+           no_output_table(sums), "", "Targets:", ""]
     out += [f"- {line}" for line in targets(suite, sums)]
     why = reasons(sums)
     if why:

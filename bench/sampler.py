@@ -200,7 +200,8 @@ def patterns_all(lm, args) -> None:
         worst = max((e for e in s.evaluations), default=0)
         rows.append([item.id, s.tokens, round(s.candidates / tok, 1),
                      round(s.evaluations_per_token, 1), s.fallbacks, worst,
-                     round(s.wall_time, 2), round((s.wall_time - s.lm_time) / max(s.lm_time, 1e-9), 3)])
+                     round(s.wall_time, 2),
+                     round((s.wall_time - s.lm_time) / max(s.lm_time, 1e-9), 3)])
     rows.sort(key=lambda r: -r[2])
     print(f"## Patterns suite, every item: SMC with {args.particles} particles, max_tokens = "
           f"{args.max_tokens}, torch threads = {args.threads}\n")

@@ -62,6 +62,17 @@ class Constraint(ABC):
         """
         return None
 
+    def completion_bound(self, tokens: list[bytes]):
+        """A :class:`~awrs.constraints.shortest.CompletionBound`: at least how many of
+        ``tokens`` (the vocabulary, EOS excluded) a state needs before it is complete.
+
+        The default (0 when complete, else 1) is sound for every constraint; subclasses give
+        tighter bounds (must never exceed the true shortest completion).
+        """
+        from .shortest import TrivialBound
+
+        return TrivialBound(self)
+
     # -- conveniences ------------------------------------------------------------------------
     def accepts(self, text: str | bytes) -> bool:
         """Whether the complete text is in the language."""
@@ -172,6 +183,11 @@ class Conjunction(IncrementalConstraint):
         """Both sides advance independently, so the conjunction's mask is the AND of theirs."""
         return self.left.token_mask(state[0], trie) & self.right.token_mask(state[1], trie)
 
+    def completion_bound(self, tokens):
+        from .shortest import MaxBound
+
+        return MaxBound(self.left.completion_bound(tokens), self.right.completion_bound(tokens))
+
     def alphabet(self):
         a, b = self.left.alphabet(), self.right.alphabet()
         return b if a is None else a if b is None else a & b
@@ -200,3 +216,6 @@ class _Guarded(IncrementalConstraint):
 
     def alphabet(self):
         return self.inner.alphabet()
+
+    def completion_bound(self, tokens):
+        return self.inner.completion_bound(tokens)

@@ -36,11 +36,14 @@ class Grammar(IncrementalConstraint):
     in priority order, with the best match so far) and decides it only once the text does, so
     nothing is guessed and nothing needs backtracking.
 
-    Where ``prefix_ok`` may over-approximate (never rejecting a viable prefix): it checks that
-    the undecided lexeme can still become a terminal the parser accepts, not that every
-    alternative of higher priority can be made to fail, and it takes any parser state reached by
-    acceptable terminals as completable (true for grammars without unproductive rules and with
-    whitespace ``%ignore``d between adjacent terminals that would otherwise merge).
+    Where ``prefix_ok`` may over-approximate (never rejecting a viable prefix): the undecided
+    lexeme is checked exactly — some continuation decides it, under lark's priorities, as a
+    terminal the parser accepts (:meth:`~awrs.constraints.lexer.LazyDFA.can_decide`; past 256
+    lexer configurations it answers yes) — but any parser state reached by acceptable
+    terminals is taken as completable. That holds for grammars without unproductive rules and
+    with whitespace ``%ignore``d between adjacent terminals that would otherwise merge;
+    ``tests/constraints/test_grammar_exact.py`` checks both conditions for the shipped grammars
+    and the grammars the tests build.
 
     Args:
         lark_text: the grammar in Lark syntax (``%import common.X``, ``%ignore``, priorities,
@@ -136,6 +139,9 @@ class _Compiled:
             self.unless.append({ids[n]: cb.scanner for n, cb in callback.items()})
         self.targets = [{t: frozenset(ids[s.name] for s in sc.terminals) for t, sc in u.items()}
                         for u in self.unless]
+        # keyword terminal -> (its text, case-insensitive), for the lexeme-prefix check
+        self.kw_text = {ids[t.name]: (t.pattern.value, "i" in t.pattern.flags)
+                        for t in lark_obj.terminals if type(t.pattern).__name__ == "PatternStr"}
         self.prog, self.dfa = prog, LazyDFA(prog)
         self.pcs = pcs
         self.ctx = self.dfa.ctx
@@ -200,28 +206,92 @@ class _Compiled:
             i, n, base = 0, len(data), 0
             sid, bt, bl = self._lexeme_start(pstate, win), -1, 0
         pend += data
-        if pend and not self._pending_ok(pstate, sid, bt):
+        if pend and not self._pending_ok(pstate, sid, bt, pend):
             return None
         return (pstate, sid, pend, bt, bl, win)
 
-    def _pending_ok(self, pstate, sid: int, bt: int) -> bool:
-        """Whether the undecided lexeme can still become a terminal the parser takes."""
+    def _pending_ok(self, pstate, sid: int, bt: int, lexeme: bytes) -> bool:
+        """Whether the undecided ``lexeme`` can still become a terminal the parser takes."""
+        v = self._verdict(pstate, sid, bt)
+        return v if v.__class__ is bool else self._keyword_ok(v, lexeme)
+
+    def _verdict(self, pstate, sid: int, bt: int):
+        """``_pending_ok`` before looking at the lexeme's bytes: a bool, or (when only a
+        keyword that lark's callback makes of a live terminal is taken) what to check.
+
+        Fast path: the terminals of live threads (a superset of those the lexeme can be
+        decided as) and the highest-priority one (which can always be decided). Only when the
+        parser takes some live terminal but not the top one does a search look for a
+        continuation that decides the lexeme as one it takes (:meth:`LazyDFA.can_decide`)."""
         li = self.backend.lexer_index(pstate)
         key = (li, sid, bt)
-        cands = self._cands.get(key)
-        if cands is None:
-            found = set(self.dfa.terms(sid))
+        entry = self._cands.get(key)
+        if entry is None:
+            live = set(self.dfa.terms(sid))
             if bt >= 0:
-                found.add(bt)
-            if found & self.ignore[li]:
-                cands = True
+                live.add(bt)
+            if live & self.ignore[li]:
+                entry = True
             else:
                 targets = self.targets[li]
-                for t in list(found):
-                    found.update(targets.get(t, ()))
-                cands = frozenset(found)
-            self._cands[key] = cands
-        return cands is True or self.backend.can_take(pstate, cands)
+                entry = (self._expand(li, live), self.dfa.top(sid),
+                         {t: targets.get(t, frozenset()) for t in live})
+            self._cands[key] = entry
+        if entry is True:
+            return True
+        live, top, each = entry
+        take = self.backend.can_take
+        if not take(pstate, live):
+            return False
+        want, kws = set(), {}
+        for t, targets in each.items():
+            if take(pstate, (t,)):
+                want.add(t)
+            else:
+                ks = frozenset(k for k in targets if take(pstate, (k,)))
+                if ks:
+                    kws[t] = ks
+        if top in want:
+            return True
+        if want and self._decide(li, sid, bt, frozenset(want)):
+            return True
+        if not kws:
+            return False
+        return (li, sid, bt, tuple(kws.items()))
+
+    def _decide(self, li: int, sid: int, bt: int, want: frozenset[int]) -> bool:
+        dkey = ("decide", li, sid, bt, want)
+        ok = self._cands.get(dkey)
+        if ok is None:
+            ok = self._cands[dkey] = self.dfa.can_decide(sid, bt, want)
+        return ok
+
+    def _keyword_ok(self, v, lexeme: bytes) -> bool:
+        """Some keyword the parser takes still starts with ``lexeme``, and the lexeme can be
+        decided as the terminal whose callback turns it into that keyword."""
+        li, sid, bt, kws = v
+        try:
+            text = lexeme.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        for t, ks in kws:
+            for k in ks:
+                kw = self.kw_text.get(k)
+                if kw is not None:
+                    value, ci = kw
+                    if not (value.lower().startswith(text.lower()) if ci
+                            else value.startswith(text)):
+                        continue
+                if self._decide(li, sid, bt, frozenset((t,))):
+                    return True
+        return False
+
+    def _expand(self, li: int, terms) -> frozenset[int]:
+        """``terms`` with the keywords lark's callbacks may turn them into."""
+        found, targets = set(terms), self.targets[li]
+        for t in list(found):
+            found.update(targets.get(t, ()))
+        return frozenset(found)
 
     def token_mask(self, state, trie) -> np.ndarray:
         """The vocabulary trie walk of :meth:`Grammar.token_mask`.
@@ -255,7 +325,9 @@ class _Compiled:
                     entry = memos[id(p)] = (p, {})
                 ok = entry[1].get((nsid, bt))
                 if ok is None:
-                    ok = entry[1][(nsid, bt)] = self._pending_ok(p, nsid, bt)
+                    ok = entry[1][(nsid, bt)] = self._verdict(p, nsid, bt)
+                if ok.__class__ is not bool:
+                    ok = self._keyword_ok(ok, pend + bytes(path[start:d]))
                 if not ok:
                     i = skip[i]
                     continue

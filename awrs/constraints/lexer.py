@@ -370,6 +370,43 @@ class LazyDFA:
                                              if t >= 0)
         return r
 
+    def top(self, sid: int) -> int:
+        """The terminal of the highest-priority live thread of ``sid`` (-1: none). It can
+        always still be decided (no thread of higher priority exists to beat it)."""
+        key = self.keys[sid]
+        for pc in (key[0] if self.ctx else key):
+            t = self.prog.term[pc]
+            if t >= 0:
+                return t
+        return -1
+
+    def can_decide(self, sid: int, best: int, want: frozenset[int], cap: int = 256) -> bool:
+        """Whether some continuation decides the lexeme open in ``sid`` (best match so far
+        ``best``) as a terminal of ``want``, under leftmost-first priority: it ends (or the
+        next byte leaves no thread) with such a best match, or reaches a state whose
+        highest-priority thread (see :meth:`top`) is one. Depth-first, stopping at the first
+        witness; ``True`` (unknown) after ``cap`` configurations."""
+        seen, stack = {(sid, best)}, [(sid, best)]
+        while stack:
+            s, bt = stack.pop()
+            if self.top(s) in want:
+                return True
+            m = self.eof(s)
+            if (m if m >= 0 else bt) in want:
+                return True
+            for b in range(256):
+                nsid, m = self.step(s, b)
+                nb = m if m >= 0 else bt
+                if nsid == DEAD:
+                    if nb in want:
+                        return True
+                elif (nsid, nb) not in seen:
+                    if len(seen) >= cap:
+                        return True
+                    seen.add((nsid, nb))
+                    stack.append((nsid, nb))
+        return False
+
     def _closure(self, key, pcs, nxt: int) -> tuple[list[int], int]:
         """Follow splits/asserts in priority order: consuming pcs, and the first match."""
         op, x, y = self.prog.op, self.prog.x, self.prog.y

@@ -22,13 +22,41 @@ __all__ = ["SQL", "schema_ddl"]
 _READ_ONLY = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
               getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
 _CACHE_SIZE = 65_536
+
+#: SQLite built-in functions the default profile may call: deterministic or harmless, and
+#: bounded in cost by their inputs (no ``load_extension``, ``randomblob``, ``zeroblob``,
+#: ``printf``/``format`` with unbounded widths, nor connection-state or compile-option probes).
+SAFE_FUNCTIONS = frozenset("""
+    abs char coalesce concat concat_ws glob hex ifnull iif instr length like likelihood likely
+    lower ltrim max min nullif octet_length quote random replace round rtrim sign soundex substr
+    substring trim typeof unhex unicode unlikely upper
+    avg count group_concat string_agg sum total
+    row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value last_value
+    nth_value
+    date time datetime julianday unixepoch strftime timediff
+    acos acosh asin asinh atan atan2 atanh ceil ceiling cos cosh degrees exp floor ln log log10
+    log2 mod pi pow power radians sin sinh sqrt tan tanh trunc
+    json json_array json_array_length json_extract json_insert json_object json_patch
+    json_remove json_replace json_set json_type json_valid json_quote json_group_array
+    json_group_object json_each json_tree -> ->>
+""".split())
+#: SQLite's own tables, readable only with ``introspection=True``
+_INTERNAL = ("sqlite_", "pragma_")
 _SPIDER_TYPES = {"text": "TEXT", "number": "NUMERIC", "time": "TEXT", "boolean": "BOOLEAN",
                  "others": ""}
 
 
+def sql_grammar_text() -> str:
+    """The text of ``grammars/sql.lark`` (the source checkout's when there is one)."""
+    local = Path(__file__).resolve().parents[2] / "grammars" / "sql.lark"
+    if local.is_file():
+        return local.read_text("utf-8")
+    return importlib.resources.files("awrs.grammars").joinpath("sql.lark").read_text("utf-8")
+
+
 def sql_grammar() -> Grammar:
     """The shipped SELECT grammar (built once per process)."""
-    text = importlib.resources.files("awrs.grammars").joinpath("sql.lark").read_text("utf-8")
+    text = sql_grammar_text()
     return Grammar(text, parser="lalr")
 
 
@@ -52,7 +80,14 @@ class SQL(IncrementalConstraint):
         critic: also build :attr:`critic`, a schema-aware log-weight of a prefix for SMC.
         max_whitespace: the longest run of whitespace bytes allowed (``None``: unbounded).
             Bounded by default, as in :class:`~awrs.JSONSchema`: with unbounded whitespace a
-            model can pad a doomed statement until ``max_tokens``.
+            model can pad a doomed statement until ``max_tokens``. 16 leaves room for a
+            newline and nested indentation. Comments (``--`` to the newline, ``/* */``) are
+            allowed up to 200 characters each.
+        functions: the SQLite functions a statement may call (``None``: any). By default
+            :data:`SAFE_FUNCTIONS`: no ``load_extension``, ``randomblob``, ``zeroblob``,
+            ``printf``, nor probes of the connection.
+        introspection: allow reading SQLite's own tables (``sqlite_master``,
+            ``sqlite_sequence``, ``pragma_*`` table-valued functions).
 
     Raises:
         ConfigurationError: ``db`` is none of the above, or the file does not exist.
@@ -63,11 +98,15 @@ class SQL(IncrementalConstraint):
     does not compile.
     """
 
-    def __init__(self, db: Any, *, critic: bool = False, max_whitespace: int | None = 8):
+    def __init__(self, db: Any, *, critic: bool = False, max_whitespace: int | None = 16,
+                 functions: frozenset[str] | None = SAFE_FUNCTIONS,
+                 introspection: bool = False):
         if max_whitespace is not None and max_whitespace < 1:
             raise ConfigurationError(
                 f"max_whitespace must be None or >= 1, got {max_whitespace!r}")
         self.max_whitespace = max_whitespace
+        self.functions = None if functions is None else frozenset(f.lower() for f in functions)
+        self.introspection = bool(introspection)
         self._ws = MaxWhitespace(max_whitespace) if max_whitespace is not None else None
         self.grammar = sql_grammar()
         self.conn, self.tables = _connect(db)
@@ -126,7 +165,7 @@ class SQL(IncrementalConstraint):
             text = statement.decode("utf-8")
         except UnicodeDecodeError:
             return False
-        self.conn.set_authorizer(_authorize)
+        self.conn.set_authorizer(self._authorize)
         try:
             self.conn.execute("EXPLAIN " + text)
             return True
@@ -136,8 +175,20 @@ class SQL(IncrementalConstraint):
             self.conn.set_authorizer(None)
 
 
-def _authorize(action: int, *_args) -> int:
-    return sqlite3.SQLITE_OK if action in _READ_ONLY else sqlite3.SQLITE_DENY
+
+    def _authorize(self, action: int, arg1, arg2, *_rest) -> int:
+        """Reads only; functions from the allowlist; SQLite's own tables on opt-in."""
+        ok, deny = sqlite3.SQLITE_OK, sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_FUNCTION:
+            return ok if self.functions is None or str(arg2).lower() in self.functions else deny
+        if action == sqlite3.SQLITE_READ:
+            internal = str(arg1).lower().startswith(_INTERNAL)
+            if arg1 == "sqlite_master" and arg2 == "ROWID":
+                return ok  # a table-valued function (json_each) loading its schema
+            return deny if internal and not self.introspection else ok
+        if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
+            return ok  # SQLite's check when a table-valued function loads its schema
+        return ok if action in _READ_ONLY else deny
 
 
 # -- schemas -----------------------------------------------------------------------------------
@@ -181,7 +232,7 @@ def _memory(ddl: str) -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     try:
         conn.executescript(ddl)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, ValueError, OverflowError) as exc:
         raise ConstraintError(f"the schema DDL does not load into SQLite: {exc}") from exc
     return conn
 
@@ -197,6 +248,8 @@ def _tables(conn: sqlite3.Connection) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     names = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
     for (name,) in names.fetchall():
+        if name.lower().startswith("sqlite_"):
+            continue
         cols = conn.execute(f"PRAGMA table_info({_quote(name)})").fetchall()
         out[name.lower()] = {c[1].lower() for c in cols}
     return out
@@ -222,10 +275,22 @@ def schema_ddl(entry: dict) -> str:
         raise ConfigurationError(
             f"expected a Spider tables.json entry with table_names_original and "
             f"column_names_original, got keys {sorted(entry)!r}") from exc
+    try:
+        return _ddl(tables, columns, types, pks, fks)
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"malformed Spider tables.json entry: expected column_names_original as "
+            f"[table index, name] pairs indexing table_names_original, with matching "
+            f"column_types and key indexes ({type(exc).__name__}: {exc})") from exc
+
+
+def _ddl(tables, columns, types, pks, fks) -> str:
+    if not isinstance(tables, list) or not all(isinstance(t, str) for t in tables):
+        raise TypeError("table_names_original must be a list of str")
     per_table: list[list[str]] = [[] for _ in tables]
     seen: list[set[str]] = [set() for _ in tables]
     for i, (t, name) in enumerate(columns):
-        if t < 0 or name.lower() in seen[t]:
+        if t < 0 or name.lower() in seen[t]:  # (t beyond the tables raises IndexError)
             continue  # "*" and case-insensitive duplicates name the same SQLite column
         seen[t].add(name.lower())
         kind = _SPIDER_TYPES.get(str(types[i]).lower(), "")
@@ -240,6 +305,8 @@ def schema_ddl(entry: dict) -> str:
                              f"{_quote(tables[t2])} ({_quote(columns[c2][1])})")
     stmts = []
     for t, name in enumerate(tables):
+        if name.lower().startswith("sqlite_"):
+            continue  # SQLite's internal tables (sqlite_sequence): reserved, made by SQLite
         parts = list(per_table[t]) or ['"_" TEXT']
         if pk_by_table.get(t):
             parts.insert(len(seen[t]), f"PRIMARY KEY ({', '.join(dict.fromkeys(pk_by_table[t]))})")

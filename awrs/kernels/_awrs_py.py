@@ -1,4 +1,5 @@
-"""Pure-Python twin of the AWRS rejection kernel (``csrc/_awrs_c.pyx``): RNG, draws, estimators.
+"""Pure-Python twin of the AWRS rejection kernel (``csrc/_awrs_c.pyx``): RNG, draws, estimators,
+the exact-mask fallback and the in-kernel DFA check (:class:`DfaCheck`).
 
 Both implementations consume the same :class:`SplitMix64` stream in the same order and do the
 same float64 arithmetic in the same order, so for a given seed they return identical results.

@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 from ..kernels import awrs as _awrs
 from ..constraints.base import Constraint
 from ..errors import ConfigurationError
+from .budget import Budget
 from .baselines import AWRSSampler, DirectSampler, Everything, MaskSampler, RerankSampler
 from .population import Run, Stats
 from .resample import check_scheme
@@ -27,7 +28,8 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
              max_tokens: int = 256, temperature: float = 1.0, seed: int | None = None,
              critic: Callable[[str], float] | None = None, raw: bool = False,
              estimator: str = "auto", max_rejects: int | None = None,
-             resampling: str = "stratified", progress: bool = False) -> Result:
+             resampling: str = "stratified", progress: bool = False, budget: bool = True,
+             budget_twist: bool = False) -> Result:
     """Generate text from ``lm``, optionally under a constraint.
 
     Methods:
@@ -67,6 +69,13 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
             bound); more kill the particle, with weights kept proper.
         resampling: SMC only: ``"stratified"``, ``"systematic"`` or ``"multinomial"``.
         progress: show a progress bar.
+        budget: smc and awrs: propose only tokens after which the text can still be completed
+            within ``max_tokens`` (end of sequence included), so that SMC targets the model
+            conditioned on the constraint *and* the budget; ``stats.budget_pruned`` counts the
+            tokens it rejected. ``False`` restores budget-unaware sampling. Other methods
+            ignore it.
+        budget_twist: SMC only (with ``budget``): tilt the weights by a heuristic probability
+            of finishing in the budget left (a twist, cancelled when a particle finishes).
 
     Returns:
         A :class:`Result`; ``Result.empty`` flags a run where no complete text survived.
@@ -81,7 +90,7 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
                            ess_threshold=ess_threshold, max_tokens=max_tokens,
                            temperature=temperature, seed=seed, critic=critic, raw=raw,
                            estimator=estimator, max_rejects=max_rejects, resampling=resampling,
-                           progress=progress)
+                           progress=progress, budget=budget, budget_twist=budget_twist)
     try:
         while not sampler.finished:
             sampler.step()
@@ -96,7 +105,8 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
                  max_tokens: int = 256, temperature: float = 1.0, seed: int | None = None,
                  critic: Callable[[str], float] | None = None, raw: bool = False,
                  estimator: str = "auto", max_rejects: int | None = None,
-                 resampling: str = "stratified", progress: bool = False) -> Sampler:
+                 resampling: str = "stratified", progress: bool = False, budget: bool = True,
+                 budget_twist: bool = False) -> Sampler:
     """A step-able :class:`~awrs.sampling.sampler.Sampler` for one generation.
 
     Arguments as :func:`generate` (validated the same way); drive it with
@@ -105,6 +115,7 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
     """
     _check_options(method, n_particles, ess_threshold, max_tokens, temperature, estimator,
                    max_rejects, resampling, critic, constraint)
+    _check_budget(method, budget, budget_twist)
     seed = _check_seed(seed)
     prompt_ids = _prompt_ids(lm, prompt, raw, max_tokens)
     if constraint is None and method != "direct":
@@ -113,6 +124,8 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
     run = Run(lm, prompt_ids, constraint, temperature=float(temperature), max_tokens=max_tokens,
               rng=_awrs.SplitMix64(seed), stats=stats, progress=progress,
               prune=method in ("smc", "awrs"))
+    if budget and method in ("smc", "awrs"):
+        run.budget = Budget(constraint, lm, stats, twist=budget_twist)
     mr = 0 if max_rejects is None else int(max_rejects)
     if method == "smc":
         return SMCSampler(run, n_particles, ess_threshold=float(ess_threshold),
@@ -168,6 +181,16 @@ def _check_options(method, n_particles, ess_threshold, max_tokens, temperature, 
         raise ConfigurationError(
             "method='direct' samples without a constraint, got one: use method='rerank' to "
             "keep the direct samples it accepts, or 'smc' / 'awrs' / 'mask' to sample under it")
+
+
+def _check_budget(method, budget, budget_twist) -> None:
+    for name, value in (("budget", budget), ("budget_twist", budget_twist)):
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"{name} must be True or False, got {value!r}")
+    if budget_twist and (method != "smc" or not budget):
+        raise ConfigurationError(
+            f"budget_twist=True needs method='smc' and budget=True, got method={method!r}, "
+            f"budget={budget!r}")
 
 
 def _check_seed(seed) -> int:

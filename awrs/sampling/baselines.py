@@ -85,7 +85,9 @@ class AWRSSampler(LockstepSampler):
 
     Every token is an exact draw from the model's distribution restricted to the accepted
     tokens (what token masking gives, with a handful of checks). Weights stay 0 (log), except
-    ``-inf`` for a sample whose every candidate was rejected (a dead end).
+    ``-inf`` for a sample whose every candidate was rejected (a dead end). With
+    ``run.budget`` set, only tokens after which the text can still finish in time are
+    accepted (see :mod:`awrs.sampling.budget`).
     """
 
     method = "awrs"
@@ -99,8 +101,18 @@ class AWRSSampler(LockstepSampler):
         if last:
             _end_locally(run, probs, row, p)
             return None
-        check, memo = run.checker.bind(p.state, p.ids)
-        tok, _, _ = awrs_token(probs, row, run.rng, check, _awrs.FIRST, self.max_rejects)
+        mr = self.max_rejects
+        if run.budget is None:
+            (check, memo), pruned = run.checker.bind(p.state, p.ids), None
+        else:
+            remaining = run.max_tokens - self.step_index
+            check, memo, pruned = run.budget.bind(run.checker, p.state, p.ids, remaining)
+            mr = run.budget.max_rejects(remaining, mr)
+        tok, _, _ = awrs_token(probs, row, run.rng, check, _awrs.FIRST, mr)
+        if tok < 0 and pruned and pruned[0]:  # pruned to completion by the budget
+            p.log_w = -math.inf
+            run.stats.budget_dead += 1
+            return None
         extends = tok >= 0 and tok not in run.eos_set
         return tok, run.checker.result(memo, tok) if extends else None
 

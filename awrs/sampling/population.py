@@ -18,7 +18,8 @@ from .token import Checker, TokenProbs, padded, pruning_mask, token_probs
 class Particle:
     """One sequence being generated: token ids (EOS excluded), constraint state, log weight.
 
-    ``twist`` is the critic value currently included in ``log_w`` (removed at the next step).
+    ``twist`` is the critic value currently included in ``log_w`` (removed at the next step);
+    ``budget_twist`` likewise for the budget twist (removed when the particle finishes).
     States are immutable, so copies made by resampling share them.
     """
 
@@ -27,6 +28,7 @@ class Particle:
     log_w: float = 0.0
     twist: float = 0.0
     finished: bool = False
+    budget_twist: float = 0.0
 
     @property
     def alive(self) -> bool:
@@ -34,7 +36,8 @@ class Particle:
         return not self.finished and self.log_w > -math.inf
 
     def copy(self) -> "Particle":
-        return Particle(list(self.ids), self.state, self.log_w, self.twist, self.finished)
+        return Particle(list(self.ids), self.state, self.log_w, self.twist, self.finished,
+                        self.budget_twist)
 
 
 @dataclass(slots=True)
@@ -61,6 +64,10 @@ class Stats:
         candidates: candidates the rejection kernel checked (memo hits included).
         fallbacks: particle-steps that finished on the state's exact token mask.
         masks: exact token masks computed for those fallbacks.
+        budget_pruned: distinct (state, token) candidates that the constraint accepted but
+            budget feasibility rejected (the text could not finish within ``max_tokens``).
+        budget_dead: particles "pruned to completion": every candidate was rejected and the
+            budget rejected some of them (not counted in ``dead``).
     """
 
     method: str
@@ -80,6 +87,8 @@ class Stats:
     candidates: int = 0
     fallbacks: int = 0
     masks: int = 0
+    budget_pruned: int = 0
+    budget_dead: int = 0
 
     @property
     def total_evaluations(self) -> int:
@@ -113,6 +122,7 @@ class Run:
         self.eos_set = frozenset(self.eos)
         self.checker = Checker(constraint, lm) if constraint is not None else None
         self.keep = padded(pruning_mask(constraint, lm)) if (constraint is not None and prune) else None
+        self.budget = None  # a sampling.budget.Budget when budget feasibility is on
         self._t0 = time.perf_counter()
         self._evals_before = 0
         self._extra_evals = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Callable
 
 from ..errors import RewardError
@@ -33,29 +34,61 @@ def _retwist(run: Run, p: Particle, critic) -> None:
 
 
 def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects: int,
-            last: bool) -> None:
-    """Advance one live particle by one token and add its incremental log weight."""
+            last: bool, remaining: int | None = None) -> None:
+    """Advance one live particle by one token and add its incremental log weight.
+
+    ``remaining``: tokens left in the budget, this one included (for budget feasibility).
+    """
     checker: Checker = run.checker
+    budget = run.budget
     if last:  # the budget is spent: end of sequence, weighted by its probability
         inc = eos_log_weight(probs, row, run.eos)
         if inc > -math.inf and not checker.complete(p.state, p.ids):
             inc = -math.inf
-        p.log_w += inc
+        p.log_w += inc - p.budget_twist
+        p.budget_twist = 0.0
         p.finished = p.log_w > -math.inf
         if inc == -math.inf:
             run.stats.out_of_budget += 1
         return
-    check, memo = checker.bind(p.state, p.ids)
+    if budget is None or remaining is None:
+        (check, memo), pruned = checker.bind(p.state, p.ids), None
+    else:
+        check, memo, pruned = budget.bind(checker, p.state, p.ids, remaining)
+        max_rejects = budget.max_rejects(remaining, max_rejects)
     tok, log_w, _ = awrs_token(probs, row, run.rng, check, estimator, max_rejects)
     p.log_w += log_w
     if tok < 0:
-        run.stats.dead += 1
+        if pruned and pruned[0]:
+            run.stats.budget_dead += 1
+        else:
+            run.stats.dead += 1
         return
     if tok in run.eos_set:
         p.finished = True
+        p.log_w -= p.budget_twist  # the twist cancels at completion
+        p.budget_twist = 0.0
     else:
         p.ids.append(tok)
         p.state = checker.result(memo, tok)
+        if budget is not None and budget.twist and remaining is not None:
+            _budget_retwist(run, p, remaining - 1)
+
+
+def _budget_retwist(run: Run, p: Particle, left: int) -> None:
+    """Swap the particle's budget twist for its value at the new state (``left`` tokens left)."""
+    t0 = time.perf_counter()
+    try:
+        value = run.budget.log_twist(p.state, left)
+    except Exception as exc:
+        raise run.checker.fail(exc, p.ids, None, "(bounding its shortest completion)") from exc
+    finally:
+        run.checker.seconds += time.perf_counter() - t0
+    if value == -math.inf:  # proven unable to finish: the particle dies
+        p.log_w, p.budget_twist = -math.inf, 0.0
+        return
+    p.log_w += value - p.budget_twist
+    p.budget_twist = value
 
 
 class SMCSampler(Sampler):
@@ -67,7 +100,10 @@ class SMCSampler(Sampler):
     every weight is set to the log-mean-exp of the weights, which keeps the
     marginal-likelihood estimate unbiased. Finished particles keep their weight and take part
     in resampling; particles that reach ``max_tokens`` end with the end-of-sequence token,
-    weighted by its probability and its acceptance.
+    weighted by its probability and its acceptance. With ``run.budget`` set, proposals are
+    restricted to tokens after which the text can still finish in time (see
+    :mod:`awrs.sampling.budget`), and its optional twist tilts the weights towards particles
+    likely to finish (cancelled when they do).
     """
 
     method = "smc"
@@ -86,7 +122,8 @@ class SMCSampler(Sampler):
     def _advance(self, probs, live, last) -> None:
         run = self.run
         for row, p in enumerate(live):
-            _extend(run, probs, row, p, self.estimator, self.max_rejects, last)
+            _extend(run, probs, row, p, self.estimator, self.max_rejects, last,
+                    run.max_tokens - self.step_index)
             _retwist(run, p, self.critic)
         e = ess(log_weights(self.particles))
         run.stats.ess.append(e)

@@ -9,7 +9,6 @@ of ``awrs.SQL``, so that the validity check does not share code with the constra
 from __future__ import annotations
 
 import collections
-import importlib.resources
 import json
 import math
 import sqlite3
@@ -158,8 +157,9 @@ class SQLSuite(Suite):
 
     def spec(self, item, constraint=None):
         # the grammar of awrs.SQL (peers get its syntax, not the schema check at the end)
-        text = importlib.resources.files("awrs.grammars").joinpath("sql.lark").read_text("utf-8")
-        return Spec("lark", text, constraint)
+        from awrs.constraints.sql import sql_grammar_text
+
+        return Spec("lark", sql_grammar_text(), constraint)
 
     def no_output_score(self, item):
         return 0.0 if item.data["db_id"] == EXEC_DB else math.nan

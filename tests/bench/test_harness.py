@@ -166,8 +166,9 @@ def test_scores_posterior_and_report(tmp_path, registered):
     line = next(l for l in report.splitlines() if l.startswith("| echo |"))
     assert "| 6 | 0 | 0 | 0.50 [" in line
     lines = [l for l in report.splitlines() if l.startswith("| echo |")]
-    # second table: speed-up columns, then time per token vs direct (absent), then mask evals
-    assert len(lines) == 2
+    # second table: speed-up columns, then time per token vs direct (absent), then mask evals;
+    # third: runs without output by how they ended (echo always has output)
+    assert len(lines) == 3 and lines[2] == "| echo | 6 | 0 | 0 | 0 | 0 | 0 | - |"
 
 
 def test_failures_and_unsupported_are_recorded_and_the_run_continues(tmp_path, registered):
@@ -314,3 +315,31 @@ def test_timeout_and_slow_limit(tmp_path, registered):
     assert rows[("sleepy", "b")]["status"] == "ok"
     assert ("sleepy", "c") not in rows  # past --slow-limit
     assert all(rows[("echo", i)]["status"] == "ok" for i in "abc")
+
+
+def test_runs_without_output_are_split_by_how_their_particles_ended():
+    from bench.report import ending
+    from bench.store import Row
+
+    def row(**m):
+        return Row("s", "smc", "i", 0, "h", metrics=m)
+
+    assert ending(row(dead=3, out_of_budget=1, budget_dead=0)) == "all particles dead"
+    assert ending(row(dead=0, out_of_budget=4, budget_dead=2)) == "out of budget"
+    assert ending(row(dead=1, out_of_budget=0, budget_dead=5)) == "pruned to completion"
+    assert ending(row()) == "other"
+
+
+def test_budget_unaware_variants_run_and_hash_apart():
+    from bench.methods import RunConfig, get_method
+
+    on, off = get_method("smc"), get_method("smc-nobudget")
+    cfg = RunConfig()
+    assert on.settings(cfg)["budget"] is True and off.settings(cfg)["budget"] is False
+    assert off.uses_particles and off.base == "smc" and "budget-unaware" in off.describe()
+    assert "budget" not in get_method("mask").settings(cfg)
+    assert on._budget_options() == {} and off._budget_options() == {"budget": False,
+                                                                     "budget_twist": False}
+    tw = get_method("smc-twist")
+    assert tw.base == "smc" and tw.settings(cfg)["budget_twist"] is True
+    assert tw._budget_options() == {"budget": True, "budget_twist": True}

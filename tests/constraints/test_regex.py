@@ -357,10 +357,12 @@ def test_pattern_basics():
 
 
 def test_pattern_known_over_approximation():
-    """Documented limitation: partial matching does not see that an atomic group or a
-    look-ahead makes the language empty; completion stays exact."""
+    """Documented limitation of the matcher path (patterns that are not compiled to a DFA):
+    partial matching does not see that an atomic group or a look-ahead makes the language
+    empty; completion stays exact."""
     for pat, text in [(r"(?>a+)a", "aa"), (r"(?=.*x)abc", "abc")]:
         p = Pattern(pat)
+        assert not p.regular
         assert p.accepts_prefix(text)  # would be False for an exact check
         assert not any(p.accepts(text[:i] + e) for i in range(len(text) + 1)
                        for e in ["", "a", "x", "ax"])
@@ -402,7 +404,8 @@ def test_pattern_prefix_monotone_on_sample(data_dir):
 
 
 def test_pattern_timeout_is_an_evaluation_error():
-    p = Pattern(r"(a|aa)+c", timeout=1e-3)  # exponential backtracking
+    p = Pattern(r"(?=a)(a|aa)+c", timeout=1e-3)  # exponential backtracking (matcher path)
+    assert not p.regular
     with pytest.raises(awrs.ConstraintEvaluationError) as info:
         p.accepts("a" * 40 + "b")
     assert info.value.prefix == b"a" * 40 + b"b"

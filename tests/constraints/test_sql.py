@@ -212,3 +212,94 @@ def test_token_mask_applies_whitespace_bound_and_semicolon_check():
     for pre in (b"SELECT", b"SELECT  ", b"SELECT a", b"SELECT x FROM t", b"SELECT a FROM t"):
         state = c.advance(c.start(), pre)
         assert (c.token_mask(state, trie) == Constraint.token_mask(c, state, trie)).all(), pre
+
+
+# -- SQLite SELECT beyond the basics, the safe profile, internal tables ------------------------
+
+MODERN = [
+    "SELECT name, rank() OVER (PARTITION BY country ORDER BY age DESC) FROM singer",
+    "SELECT name, sum(age) OVER w FROM singer WINDOW w AS (ORDER BY age ROWS BETWEEN 1 "
+    "PRECEDING AND CURRENT ROW)",
+    "SELECT avg(age) OVER (ORDER BY age RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
+    "FOLLOWING EXCLUDE TIES) FROM singer",
+    "SELECT count(*) OVER (w ROWS 2 PRECEDING) FROM singer WINDOW w AS (PARTITION BY country)",
+    "SELECT lag(age, 1) OVER (ORDER BY age GROUPS BETWEEN CURRENT ROW AND 2 FOLLOWING "
+    "EXCLUDE NO OTHERS) FROM singer",
+    "SELECT count(*) FILTER (WHERE age > 30) FROM singer",
+    "VALUES (1, 'a'), (2, 'b')",
+    "SELECT * FROM (VALUES (1), (2))",
+    "SELECT 1 UNION ALL VALUES (2)",
+    "SELECT name FROM singer WHERE age IS NOT DISTINCT FROM 30",
+    "SELECT name FROM singer WHERE age IS DISTINCT FROM NULL",
+    "SELECT name -- the name\nFROM singer /* all of them */ WHERE age > 20;",
+    "/* lead */ SELECT 1",
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5) "
+    "SELECT x FROM c",
+    "WITH t AS MATERIALIZED (SELECT 1) SELECT * FROM t",
+    "WITH t AS NOT MATERIALIZED (SELECT 1) SELECT * FROM t",
+    "SELECT value FROM json_each('[1,2]')",
+    "SELECT '{\"a\":1}' ->> '$.a', '{\"a\":1}' -> '$.a'",
+    "SELECT name FROM singer NOT INDEXED",
+    "SELECT\n    s.name,\n    s.age\nFROM\n    singer AS s\nWHERE\n    s.age > 20\n"
+    "ORDER BY\n    s.age DESC;",
+    "SELECT name\nFROM singer\nWHERE singer_id IN (\n        SELECT singer_id\n"
+    "        FROM singer_in_concert\n    );",
+]
+
+
+@pytest.mark.parametrize("q", MODERN)
+def test_sqlite_select_features_compile_on_sqlite(spider, q):
+    root, _, _ = spider
+    c = _concert(root)
+    assert c.accepts(q), q
+    assert sqlite3.connect(":memory:").execute("SELECT 1")  # sanity of the module
+    raw = q.encode()
+    assert all(c.accepts_prefix(raw[:i]) for i in range(len(raw) + 1))
+
+
+@functools.cache
+def _concert(root) -> SQL:
+    return SQL(root / "concert_singer.sqlite")
+
+
+@pytest.mark.parametrize("q", [
+    "SELECT load_extension('/tmp/x')", "SELECT randomblob(1000000000)",
+    "SELECT zeroblob(1000000000)", "SELECT name FROM sqlite_master",
+    "SELECT * FROM sqlite_schema", "SELECT * FROM pragma_table_info('singer')",
+    "SELECT * FROM pragma_database_list", "SELECT sqlite_compileoption_get(0)",
+    "SELECT printf('%.*c', 1000000000, 'x')", "SELECT last_insert_rowid()",
+])
+def test_default_profile_refuses_unsafe_calls_and_introspection(spider, q):
+    root, _, _ = spider
+    assert not _concert(root).accepts(q), q
+
+
+def test_profile_opt_ins(spider):
+    root, _, _ = spider
+    c = SQL(root / "concert_singer.sqlite", functions=None, introspection=True)
+    assert c.accepts("SELECT name FROM sqlite_master")
+    assert c.accepts("SELECT * FROM pragma_table_info('singer')")
+    assert c.accepts("SELECT randomblob(4)")
+    assert SQL(root / "concert_singer.sqlite", functions={"abs"}).accepts("SELECT abs(-1)")
+    assert not SQL(root / "concert_singer.sqlite", functions={"abs"}).accepts("SELECT max(1)")
+
+
+def test_spider_entries_with_sqlite_sequence_load(spider):
+    _, dev, tables = spider
+    entries = [t for t in tables.values()
+               if "sqlite_sequence" in (n.lower() for n in t["table_names_original"])]
+    assert len(entries) >= 3
+    for entry in entries:
+        c = SQL(entry)
+        assert "sqlite_sequence" not in c.tables
+        queries = [x["query"] for x in dev if x["db_id"] == entry["db_id"]]
+        assert all(c.accepts(q) for q in queries), entry["db_id"]
+        real = [n for n in entry["table_names_original"] if not n.startswith("sqlite_")]
+        assert c.accepts(f'SELECT count(*) FROM "{real[0]}"')
+
+
+def test_comments_are_bounded():
+    c = SQL("CREATE TABLE t (a INTEGER);")
+    assert c.accepts("SELECT a FROM t -- " + "x" * 150 + "\n")
+    assert not c.accepts_prefix("SELECT a FROM t -- " + "x" * 250)
+    assert not c.accepts_prefix("SELECT a /* " + "x" * 250)

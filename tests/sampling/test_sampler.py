@@ -88,9 +88,16 @@ def test_dead_particles_are_counted_apart_from_budget():
     # "a" forever never finishes within the budget: out of budget, not dead
     lm2 = ToyLM(vocab, 0, lambda ctx: {1: 1.0})
     for method in ("smc", "awrs", "mask"):
+        extra = {} if method == "mask" else {"budget": False}
+        r = awrs.generate(lm2, [3], awrs.Regex("a*b"), method=method, n_particles=3,
+                          max_tokens=4, seed=0, **extra)
+        assert r.empty and r.stats.dead == 0 and r.stats.out_of_budget == 3, method
+    # budget-aware: "a" is pruned once "b" no longer fits, which leaves no token at all
+    for method in ("smc", "awrs"):
         r = awrs.generate(lm2, [3], awrs.Regex("a*b"), method=method, n_particles=3,
                           max_tokens=4, seed=0)
-        assert r.empty and r.stats.dead == 0 and r.stats.out_of_budget == 3, method
+        assert r.empty and r.stats.budget_dead == 3 and r.stats.budget_pruned == 1, method
+        assert r.stats.dead == 0 and r.stats.out_of_budget == 0, method
 
 
 class NoTemperatureLM(awrs.LanguageModel):

@@ -100,7 +100,11 @@ def _compile(pattern: str, flags: int, max_states: int) -> DFA:
     except (OverflowError, RecursionError) as exc:
         raise ConstraintError(f"regular expression {pattern!r} rejected by re: {exc}") from exc
     nfa = _nfa.build(pattern, flags, limit=8 * max_states + 1024)
-    cdfa = determinise(nfa, max_states, pattern)
+    return lower(determinise(nfa, max_states, pattern), max_states, pattern)
+
+
+def lower(cdfa, max_states: int, pattern: str) -> DFA:
+    """The byte DFA of a minimal code-point DFA (:class:`~.subset.CharDFA`)."""
     if cdfa.start < 0:
         return DFA(np.zeros((1, 256), np.int32), np.zeros(1, bool), 0)
     builder = ByteBuilder(len(cdfa.accept), max_states, pattern)

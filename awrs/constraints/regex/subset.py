@@ -90,7 +90,7 @@ def _atoms(charsets: list[cs.Ranges]):
             (np.array(los, np.int64), np.array(his, np.int64), np.array(ats, np.int64)))
 
 
-def _apply(code: int, g: int, prev: int) -> int:
+def _apply(code: int, g: int, prev: int, nb_empty: bool = _NB_EMPTY) -> int:
     """The guard after passing assertion ``code`` (``-1``: it fails here)."""
     if code == A_START:
         return g if prev == START else -1
@@ -109,7 +109,7 @@ def _apply(code: int, g: int, prev: int) -> int:
         if code in (A_BOUND_U, A_BOUND_A):
             mask = (ALL & ~word) if after_word else word
         else:
-            empty = END if prev == START and not _NB_EMPTY else 0
+            empty = END if prev == START and not nb_empty else 0
             mask = word if after_word else ALL & ~word & ~empty
     new = (g & mask) | (g & THEN_END) | extra
     if not new & ALL:
@@ -117,8 +117,12 @@ def _apply(code: int, g: int, prev: int) -> int:
     return new if new & NL else new & ALL
 
 
-def determinise(nfa: NFA, max_states: int, pattern: str) -> CharDFA:
+def determinise(nfa: NFA, max_states: int, pattern: str, *, word: cs.Ranges | None = None,
+                nb_empty: bool = _NB_EMPTY) -> CharDFA:
     """Subset-construct, prune states that cannot reach acceptance, and minimise.
+
+    ``word`` is the Unicode word set of ``\\b`` (default: Python ``re``'s), ``nb_empty``
+    whether ``\\B`` matches the empty string (the dialects differ).
 
     Raises:
         ConstraintSizeError: when more than ``max_states`` subsets are reachable.
@@ -133,7 +137,7 @@ def determinise(nfa: NFA, max_states: int, pattern: str) -> CharDFA:
         cat_sets.append((WA, len(charsets)))
         charsets.append(cs.ASCII_WORD)
         cat_sets.append((WU, len(charsets)))
-        charsets.append(cs.union(cs.unicode_word(0), cs.ASCII_WORD))
+        charsets.append(cs.union(cs.unicode_word(0) if word is None else word, cs.ASCII_WORD))
     atoms_of, sigs, ivs = _atoms(charsets)
     cat = []
     for sig in sigs:
@@ -154,7 +158,7 @@ def determinise(nfa: NFA, max_states: int, pattern: str) -> CharDFA:
                     seen.add(u)
                     stack.append(u)
             for code, r in asr[q]:
-                g2 = _apply(code, g, prev)
+                g2 = _apply(code, g, prev, nb_empty)
                 if g2 >= 0:
                     u = r << 6 | g2
                     if u not in seen:
