@@ -19,11 +19,13 @@ LETTERS = {ord(c): 1 / 27 for c in "abcdefghijklmnopqrstuvwxyz"}
 
 
 class SlowToy(ToyLM):
-    """Uniform over a-z and EOS; each batched call sleeps ``delay`` seconds."""
+    """Uniform over a-z and EOS (or a-z alone: never ends); each batched call sleeps ``delay``
+    seconds."""
 
-    def __init__(self, delay: float = 0.0):
+    def __init__(self, delay: float = 0.0, eos: bool = True):
+        table = {**LETTERS, EOS: 1 / 27} if eos else dict(LETTERS)
         super().__init__([bytes([i]) for i in range(256)] + [b"<eos>"], EOS,
-                         lambda ctx: {**LETTERS, EOS: 1 / 27})
+                         lambda ctx: table)
         self.delay = delay
 
     def next_token_logprobs(self, contexts, temperature=1.0):
@@ -32,12 +34,12 @@ class SlowToy(ToyLM):
         return super().next_token_logprobs(contexts, temperature)
 
 
-def serve(delay=0.0, **limits) -> ThreadServer:
-    return ThreadServer(create_app(SlowToy(delay), "toy", limits=Limits(**limits)))
+def serve(delay=0.0, eos=True, **limits) -> ThreadServer:
+    return ThreadServer(create_app(SlowToy(delay, eos), "toy", limits=Limits(**limits)))
 
 
-LONG = {"regex": "[a-z]{200}", "method": "awrs", "n_particles": 1}  # never completes: runs
-MSG = [{"role": "user", "content": "letters"}]                       # max_tokens steps
+LONG = {"method": "direct", "n_particles": 1}  # with eos=False: runs max_tokens steps
+MSG = [{"role": "user", "content": "letters"}]
 
 
 def _wait(cond, timeout=5.0) -> bool:
@@ -50,7 +52,7 @@ def _wait(cond, timeout=5.0) -> bool:
 
 
 def test_queue_bound_gives_429_with_retry_after():
-    with serve(delay=0.05, max_pending=1) as srv:
+    with serve(delay=0.05, eos=False, max_pending=1) as srv:
         client = srv.client()
         out = {}
         first = threading.Thread(target=lambda: out.update(r=client.chat.completions.create(
@@ -70,7 +72,7 @@ def test_queue_bound_gives_429_with_retry_after():
 
 
 def test_time_limit_cancels_with_504():
-    with serve(delay=0.05, timeout=0.5) as srv:
+    with serve(delay=0.05, eos=False, timeout=0.5) as srv:
         t0 = time.monotonic()
         with pytest.raises(openai.APIStatusError) as info:
             srv.client().chat.completions.create(model="toy", messages=MSG, max_tokens=60,
@@ -82,7 +84,7 @@ def test_time_limit_cancels_with_504():
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_client_disconnect_cancels_the_work(stream):
-    with serve(delay=0.05) as srv:
+    with serve(delay=0.05, eos=False) as srv:
         body = {"model": "toy", "messages": MSG, "max_tokens": 100, "stream": stream, **LONG}
         t0 = time.monotonic()
         if stream:
