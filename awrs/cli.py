@@ -1,4 +1,4 @@
-"""The ``awrs`` command line: generate, best-of-k, bench."""
+"""The ``awrs`` command line: generate, best-of-k, bench, serve."""
 
 from __future__ import annotations
 
@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only)",
                            add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
+    from .serve import cli as serve_cli
+
+    serve_cli.add_arguments(sub.add_parser("serve", help="OpenAI-compatible HTTP server"))
     return parser
 
 
@@ -138,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"awrs: error: {exc}", file=sys.stderr)
             return 2
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from .serve.cli import run
+
+        return run(args)
     try:
         if args.command == "batch":
             from .batch.cli import run as run_batch

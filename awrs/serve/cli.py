@@ -1,0 +1,68 @@
+"""The ``awrs serve`` command: options (no heavy imports) and the function that runs them."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+
+from .plan import Limits
+
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``serve`` options to a (sub)parser and return it."""
+    d = Limits()
+    p.add_argument("--model", default=None, help="local model folder (default: SmolLM2-135M-Instruct)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--api-key", default=None,
+                   help="require 'Authorization: Bearer KEY' on every route but /health "
+                   "(default: $AWRS_API_KEY)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--max-rows", type=int, default=64, help="rows per batched forward (64)")
+    p.add_argument("--max-pending", type=int, default=d.max_pending,
+                   help=f"requests queued or running at once; more get 429 ({d.max_pending})")
+    p.add_argument("--timeout", type=float, default=d.timeout,
+                   help=f"seconds per request before it is cancelled ({d.timeout:g})")
+    p.add_argument("--max-tokens-limit", type=int, default=d.max_tokens,
+                   help=f"largest max_tokens a request may ask for ({d.max_tokens})")
+    p.add_argument("--max-particles", type=int, default=d.max_particles,
+                   help=f"largest n_particles / best_of_k / n ({d.max_particles})")
+    p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
+                   help=f"largest request body ({d.max_body_bytes})")
+    p.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
+    return p
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model and serve until interrupted."""
+    try:
+        import uvicorn
+
+        from .app import create_app
+    except ImportError as exc:
+        raise SystemExit(f"awrs serve needs the serve extra: pip install 'awrs[serve]' ({exc})")
+    from ..models.loading import DEFAULT_MODEL, load_model
+    from pathlib import Path
+
+    key = args.api_key or os.environ.get("AWRS_API_KEY") or None
+    if not _loopback(args.host) and key is None:
+        print(f"awrs serve: warning: binding {args.host} without an API key", file=sys.stderr)
+    limits = Limits(max_body_bytes=args.max_body_bytes, max_tokens=args.max_tokens_limit,
+                    max_particles=args.max_particles, max_pending=args.max_pending,
+                    timeout=args.timeout)
+    lm = load_model(args.model, threads=args.threads)
+    model_id = DEFAULT_MODEL if args.model is None else Path(args.model).name
+    app = create_app(lm, model_id, api_key=key, limits=limits, max_rows=args.max_rows)
+    print(f"awrs serve: {model_id} on http://{args.host}:{args.port}/v1", file=sys.stderr,
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
