@@ -102,31 +102,53 @@ class Method(ABC):
 
 
 class ItemContext:
-    """One item's awrs constraint, built at most once (timed) and shared by the methods."""
+    """One item's awrs constraints, each built at most once (timed) and shared by the methods.
 
-    __slots__ = ("suite", "item", "build_s", "_constraint", "_error")
+    A generation policy (``--json-policy``) gives suites that have policies (``json``) a
+    constraint per policy; other suites ignore it.
+    """
+
+    __slots__ = ("suite", "item", "_built", "_times")
 
     def __init__(self, suite, item):
         self.suite, self.item = suite, item
-        self.build_s = math.nan
-        self._constraint = None
-        self._error: BaseException | None = None
+        self._built: dict = {}
+        self._times: dict = {}
+
+    def _key(self, policy):
+        return policy if policy and getattr(self.suite, "policies", None) else None
+
+    def build_time(self, policy: str | None = None) -> float:
+        """Seconds the constraint of ``policy`` took to build (NaN before it is built)."""
+        return self._times.get(self._key(policy), math.nan)
+
+    @property
+    def build_s(self) -> float:
+        return self.build_time(None)
+
+    def constraint_for(self, policy: str | None = None):
+        """The awrs constraint under ``policy`` (its construction error is raised again on
+        every access)."""
+        key = self._key(policy)
+        hit = self._built.get(key)
+        if hit is None:
+            t0 = time.perf_counter()
+            try:
+                value = (self.suite.constraint(self.item) if key is None
+                         else self.suite.constraint(self.item, policy=key))
+                hit = (value, None)
+            except Exception as exc:
+                hit = (None, exc)
+            self._times[key] = time.perf_counter() - t0
+            self._built[key] = hit
+        if hit[1] is not None:
+            raise hit[1]
+        return hit[0]
 
     @property
     def constraint(self):
-        """The awrs constraint (its construction error is raised again on every access)."""
-        if self._error is not None:
-            raise self._error
-        if self._constraint is None:
-            t0 = time.perf_counter()
-            try:
-                self._constraint = self.suite.constraint(self.item)
-            except Exception as exc:
-                self._error = exc
-                raise
-            finally:
-                self.build_s = time.perf_counter() - t0
-        return self._constraint
+        """The awrs constraint of the suite's default policy."""
+        return self.constraint_for(None)
 
     def spec(self):
         """The suite's peer spec, with the awrs constraint when it could be built."""
@@ -172,9 +194,26 @@ def outcome_from_result(result: Any, particles: int) -> Outcome:
     extra = {k: float(v) for k, v in (("lm_s", _stat(stats, "lm_time")),
                                       ("constraint_s", _stat(stats, "constraint_time")))
              if v is not None}
+    extra.update(particle_ends(stats, samples))
     return Outcome(text, finished, tokens, evals,
                    math.nan if log_ml is None else float(log_ml), posterior, particles, extra,
                    partial)
+
+
+def particle_ends(stats: Any, samples) -> dict[str, float]:
+    """Particles that died (no token extends their prefix) and that ran out of tokens.
+
+    From the sampler's ``Stats.dead`` / ``Stats.out_of_budget``; where the sampler lacks them,
+    counted on the final population (dead: weight 0 and unfinished; a lower bound for SMC,
+    whose resampling drops dead particles).
+    """
+    dead, oob = getattr(stats, "dead", None), getattr(stats, "out_of_budget", None)
+    if dead is None or oob is None:
+        ends = [(not getattr(s, "finished", False), getattr(s, "log_weight", 0.0))
+                for s in samples]
+        dead = sum(1 for unf, w in ends if unf and w == -math.inf)
+        oob = sum(1 for unf, w in ends if unf and w > -math.inf)
+    return {"dead": float(dead), "out_of_budget": float(oob)}
 
 
 class AwrsMethod(Method):
@@ -188,17 +227,28 @@ class AwrsMethod(Method):
         "rerank": "N unconstrained samples, keep those the constraint accepts",
     }
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, policy: str | None = None):
+        self.base, self.policy = name, policy
+        self.name = name if policy is None else f"{name}@{policy}"
         self.needs_constraint = name != "direct"
         self.uses_particles = name in ("smc", "rerank")
         self._lm = None
 
     def describe(self) -> str:
-        return self._DOCS[self.name]
+        doc = self._DOCS[self.base]
+        return doc if self.policy is None else f"{doc}; json generation policy `{self.policy}`"
+
+    def settings(self, cfg):
+        out = super().settings(cfg)
+        if self.policy is not None:
+            out["json_policy"] = self.policy
+        return out
 
     def prepare(self, lm, cfg):
         self._lm = lm
+
+    def build(self, suite, item, ctx):
+        return ctx.constraint_for(self.policy)
 
     def run(self, built, prompt_ids, seed, cfg):
         import awrs
@@ -206,14 +256,16 @@ class AwrsMethod(Method):
         n = cfg.particles if self.uses_particles else 1
         result = awrs.generate(
             self._lm, list(prompt_ids), built if self.needs_constraint else None,
-            method=self.name, n_particles=n, ess_threshold=cfg.ess_threshold,
+            method=self.base, n_particles=n, ess_threshold=cfg.ess_threshold,
             max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=seed)
         return outcome_from_result(result, n)
 
 
 def canonical(name: str) -> str:
-    """The registered name of a method name or alias."""
-    return ALIASES.get(name, name)
+    """The registered name of a method name or alias (``smc@compact``: smc, json policy
+    ``compact``)."""
+    base, at, policy = name.partition("@")
+    return ALIASES.get(base, base) + at + policy
 
 
 def get_method(name: str) -> Method:
@@ -227,6 +279,14 @@ def get_method(name: str) -> Method:
     name = canonical(name)
     if name in EXTRA:
         return EXTRA[name]()
+    base, _, policy = name.partition("@")
+    if base in AWRS_METHODS and base != "direct" and policy:
+        from .suites.json import POLICIES
+
+        if policy not in POLICIES:
+            raise ConfigurationError(f"unknown json policy {policy!r} in {name!r}: expected one "
+                                     f"of {', '.join(POLICIES)}")
+        return AwrsMethod(base, policy)
     if name in AWRS_METHODS:
         return AwrsMethod(name)
     target = PEERS.get(name)
