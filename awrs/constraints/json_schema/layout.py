@@ -101,9 +101,9 @@ class Layout:
         if self.mode == "bounded":
             return run + 1 if run < self.bound else None
         if c == "\n":
-            if run & _NEWLINE or (run and not run & _CR):
-                return None
-            return _NEWLINE
+            if run & _CR:
+                return _NEWLINE  # \r\n
+            return None if run else _NEWLINE
         if run & _CR:
             return None
         if c == "\r":

@@ -89,7 +89,8 @@ def _escape_step(esc: str, c: str, out: list) -> str | None:
         hi = int(esc[2:6], 16)
         out.append(chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)))
         return ""
-    return esc
+    # digits that can only end as a lone surrogate (\udc.., \ud83d\u0..) end here
+    return esc if escape_ranges(esc) else None
 
 
 def number_prefix_ok(s: str) -> bool:
