@@ -169,7 +169,7 @@ def _stat(stats: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
-def outcome_from_result(result: Any, particles: int) -> Outcome:
+def outcome_from_result(result: Any, particles: int, max_tokens: int = 1 << 30) -> Outcome:
     """Map an ``awrs.Result`` to an :class:`Outcome`."""
     stats = getattr(result, "stats", None)
     tokens = _stat(stats, "tokens", "n_tokens", default=0)
@@ -194,25 +194,25 @@ def outcome_from_result(result: Any, particles: int) -> Outcome:
     extra = {k: float(v) for k, v in (("lm_s", _stat(stats, "lm_time")),
                                       ("constraint_s", _stat(stats, "constraint_time")))
              if v is not None}
-    extra.update(particle_ends(stats, samples))
+    extra.update(particle_ends(stats, samples, max_tokens))
     return Outcome(text, finished, tokens, evals,
                    math.nan if log_ml is None else float(log_ml), posterior, particles, extra,
                    partial)
 
 
-def particle_ends(stats: Any, samples) -> dict[str, float]:
+def particle_ends(stats: Any, samples, max_tokens: int) -> dict[str, float]:
     """Particles that died (no token extends their prefix) and that ran out of tokens.
 
     From the sampler's ``Stats.dead`` / ``Stats.out_of_budget``; where the sampler lacks them,
-    counted on the final population (dead: weight 0 and unfinished; a lower bound for SMC,
-    whose resampling drops dead particles).
+    counted on the final population (dead: unfinished before ``max_tokens``; a lower bound
+    for SMC, whose resampling drops dead particles).
     """
     dead, oob = getattr(stats, "dead", None), getattr(stats, "out_of_budget", None)
     if dead is None or oob is None:
-        ends = [(not getattr(s, "finished", False), getattr(s, "log_weight", 0.0))
-                for s in samples]
-        dead = sum(1 for unf, w in ends if unf and w == -math.inf)
-        oob = sum(1 for unf, w in ends if unf and w > -math.inf)
+        ends = [len(getattr(s, "token_ids", ()) or ()) for s in samples
+                if not getattr(s, "finished", False)]
+        dead = sum(1 for n in ends if n < max_tokens - 1)
+        oob = len(ends) - dead
     return {"dead": float(dead), "out_of_budget": float(oob)}
 
 
@@ -258,7 +258,7 @@ class AwrsMethod(Method):
             self._lm, list(prompt_ids), built if self.needs_constraint else None,
             method=self.base, n_particles=n, ess_threshold=cfg.ess_threshold,
             max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=seed)
-        return outcome_from_result(result, n)
+        return outcome_from_result(result, n, cfg.max_tokens)
 
 
 def canonical(name: str) -> str:
