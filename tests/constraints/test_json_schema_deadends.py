@@ -161,7 +161,8 @@ def test_maskbench_prefixes_have_completions(maskbench, strict):
 
 # -- hypothesis ---------------------------------------------------------------------------------
 names = st.sampled_from(["a", "b", "ab", "é", "k1"])
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-20, 20), st.text("abé😀\"\\", max_size=4))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-20, 20),
+                    st.text("abé😀\"\\", max_size=4))
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(names, inner, max_size=3)), max_leaves=8)
 leaf = st.one_of(
