@@ -16,8 +16,8 @@ from typing import Sequence
 
 from awrs.errors import AwrsError, ConfigurationError, ConstraintError
 
-from .methods import (DEFAULT_METHODS, ItemContext, Method, Missing, Outcome, RunConfig,
-                      Unsupported, canonical, get_method)
+from .methods import (AWRS_METHODS, DEFAULT_METHODS, ItemContext, Method, Missing, Outcome,
+                      RunConfig, Unsupported, canonical, get_method)
 from .store import FAILED, UNSUPPORTED, Row, Store, settings_hash
 from .suites import SUITES, Item, Suite, get_suite
 
@@ -56,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="seconds allowed to one run; a run past it is recorded as failed")
     parser.add_argument("--retry-failed", action="store_true",
                         help="recompute rows recorded as failed (finished rows are kept)")
+    parser.add_argument("--json-policy", nargs="+", default=None, metavar="POLICY",
+                        help="JSON generation policies to compare on the json suite: every "
+                             "awrs method runs once per policy, named METHOD@POLICY (one of "
+                             "natural, compact, natural-open, compact-open; default: the "
+                             "constraint's default, natural)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return parser
 
@@ -111,7 +116,11 @@ def make_plan(args: argparse.Namespace) -> Plan:
             plan.suites.append(get_suite(name))
         except ConfigurationError as exc:
             plan.problems.append(str(exc))
-    for name in dict.fromkeys(canonical(m) for m in (_split(args.methods) or DEFAULT_METHODS)):
+    names = [canonical(m) for m in (_split(args.methods) or DEFAULT_METHODS)]
+    policies = _split(getattr(args, "json_policy", None))
+    if policies:
+        names = [n for m in names for n in _with_policies(m, policies)]
+    for name in dict.fromkeys(names):
         try:
             plan.methods.append(get_method(name))
         except ConfigurationError as exc:
@@ -119,6 +128,13 @@ def make_plan(args: argparse.Namespace) -> Plan:
         except ImportError as exc:
             plan.problems.append(f"method {name!r} is missing: {exc}")
     return plan
+
+
+def _with_policies(method: str, policies: list[str]) -> list[str]:
+    """``method`` once per json policy when it is an awrs method using a constraint."""
+    if method in AWRS_METHODS and method != "direct":
+        return [f"{method}@{p}" for p in policies]
+    return [method]
 
 
 class Runner:
@@ -228,7 +244,8 @@ class Runner:
             return _mark(row, UNSUPPORTED, exc, "awrs constraint: ")
         except Exception as exc:  # a peer or constraint crashing on one item
             return _mark(row, FAILED, exc)
-        row.build_s = ctx.build_s if method.needs_constraint else time.perf_counter() - t0
+        row.build_s = (ctx.build_time(getattr(method, "policy", None)) if method.needs_constraint
+                       else time.perf_counter() - t0)
         t0 = time.perf_counter()
         try:
             with time_limit(self.timeout):

@@ -43,7 +43,7 @@ def correctness(records, stats):
     for rec in records:
         t0 = time.perf_counter()
         try:
-            c = JSONSchema(rec["schema"], property_order="any")
+            c = JSONSchema(rec["schema"], property_order="any", strict=False)
         except ConstraintError as exc:
             stats["refused"].append(f"{rec['id']}: {str(exc)[:160]}")
             continue

@@ -102,31 +102,53 @@ class Method(ABC):
 
 
 class ItemContext:
-    """One item's awrs constraint, built at most once (timed) and shared by the methods."""
+    """One item's awrs constraints, each built at most once (timed) and shared by the methods.
 
-    __slots__ = ("suite", "item", "build_s", "_constraint", "_error")
+    A generation policy (``--json-policy``) gives suites that have policies (``json``) a
+    constraint per policy; other suites ignore it.
+    """
+
+    __slots__ = ("suite", "item", "_built", "_times")
 
     def __init__(self, suite, item):
         self.suite, self.item = suite, item
-        self.build_s = math.nan
-        self._constraint = None
-        self._error: BaseException | None = None
+        self._built: dict = {}
+        self._times: dict = {}
+
+    def _key(self, policy):
+        return policy if policy and getattr(self.suite, "policies", None) else None
+
+    def build_time(self, policy: str | None = None) -> float:
+        """Seconds the constraint of ``policy`` took to build (NaN before it is built)."""
+        return self._times.get(self._key(policy), math.nan)
+
+    @property
+    def build_s(self) -> float:
+        return self.build_time(None)
+
+    def constraint_for(self, policy: str | None = None):
+        """The awrs constraint under ``policy`` (its construction error is raised again on
+        every access)."""
+        key = self._key(policy)
+        hit = self._built.get(key)
+        if hit is None:
+            t0 = time.perf_counter()
+            try:
+                value = (self.suite.constraint(self.item) if key is None
+                         else self.suite.constraint(self.item, policy=key))
+                hit = (value, None)
+            except Exception as exc:
+                hit = (None, exc)
+            self._times[key] = time.perf_counter() - t0
+            self._built[key] = hit
+        if hit[1] is not None:
+            raise hit[1]
+        return hit[0]
 
     @property
     def constraint(self):
-        """The awrs constraint (its construction error is raised again on every access)."""
-        if self._error is not None:
-            raise self._error
-        if self._constraint is None:
-            t0 = time.perf_counter()
-            try:
-                self._constraint = self.suite.constraint(self.item)
-            except Exception as exc:
-                self._error = exc
-                raise
-            finally:
-                self.build_s = time.perf_counter() - t0
-        return self._constraint
+        """The awrs constraint of the suite's default policy."""
+        return self.constraint_for(None)
 
     def spec(self):
         """The suite's peer spec, with the awrs constraint when it could be built."""
@@ -147,7 +169,7 @@ def _stat(stats: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
-def outcome_from_result(result: Any, particles: int) -> Outcome:
+def outcome_from_result(result: Any, particles: int, max_tokens: int = 1 << 30) -> Outcome:
     """Map an ``awrs.Result`` to an :class:`Outcome`."""
     stats = getattr(result, "stats", None)
     tokens = _stat(stats, "tokens", "n_tokens", default=0)
@@ -173,6 +195,7 @@ def outcome_from_result(result: Any, particles: int) -> Outcome:
                                       ("constraint_s", _stat(stats, "constraint_time")),
                                       *((k, _stat(stats, k)) for k in ENDINGS))
              if v is not None}
+    extra.update(particle_ends(stats, samples, max_tokens))
     return Outcome(text, finished, tokens, evals,
                    math.nan if log_ml is None else float(log_ml), posterior, particles, extra,
                    partial)
@@ -186,6 +209,22 @@ NO_BUDGET = "-nobudget"
 TWIST = "-twist"
 
 
+def particle_ends(stats: Any, samples, max_tokens: int) -> dict[str, float]:
+    """Particles that died (no token extends their prefix) and that ran out of tokens.
+
+    From the sampler's ``Stats.dead`` / ``Stats.out_of_budget``; where the sampler lacks them,
+    counted on the final population (dead: unfinished before ``max_tokens``; a lower bound
+    for SMC, whose resampling drops dead particles).
+    """
+    dead, oob = getattr(stats, "dead", None), getattr(stats, "out_of_budget", None)
+    if dead is None or oob is None:
+        ends = [len(getattr(s, "token_ids", ()) or ()) for s in samples
+                if not getattr(s, "finished", False)]
+        dead = sum(1 for n in ends if n < max_tokens - 1)
+        oob = len(ends) - dead
+    return {"dead": float(dead), "out_of_budget": float(oob)}
+
+
 class AwrsMethod(Method):
     """One of ``awrs.generate``'s methods on the default model."""
 
@@ -197,11 +236,12 @@ class AwrsMethod(Method):
         "rerank": "N unconstrained samples, keep those the constraint accepts",
     }
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, policy: str | None = None):
         self.twist = name.endswith(TWIST)
         self.base = name.removesuffix(NO_BUDGET).removesuffix(TWIST)
         self.budget = not name.endswith(NO_BUDGET)
+        self.policy = policy
+        self.name = name if policy is None else f"{name}@{policy}"
         self.needs_constraint = name != "direct"
         self.uses_particles = self.base in ("smc", "rerank")
         self._lm = None
@@ -212,16 +252,23 @@ class AwrsMethod(Method):
             out["budget"] = self.budget
         if self.twist:
             out["budget_twist"] = True
+        if self.policy is not None:
+            out["json_policy"] = self.policy
         return out
 
     def describe(self) -> str:
         doc = self._DOCS[self.base]
         if self.twist:
-            return doc + " (with the budget twist)"
-        return doc if self.budget else doc + " (budget-unaware: budget=False)"
+            doc += " (with the budget twist)"
+        elif not self.budget:
+            doc += " (budget-unaware: budget=False)"
+        return doc if self.policy is None else f"{doc}; json generation policy `{self.policy}`"
 
     def prepare(self, lm, cfg):
         self._lm = lm
+
+    def build(self, suite, item, ctx):
+        return ctx.constraint_for(self.policy)
 
     def run(self, built, prompt_ids, seed, cfg):
         import awrs
@@ -232,7 +279,7 @@ class AwrsMethod(Method):
             method=self.base, n_particles=n, ess_threshold=cfg.ess_threshold,
             max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=seed,
             **self._budget_options())
-        return outcome_from_result(result, n)
+        return outcome_from_result(result, n, cfg.max_tokens)
 
     def _budget_options(self) -> dict:
         if self.base not in ("smc", "awrs") or (self.budget and not self.twist):
@@ -241,8 +288,10 @@ class AwrsMethod(Method):
 
 
 def canonical(name: str) -> str:
-    """The registered name of a method name or alias."""
-    return ALIASES.get(name, name)
+    """The registered name of a method name or alias (``smc@compact``: smc, json policy
+    ``compact``)."""
+    base, at, policy = name.partition("@")
+    return ALIASES.get(base, base) + at + policy
 
 
 def get_method(name: str) -> Method:
@@ -256,7 +305,16 @@ def get_method(name: str) -> Method:
     name = canonical(name)
     if name in EXTRA:
         return EXTRA[name]()
-    if name in AWRS_METHODS or name in (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}", f"smc{TWIST}"):
+    base, _, policy = name.partition("@")
+    variants = (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}", f"smc{TWIST}")
+    if (base in AWRS_METHODS or base in variants) and base != "direct" and policy:
+        from .suites.json import POLICIES
+
+        if policy not in POLICIES:
+            raise ConfigurationError(f"unknown json policy {policy!r} in {name!r}: expected one "
+                                     f"of {', '.join(POLICIES)}")
+        return AwrsMethod(base, policy)
+    if name in AWRS_METHODS or name in variants:
         return AwrsMethod(name)
     target = PEERS.get(name)
     if target is None:

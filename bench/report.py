@@ -43,6 +43,11 @@ class Summary:
         return bootstrap_ci([r.metrics.get(name) for r in self.ok if r.has_output]
                             + [0.0 for r in self.ok if not r.has_output])
 
+    def particles(self, name: str) -> Interval:
+        """Particles per run that ``name`` (``dead``: no token extended them;
+        ``out_of_budget``: unfinished at max tokens), where the method reports it."""
+        return bootstrap_ci([r.metrics.get(name) for r in self.ok])
+
     def wall(self) -> Interval:
         return bootstrap_ci([r.wall_s for r in self.ok])
 
@@ -128,7 +133,7 @@ def main_table(suite, sums: dict[str, Summary], missing: dict[str, str] | None =
     extra = list(suite.extra_metrics)
     header = ["method", "runs", "unsupported", "failed", f"{suite.metric} [95% CI]",
               f"posterior {suite.metric}", *extra, "valid", "no valid output",
-              "s / sample", "LM s / sample", "s / token", "evals / token", "build s"]
+              "dead / run", "out of budget / run", "s / sample", "LM s / sample", "s / token", "evals / token", "build s"]
     rows = []
     for s in sums.values():
         if not s.rows and missing and s.method in missing:
@@ -140,8 +145,35 @@ def main_table(suite, sums: dict[str, Summary], missing: dict[str, str] | None =
                      s.score().format(".2f"), s.score(post=True).format(".2f"),
                      *[s.metric(e).format(".2f") for e in extra],
                      _fmt(valid, ".2f"), _fmt(1 - valid if not math.isnan(valid) else valid, ".2f"),
+                     s.particles("dead").format(".2f"), s.particles("out_of_budget").format(".2f"),
                      s.wall().format(".3g"), s.lm().format(".3g"), s.per_token().format(".3g"),
                      s.evals_per_token().format(".3g"), s.build().format(".2g")])
+    return markdown_table(header, rows)
+
+
+def policy_table(suite, sums: dict[str, Summary]) -> str:
+    """Methods × json generation policies side by side (``METHOD@POLICY`` rows), peers at
+    their defaults: score, share of runs without valid output, dead particles per run."""
+    by: dict[str, dict[str, Summary]] = {}
+    for name, s in sums.items():
+        if s.ok:
+            base, _, policy = name.partition("@")
+            by.setdefault(base, {})[policy or "default"] = s
+    policies = list(dict.fromkeys(p for row in by.values() for p in row))
+    header = ["method"] + [f"{p}: {suite.metric} / no valid output / dead per run"
+                           for p in policies]
+    rows = []
+    for base, row in by.items():
+        cells = []
+        for p in policies:
+            s = row.get(p)
+            if s is None:
+                cells.append("")
+                continue
+            valid = s.valid_share()
+            cells.append(f"{s.score().format('.2f')} / {_fmt(1 - valid, '.2f')} / "
+                         f"{s.particles('dead').format('.2f')}")
+        rows.append([base, *cells])
     return markdown_table(header, rows)
 
 
@@ -193,8 +225,8 @@ def no_output_table(sums: dict[str, Summary]) -> str:
 def targets(suite, sums: dict[str, Summary]) -> list[str]:
     """The issue's targets, checked on this suite's rows (honestly: '-' when not measured)."""
     lines = []
-    for m in EXACT:
-        if m in sums and sums[m].ok:
+    for m in [n for n in sums if n.partition("@")[0] in EXACT]:
+        if sums[m].ok:
             v, n = sums[m].finished_valid()
             mark = "met" if n and v == n else ("not met" if n else "no finished outputs")
             lines.append(f"validity: {v}/{n} finished `{m}` outputs satisfy the constraint "
@@ -224,6 +256,8 @@ def targets(suite, sums: dict[str, Summary]) -> list[str]:
           lambda v: v >= 50, "≥ 50")
     check("speed: `awrs` vs `mask`, × faster per sample", "awrs", "mask", speedup,
           lambda v: v > 1, "> 1")
+    if getattr(suite, "policies", None):
+        lines += policy_targets(sums)
     order = [m for m in ("smc", "awrs", "direct") if m in sums and sums[m].ok]
     if len(order) > 1:
         vals = {m: sums[m].score().value for m in order}
@@ -231,6 +265,43 @@ def targets(suite, sums: dict[str, Summary]) -> list[str]:
         text = " ≥ ".join(f"`{m}` {vals[m]:.2f}" for m in order)
         lines.append(f"quality: {text} (target smc ≥ awrs ≥ direct): "
                      f"**{'met' if ok else 'not met'}**")
+    return lines
+
+
+def _pick(sums: dict[str, Summary], base: str) -> str | None:
+    """The run of ``base`` under the default policy (``smc`` or ``smc@natural``)."""
+    for name in (base, f"{base}@natural"):
+        if name in sums and sums[name].ok:
+            return name
+    return None
+
+
+def policy_targets(sums: dict[str, Summary]) -> list[str]:
+    """The json targets: smc ≥ best peer (compliance, runs without valid output), awrs ≥
+    xgrammar, no dead particles."""
+    lines = []
+    peers = [p for p in ("llguidance", "xgrammar") if p in sums and sums[p].ok]
+    smc, awrs_ = _pick(sums, "smc"), _pick(sums, "awrs")
+    if smc and peers:
+        best = max(peers, key=lambda p: sums[p].score().value)
+        a, b = sums[smc].score().value, sums[best].score().value
+        lines.append(f"compliance: `{smc}` {a:.2f} vs best peer `{best}` {b:.2f} (target ≥): "
+                     f"**{'met' if a >= b else 'not met'}**")
+        none_a = 1 - sums[smc].valid_share()
+        none_b = min(1 - sums[p].valid_share() for p in peers)
+        lines.append(f"no valid output: `{smc}` {none_a:.2f} vs best peer {none_b:.2f} "
+                     f"(target ≤): **{'met' if none_a <= none_b else 'not met'}**")
+    if awrs_ and "xgrammar" in peers:
+        a, b = sums[awrs_].score().value, sums["xgrammar"].score().value
+        lines.append(f"compliance: `{awrs_}` {a:.2f} vs `xgrammar` {b:.2f} (target ≥): "
+                     f"**{'met' if a >= b else 'not met'}**")
+    for name, s in sums.items():
+        if name.partition("@")[0] in EXACT and s.ok:
+            dead = s.particles("dead")
+            if dead.n:
+                total = sum(r.metrics.get("dead", 0) for r in s.ok)
+                lines.append(f"dead particles: `{name}` {total:.0f} over {dead.n} runs "
+                             f"(target 0): **{'met' if total == 0 else 'not met'}**")
     return lines
 
 
@@ -254,7 +325,8 @@ def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
            f"{cfg.temperature}, ESS threshold {cfg.ess_threshold}.", "",
            main_table(suite, sums, plan.missing), "",
            "`runs`: completed runs (item × seed); the score counts a run without a complete "
-           "output as 0; `posterior`: the score's expectation under the method's weighted "
+           "output as 0; `dead / run`: particles per run that died because no token extends "
+           "their prefix, `out of budget / run`: particles still unfinished at max tokens; `posterior`: the score's expectation under the method's weighted "
            "outputs; `valid`: share of runs whose output passes the suite's independent check "
            "(the rest: no valid output); times are wall-clock seconds of generation (the "
            "constraint's construction is `build s`; `LM s`: the part spent in the model's "
@@ -265,7 +337,12 @@ def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
            "method's:", "", ratio_table(sums), "",
            "Runs without output, by how their particles ended (the most frequent way per run; "
            "`pruned to completion`: budget feasibility left no token):", "",
-           no_output_table(sums), "", "Targets:", ""]
+           no_output_table(sums), ""]
+    if getattr(suite, "policies", None) and any("@" in m for m in sums):
+        out += ["Generation policies side by side (`METHOD@POLICY`; peers at their defaults; "
+                "score [95% CI] / share of runs without valid output / dead particles per "
+                "run):", "", policy_table(suite, sums), ""]
+    out += ["Targets:", ""]
     out += [f"- {line}" for line in targets(suite, sums)]
     why = reasons(sums)
     if why:

@@ -15,6 +15,14 @@ INSTRUCTION = (
     "Write a realistic JSON value that conforms to the following JSON Schema. Reply with the "
     "JSON value only, without explanations or code fences.\n\nSchema:\n{schema}"
 )
+#: JSON generation policies (``--json-policy``): ``awrs.JSONSchema`` options. ``natural`` is
+#: the constraint's default; ``compact-open`` is the language generated before it.
+POLICIES = {
+    "natural": {"whitespace": "natural", "strict": True},
+    "compact": {"whitespace": "compact", "strict": True},
+    "natural-open": {"whitespace": "natural", "strict": False},
+    "compact-open": {"whitespace": "compact", "strict": False},
+}
 #: schemas longer than this (compact JSON characters) are left out to keep prompts in context
 MAX_SCHEMA_CHARS = 4000
 
@@ -63,8 +71,9 @@ class JSONSuite(Suite):
 
     name = "json"
     metric = "schema_ok"
-    version = "1"
+    version = "2"  # 2: JSONSchema's default policy became natural layout, declared properties
     extra_metrics = ("valid_json",)
+    policies = POLICIES
 
     def items(self, limit=None):
         records = _records(str(data_path("maskbench", "maskbench-open.jsonl")))
@@ -72,10 +81,12 @@ class JSONSuite(Suite):
                      {"schema": records[i]["schema"]})
                 for i in subset(len(records), limit)]
 
-    def constraint(self, item):
+    def constraint(self, item, policy: str | None = None):
+        """``awrs.JSONSchema`` of the item, under a policy of :data:`POLICIES` (default: the
+        constraint's own defaults)."""
         import awrs
 
-        return awrs.JSONSchema(item.data["schema"])
+        return awrs.JSONSchema(item.data["schema"], **POLICIES.get(policy or "natural", {}))
 
     def spec(self, item, constraint=None):
         return Spec("json_schema", item.data["schema"], constraint)

@@ -31,7 +31,7 @@ def test_maskbench_subset(records):
     refused, validation, invalidation, checked = [], [], [], 0
     for rec in records:
         try:
-            c = JSONSchema(rec["schema"], property_order="any")
+            c = JSONSchema(rec["schema"], property_order="any", strict=False)
         except ConstraintError as exc:
             refused.append(f"{rec['id']}: {exc}"[:200])
             continue

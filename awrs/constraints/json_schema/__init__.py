@@ -8,6 +8,12 @@ decided on a prefix (``uniqueItems``, ``multipleOf``, ``not``, ``if``/``then``/`
 ``unevaluated*``) are checked with ``jsonschema`` on every completed sub-value, and the
 complete document is validated with ``jsonschema`` (and the format checker), so a finished
 output never violates the schema.
+
+Generation policy (chosen by measurement on the json benchmark suite, see the README): the
+layout models write (``", "``, ``": "``, a newline and indentation), every whitespace run
+bounded; and where a schema leaves ``additionalProperties`` and ``unevaluatedProperties``
+unspecified, only the properties it declares (the OpenAI / XGrammar "strict" convention).
+Both are options; ``accepts`` and ``complete_ok`` always answer for the language in force.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ import numpy as np
 from jsonschema_specifications import REGISTRY as _META_SCHEMAS
 from referencing import Registry
 
-from ...errors import ConfigurationError, ConstraintError, UnsupportedFeatureError
+from ...errors import (ConfigurationError, ConstraintError, ConstraintEvaluationError,
+                       UnsupportedFeatureError)
 from ..base import IncrementalConstraint, State
 from .audit import audit
 from .compiler import Compiler
 from .drafts import DRAFTS, draft_of
+from .layout import Layout
 from .lexing import WHITESPACE
 from .machines import DONE
 from .masks import in_free_string, split_vocab
@@ -67,10 +75,20 @@ class JSONSchema(IncrementalConstraint):
             has a simple shape) and, on completion, every other format ``jsonschema``'s
             checker knows; ``"annotate"`` gives plain 2020-12 semantics (format asserts
             nothing). An unknown format name is an annotation in both modes.
-        whitespace: ``None`` (default) for compact JSON; an int ``k`` allows at most ``k``
-            whitespace characters between tokens (never unbounded).
+        whitespace: ``"natural"`` (default): between tokens nothing, one space, or one newline
+            followed by at most 4 spaces of indentation per open container (``", "``,
+            ``": "``, ``json.dumps(v, indent=2)``); ``"compact"`` (or ``None``): no whitespace;
+            an int ``k``: at most ``k`` whitespace characters per gap. Never unbounded.
+        strict: ``True`` (default): where a schema object leaves ``additionalProperties`` and
+            ``unevaluatedProperties`` unspecified and declares properties, only names declared
+            for that instance (``properties``, ``required``, ``dependentRequired``, joined over
+            ``allOf``/``anyOf``/``$ref``…) are generated; ``False``: any name the schema
+            allows. Every strict document is valid under the schema.
         property_order: ``"schema"`` (default): properties declared in ``properties`` come in
             that order (others may be interleaved); ``"any"``: any order.
+        max_depth: the most containers open at once (default 64); a deeper prefix is rejected
+            (a particle writing ``[[[[…`` ends there), and a schema whose subschemas nest more
+            than ``2 * max_depth`` levels is refused.
         registry: a ``referencing.Registry`` with the schemas that remote ``$ref`` name;
             remote references are never fetched and are refused when missing.
 
@@ -83,20 +101,27 @@ class JSONSchema(IncrementalConstraint):
     ``$recursiveRef``, whose meaning depends on the evaluation path, those references and the
     undecidable keywords are checked on the complete document only.
 
+    Patterns (``pattern``, ``patternProperties``, formats) that are regular run as byte DFAs:
+    exact on prefixes and linear in the string; others use the ``regex`` package with a time
+    limit (:class:`~awrs.errors.ConstraintEvaluationError` past it). An unfinished ``\\u``
+    escape is alive only if a code point it can still become continues the value (enum,
+    const, key names, patterns, formats, lengths).
+
     Raises:
-        ConstraintError: malformed JSON text or schema (the message has the JSON pointer).
+        ConstraintError: malformed JSON text or schema (the message has the JSON pointer), a
+            cycle of references that consumes no input, a schema nested too deep.
         UnsupportedFeatureError: a keyword or reference refused (named, with its pointer).
         ConfigurationError: an option outside the values above.
     """
 
-    def __init__(self, schema, *, formats: str = "assert", whitespace: int | None = None,
-                 property_order: str = "schema", registry: Registry | None = None):
+    def __init__(self, schema, *, formats: str = "assert", whitespace="natural",
+                 strict: bool = True, property_order: str = "schema", max_depth: int = 64,
+                 registry: Registry | None = None):
         if formats not in ("assert", "annotate"):
             raise ConfigurationError(f"formats must be 'assert' or 'annotate', got {formats!r}")
-        if whitespace is not None and (isinstance(whitespace, bool) or
-                                       not isinstance(whitespace, int) or whitespace < 0):
-            raise ConfigurationError(
-                f"whitespace must be None or a non-negative int bound, got {whitespace!r}")
+        self.layout = Layout(whitespace, max_depth)
+        if not isinstance(strict, bool):
+            raise ConfigurationError(f"strict must be True or False, got {strict!r}")
         if property_order not in ("schema", "any"):
             raise ConfigurationError(
                 f"property_order must be 'schema' or 'any', got {property_order!r}")
@@ -104,18 +129,21 @@ class JSONSchema(IncrementalConstraint):
         reg = _META_SCHEMAS.combine(registry) if registry is not None else _META_SCHEMAS
         self.draft = draft_of(self.schema) or _custom_dialect(self.schema, reg)
         self.formats, self.whitespace, self.property_order = formats, whitespace, property_order
+        self.strict, self.max_depth = strict, max_depth
         self._compiler = Compiler(self.schema, self.draft, reg, assert_formats=formats == "assert",
-                                  ws_max=whitespace, ordered=property_order == "schema")
-        info = audit(self.schema, self.draft, self._compiler.root_resolver)
+                                  ordered=property_order == "schema")
+        info = audit(self.schema, self.draft, self._compiler.root_resolver, 2 * max_depth)
         self._compiler.post_checks = not info.dynamic
+        self._compiler.co_names = info.names if strict else None
         self._root = self._compiler.root(self.schema)
         self._validator = self._compiler.validator
         self._memo: dict = {}
         self._final: dict = {}
-        self._start = _State((b"", _BEFORE, None, 0), None, b"")
+        self._start = _State((b"", _BEFORE, None, Layout.initial), None, b"")
 
     def __repr__(self) -> str:
-        return f"JSONSchema(draft={self.draft.name!r}, formats={self.formats!r})"
+        return (f"JSONSchema(draft={self.draft.name!r}, formats={self.formats!r}, "
+                f"whitespace={self.whitespace!r}, strict={self.strict})")
 
     # -- incremental protocol ------------------------------------------------------------------
     def start(self) -> State:
@@ -125,15 +153,21 @@ class JSONSchema(IncrementalConstraint):
         key = (state.core, token)
         core = self._memo.get(key, _MISS)
         if core is _MISS:
-            core = self._step(state.core, token)
+            try:
+                core = self._step(state.core, token)
+            except RecursionError as exc:  # a safety net: depths are bounded at construction
+                raise ConstraintEvaluationError(
+                    f"JSON Schema check recursed too deep on token {token[:40]!r}; expected "
+                    f"nesting within max_depth={self.max_depth}", state.text() + token) from exc
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[key] = core
         return None if core is None else _State(core, state, token)
 
     def is_complete(self, state: State) -> bool:
-        pending, ph, sub, _ = state.core
-        if pending or ph == _BEFORE or (ph == _IN and not sub[0].eof(sub)):
+        pending, ph, sub, lay = state.core
+        if pending or ph == _BEFORE or (ph == _IN and not sub[0].eof(sub)) or \
+                not self.layout.ok_to_end(lay):
             return False
         text = state.text()
         ok = self._final.get(text)
@@ -158,20 +192,23 @@ class JSONSchema(IncrementalConstraint):
         return mask
 
     def alphabet(self) -> frozenset[int]:
-        if self.whitespace:
+        if self.layout.any_whitespace:
             return _ALPHABET | frozenset(b" \t\n\r")
         return _ALPHABET
 
     # -- machinery -----------------------------------------------------------------------------
     def _step(self, core, token: bytes):
-        pending, ph, sub, ws = core
+        pending, ph, sub, lay = core
         data = pending + token if pending else token
         try:
             text, used = _utf8(data, "strict", False)
         except UnicodeDecodeError:
             return None
         rest = data[used:]
-        ws_max = self.whitespace
+        if text:
+            lay = self.layout.scan(lay, text)
+            if lay is None:
+                return None
         i, n = 0, len(text)
         while i < n:
             if ph == _IN:
@@ -180,13 +217,10 @@ class JSONSchema(IncrementalConstraint):
                     return None
                 sub, i = r
                 if sub is DONE:
-                    ph, sub, ws = _AFTER, None, 0
+                    ph, sub = _AFTER, None
                 continue
             c = text[i]
-            if c in WHITESPACE:
-                if ws_max is None or ws >= ws_max:
-                    return None
-                ws += 1
+            if c in WHITESPACE:  # bounded by the layout scanner
                 i += 1
                 continue
             if ph == _AFTER:
@@ -197,7 +231,7 @@ class JSONSchema(IncrementalConstraint):
             ph = _IN
         if rest and not (ph == _IN and sub[0].partial_ok(sub, rest)):
             return None
-        return rest, ph, sub, ws
+        return rest, ph, sub, lay
 
 
 def _custom_dialect(schema: dict, registry: Registry):
@@ -225,6 +259,9 @@ def _parse(schema):
         except json.JSONDecodeError as exc:
             raise ConstraintError(f"schema is not valid JSON: {exc.msg} at line {exc.lineno} "
                                   f"column {exc.colno}") from exc
+        except RecursionError as exc:
+            raise ConstraintError("schema text nests too deep for the JSON parser; expected "
+                                  "a schema nested at most a few hundred levels") from exc
     if not isinstance(schema, (dict, bool)):
         raise ConstraintError(
             f"expected a schema (a dict, a bool, or JSON text), got {type(schema).__name__}")

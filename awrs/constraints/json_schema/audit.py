@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import regex
 
@@ -26,31 +26,57 @@ _CONTAINERS = ("/$defs/", "/definitions/")
 
 @dataclass
 class AuditResult:
-    """What the audit found: whether the schema uses dynamic references."""
+    """What the audit found.
+
+    Attributes:
+        dynamic: the schema uses dynamic references.
+        names: for each schema object (keyed by ``(id, base URI)``), the property names
+            declared by the schemas that apply to the same instance (joined through
+            ``allOf``/``anyOf``/``oneOf``/``not``/``if``/``then``/``else``/``$ref``), or
+            ``None`` when one of them sets ``additionalProperties`` or
+            ``unevaluatedProperties`` to a schema other than ``false``.
+    """
 
     dynamic: bool = False
+    names: dict = field(default_factory=dict)
 
 
-def audit(root, draft: Draft, resolver) -> AuditResult:
+#: Keywords whose subschemas apply to the instance itself (they consume no input).
+_SAME = ("/allOf/", "/anyOf/", "/oneOf/", "/not", "/if", "/then", "/else", "/dependentSchemas/",
+         "/dependencies/", "/$ref")
+_OPENING = ("additionalProperties", "unevaluatedProperties")
+
+
+def audit(root, draft: Draft, resolver, max_depth: int = 128) -> AuditResult:
     """Walk every schema reachable from ``root`` (subschemas and ``$ref`` targets).
 
     Raises:
         UnsupportedFeatureError: a keyword of another draft, a pattern Python's ``re`` cannot
             compile, or a ``$ref`` that cannot be resolved offline; the message names the
             keyword and its JSON pointer.
-        ConstraintError: a malformed keyword value or subschema.
+        ConstraintError: a malformed keyword value or subschema, a subschema nested more than
+            ``max_depth`` levels, or a cycle of references that consumes no input (named by
+            its JSON pointers).
     """
     result = AuditResult()
     spec = draft.specification
     seen: set = set()
-    stack = [(root, resolver, "", False)]
+    where: dict = {}
+    edges: dict = {}
+    uf = _UnionFind()
+    names: dict = {}
+    stack = [(root, resolver, "", False, None, 0)]
     while stack:
-        s, res, ptr, entered = stack.pop()
+        s, res, ptr, entered, parent, depth = stack.pop()
         if isinstance(s, bool):
             continue
         if not isinstance(s, dict):
             raise ConstraintError(f"expected a schema (object or boolean) at {ptr or '/'}, got "
                                   f"{type(s).__name__}")
+        if depth > max_depth:
+            raise ConstraintError(f"schema nested more than {max_depth} levels at "
+                                  f"{ptr[:200] or '/'}; expected at most {max_depth} "
+                                  f"(max_depth)")
         ident = "id" if draft.name == "draft-04" else "$id"
         if ident in s and not isinstance(s[ident], str):
             raise ConstraintError(f"malformed schema: {ident!r} at {ptr or '/'} must be a URI "
@@ -58,9 +84,15 @@ def audit(root, draft: Draft, resolver) -> AuditResult:
         if not entered:
             res = res.in_subresource(spec.create_resource(s))
         key = (id(s), getattr(res, "_base_uri", None))
+        if parent is not None:
+            edges.setdefault(parent, set()).add(key)
+            uf.union(parent, key)
         if key in seen:
             continue
         seen.add(key)
+        where[key] = ptr or "/"
+        uf.find(key)
+        names[key] = _declared(s)
         ref_only = draft.legacy_ref and "$ref" in s
         for k, v in s.items():
             if ref_only and k != "$ref":
@@ -76,13 +108,90 @@ def audit(root, draft: Draft, resolver) -> AuditResult:
             if k in s and (k in draft.keywords):
                 if k != "$ref":
                     result.dynamic = True
-                stack.append(_lookup(res, s[k], f"{ptr}/{k}"))
+                target = _lookup(res, s[k], f"{ptr}/{k}")
+                stack.append((*target, key if k == "$ref" else None, depth + 1))
         if ref_only:
             continue
         for suffix, sub in children(s):
             if not suffix.startswith(_CONTAINERS):
-                stack.append((sub, res, ptr + suffix, False))
+                same = suffix.startswith(_SAME)
+                stack.append((sub, res, ptr + suffix, False, key if same else None, depth + 1))
+    _refuse_cycles(edges, where)
+    groups: dict = {}
+    for key, declared in names.items():
+        root_key = uf.find(key)
+        acc = groups.get(root_key, frozenset())
+        groups[root_key] = None if acc is None or declared is None else acc | declared
+    result.names = {key: groups[uf.find(key)] for key in names}
     return result
+
+
+def _declared(s: dict):
+    """The property names ``s`` declares or requires (``None``: it opens the object)."""
+    if any(k in s and s[k] is not False for k in _OPENING):
+        return None
+    out = set()
+    props = s.get("properties")
+    if isinstance(props, dict):
+        out.update(props)
+    req = s.get("required")
+    if isinstance(req, list):
+        out.update(x for x in req if isinstance(x, str))
+    for k in ("dependentRequired", "dependencies"):
+        dep = s.get(k)
+        if isinstance(dep, dict):
+            for name, v in dep.items():
+                if isinstance(v, list):
+                    out.add(name)
+                    out.update(x for x in v if isinstance(x, str))
+    return frozenset(out)
+
+
+class _UnionFind:
+    __slots__ = ("parent",)
+
+    def __init__(self):
+        self.parent: dict = {}
+
+    def find(self, x):
+        p = self.parent.setdefault(x, x)
+        while p != x:
+            self.parent[x] = self.parent.setdefault(p, p)
+            x, p = p, self.parent[p]
+        return x
+
+    def union(self, a, b) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+
+def _refuse_cycles(edges: dict, where: dict) -> None:
+    """Raise on a cycle of schemas applied to the same instance (an endless recursion)."""
+    color: dict = {}
+    for start in edges:
+        if color.get(start):
+            continue
+        color[start] = 1
+        path = [start]
+        stack = [iter(edges.get(start, ()))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                color[path.pop()] = 2
+                stack.pop()
+                continue
+            c = color.get(nxt, 0)
+            if c == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                chain = " -> ".join(where.get(k, "?") for k in cycle)
+                raise ConstraintError(
+                    f"schema refers to itself without consuming input: {chain[:400]}; expected "
+                    f"every cycle of references to pass through a property or an item")
+            if c == 0:
+                color[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(edges.get(nxt, ())))
 
 
 def _lookup(resolver, ref, ptr: str):

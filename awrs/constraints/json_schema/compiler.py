@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import re
-import warnings
-
-import regex
 from jsonschema._utils import equal
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
 from ...errors import ConstraintError
 from .containers import ArrM, ObjM
-from .drafts import POST, Draft, compile_pattern, escape
+from .drafts import POST, Draft, escape
 from .formats import format_checker, get_format
 from .machines import AllNode, AnyNode, LazyNode, LitM, Node, NumM, PostNode, StrM, TypedNode
 from .numbers import Bounds, to_fraction
+from .patterns import matcher
 
 _TYPES = ("object", "array", "string", "number", "integer", "boolean", "null")
-
-
-def partial_regex(pattern: str):
-    """``pattern`` compiled with the ``regex`` package for partial matching, or ``None`` when
-    its syntax may differ from Python's ``re`` (which ``jsonschema`` uses on completion)."""
-    if "[:" in pattern:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for p in (pattern, re.sub(r"\{(?!\d*,?\d*\})", r"\\{", pattern)):
-            try:
-                return regex.compile(p)
-            except regex.error:
-                continue
-    return None
 
 
 class Compiler:
@@ -44,16 +26,20 @@ class Compiler:
         registry: a ``referencing.Registry`` with the resources ``$ref`` may name (merged
             with the JSON Schema meta-schemas).
         assert_formats: assert ``format`` (see :mod:`.formats`).
-        ws_max: whitespace characters allowed between tokens (``None``: none).
         ordered: declared properties must come in the order of ``properties``.
         post_checks: check undecidable keywords on every completed sub-value.
+
+    ``co_names`` (set after the audit, ``None`` for the full language): per schema object,
+    the property names generated where ``additionalProperties`` is left unspecified (see
+    :class:`~.audit.AuditResult`).
     """
 
     def __init__(self, root, draft: Draft, registry: Registry, *, assert_formats: bool,
-                 ws_max: int | None, ordered: bool, post_checks: bool = True):
+                 ordered: bool, post_checks: bool = True):
         self.draft, self.spec = draft, draft.specification
-        self.assert_formats, self.ws_max, self.ordered = assert_formats, ws_max, ordered
+        self.assert_formats, self.ordered = assert_formats, ordered
         self.post_checks = post_checks
+        self.co_names: dict | None = None
         self.registry = registry
         self.root_resolver = registry.resolver_with_root(self.spec.create_resource(root))
         self.validator = draft.validator(
@@ -63,8 +49,8 @@ class Compiler:
         self.TRUE = TypedNode(is_true=True)
         self.g_str, self.g_num = StrM(), NumM()
         self.g_lit = LitM({"true", "false", "null"})
-        self.g_obj = ObjM([], [], self.TRUE, None, (), 0, None, ordered, ws_max)
-        self.g_arr = ArrM([], self.TRUE, 0, None, ws_max)
+        self.g_obj = ObjM([], [], self.TRUE, None, (), 0, None, ordered)
+        self.g_arr = ArrM([], self.TRUE, 0, None)
         t = self.TRUE
         t.obj, t.arr, t.str, t.num, t.lit = self.g_obj, self.g_arr, self.g_str, self.g_num, \
             self.g_lit
@@ -185,10 +171,10 @@ class Compiler:
     def _const(self, v) -> Node:
         if isinstance(v, dict):
             props = [(k, self._const(x)) for k, x in v.items()]
-            obj = ObjM(props, [], self.FALSE, None, list(v), 0, None, self.ordered, self.ws_max)
+            obj = ObjM(props, [], self.FALSE, None, list(v), 0, None, self.ordered)
             return TypedNode(obj=obj)
         if isinstance(v, list):
-            arr = ArrM([self._const(x) for x in v], self.FALSE, len(v), len(v), self.ws_max)
+            arr = ArrM([self._const(x) for x in v], self.FALSE, len(v), len(v))
             return TypedNode(arr=arr)
         return self._typed({}, None, "", [v])
 
@@ -240,7 +226,7 @@ class Compiler:
         kw = self.draft.keywords
         props = [(k, self.node(sub, resolver, f"{ptr}/properties/{escape(k)}"))
                  for k, sub in s.get("properties", {}).items()]
-        patterns = [(partial_regex(p), re.compile(p),
+        patterns = [(matcher(p), matcher(p),
                      self.node(sub, resolver, f"{ptr}/patternProperties/{escape(p)}"))
                     for p, sub in s.get("patternProperties", {}).items()]
         additional = self.node(s.get("additionalProperties", True), resolver,
@@ -252,9 +238,23 @@ class Compiler:
         if not isinstance(required, list):
             required = ()
         max_props = s.get("maxProperties")
-        return ObjM(props, patterns, additional, pnames, required,
-                    int(s.get("minProperties", 0)),
-                    None if max_props is None else int(max_props), self.ordered, self.ws_max)
+        min_props = int(s.get("minProperties", 0))
+        extra = self._extra_names(s, resolver, props, patterns, min_props)
+        return ObjM(props, patterns, additional, pnames, required, min_props,
+                    None if max_props is None else int(max_props), self.ordered, extra)
+
+    def _extra_names(self, s: dict, resolver, props, patterns, min_props: int):
+        """The undeclared names generated under the declared-properties policy (``None``:
+        any name, as the schema allows)."""
+        if self.co_names is None or "additionalProperties" in s or \
+                "unevaluatedProperties" in s:
+            return None
+        names = self.co_names.get((id(s), getattr(resolver, "_base_uri", None)))
+        if names is None or not (props or patterns or names):
+            return None  # nothing declared: keep the object open
+        if not patterns and len(names | {k for k, _ in props}) < min_props:
+            return None  # too few names to reach minProperties
+        return names
 
     def _array(self, s: dict, resolver, ptr: str):
         if not self._has(s, "items", "prefixItems", "additionalItems", "minItems", "maxItems"):
@@ -272,7 +272,7 @@ class Compiler:
             rest = self.node(items, resolver, ptr + "/items")
         max_items = s.get("maxItems")
         return ArrM(prefix, rest, int(s.get("minItems", 0)),
-                    None if max_items is None else int(max_items), self.ws_max)
+                    None if max_items is None else int(max_items))
 
     def _string(self, s: dict, ptr: str, allowed):
         fmt = None
@@ -283,9 +283,10 @@ class Compiler:
         min_len = int(s.get("minLength", 0))
         if fmt is None and pattern is None and max_len is None and not min_len and allowed is None:
             return self.g_str
-        return StrM(min_len, None if max_len is None else int(max_len),
-                    None if pattern is None else partial_regex(pattern),
-                    None if pattern is None else compile_pattern(pattern), fmt, allowed)
+        matchers = [] if pattern is None else [matcher(pattern)]
+        if fmt is not None and fmt.matcher is not None:
+            matchers.append(fmt.matcher)
+        return StrM(min_len, None if max_len is None else int(max_len), matchers, fmt, allowed)
 
     def _number(self, s: dict, integer: bool, allowed):
         lo = hi = None

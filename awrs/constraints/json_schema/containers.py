@@ -1,8 +1,8 @@
-"""Incremental machines for objects and arrays (keys checked as typed, bounded whitespace)."""
+"""Incremental machines for objects and arrays (keys checked as typed, escapes included)."""
 
 from __future__ import annotations
 
-from .lexing import WHITESPACE, scan_string
+from .lexing import WHITESPACE, escape_ranges, in_ranges, scan_string
 from .machines import DONE, AllNode, Node
 
 # Phases of a container state.
@@ -14,21 +14,22 @@ class ObjM:
     """An object: properties, patternProperties, additionalProperties, propertyNames, required,
     min/maxProperties, and (optionally) declared properties in schema order.
 
-    State: ``(self, phase, seen, last, sub, ws)`` — ``seen`` the frozenset of keys so far,
+    State: ``(self, phase, seen, last, sub)`` — ``seen`` the frozenset of keys so far,
     ``last`` the index of the last declared property (for schema order), ``sub`` the key being
-    typed ``(esc, text, names_state)``, the value's node, or the value's state; ``ws`` the
-    whitespace count in the current gap.
+    typed ``(esc, text, names_state)``, the value's node, or the value's state.
     """
 
     __slots__ = ("names", "index", "props", "patterns", "additional", "pnames", "required",
-                 "min_props", "max_props", "ordered", "ws_max", "open", "req_after", "_prefix",
-                 "_declared", "_undeclared", "initial", "false_props")
+                 "min_props", "max_props", "ordered", "extra", "open", "req_after", "_prefix",
+                 "_extra_prefix", "_declared", "_undeclared", "initial", "false_props")
 
     def __init__(self, props: list[tuple[str, Node]], patterns: list, additional: Node,
                  pnames: Node | None, required, min_props: int, max_props: int | None,
-                 ordered: bool, ws_max: int | None):
-        """``patterns``: ``(partial_regex_or_None, full_regex, node)``; ``additional``: the
-        node of undeclared keys (the compiler's ``true`` node when absent)."""
+                 ordered: bool, extra: frozenset | None = None):
+        """``patterns``: ``(prefix_matcher, full_matcher, node)`` (see :mod:`.patterns`);
+        ``additional``: the node of undeclared keys (the compiler's ``true`` node when absent);
+        ``extra``: when not ``None``, the only undeclared names generated (declared-properties
+        policy), with ``additional`` as their schema."""
         self.names = [k for k, _ in props]
         self.index = {k: i for i, k in enumerate(self.names)}
         self.props = [n for _, n in props]
@@ -37,17 +38,18 @@ class ObjM:
         self.pnames = pnames
         self.required = frozenset(required)
         self.min_props, self.max_props = min_props, _BIG if max_props is None else max_props
-        self.ordered, self.ws_max = ordered, ws_max
+        self.ordered = ordered
+        self.extra = None if extra is None else frozenset(extra) - set(self.names)
         self.open = None  # decided on first use: ``additional`` may be lazy
         self.false_props = None
         req = [i for i, k in enumerate(self.names) if k in self.required]
         # req_after[last + 1]: the first required declared index after ``last``.
         self.req_after = [min([r for r in req if r > last], default=_BIG)
                           for last in range(-1, len(self.names))]
-        self._prefix = None
+        self._prefix = self._extra_prefix = None
         self._declared: dict[int, Node] = {}
         self._undeclared: dict[str, Node] = {}
-        self.initial = (self, START, frozenset(), -1, None, 0)
+        self.initial = (self, START, frozenset(), -1, None)
 
     # -- keys --------------------------------------------------------------------------------
     def _prefixes(self) -> dict[str, tuple[int, ...]]:
@@ -58,6 +60,16 @@ class ObjM:
                     table.setdefault(k[:n], []).append(i)
             self._prefix = {k: tuple(v) for k, v in table.items()}
         return self._prefix
+
+    def _extras(self) -> frozenset:
+        """The prefixes of the undeclared names allowed (empty when there are none)."""
+        if self._extra_prefix is None:
+            names = self.extra if self.extra is not None and self._additional_ok() else ()
+            self._extra_prefix = frozenset(k[:n] for k in names for n in range(len(k) + 1))
+        return self._extra_prefix
+
+    def _additional_ok(self) -> bool:
+        return not self.additional.is_false
 
     def _false(self, i: int) -> bool:
         if self.false_props is None:
@@ -71,7 +83,7 @@ class ObjM:
 
     def _is_open(self) -> bool:
         if self.open is None:
-            self.open = not self.additional.is_false
+            self.open = self.extra is None and self._additional_ok()
         return self.open
 
     def _key_viable(self, k: str, seen, last: int) -> bool:
@@ -80,31 +92,58 @@ class ObjM:
         for i in self._prefixes().get(k, ()):
             if self._declared_ok(i, seen, last):
                 return True
-        return any(p is None or p.search(k, partial=True) is not None
-                   for p, _, _ in self.patterns)
+        if k in self._extras() and any(x.startswith(k) and x not in seen for x in self.extra):
+            return True
+        return any(p.prefix_ok(k) for p, _, _ in self.patterns)
 
     def _key_bytes_viable(self, k: str, pending: bytes, seen, last: int) -> bool:
-        if self._is_open() or self.patterns:
+        if self._is_open():
             return True
         b = k.encode("utf-8") + pending
-        return any(self.names[i].encode("utf-8").startswith(b) and self._declared_ok(i, seen, last)
-                   for i in range(len(self.names)))
+        if any(self.names[i].encode("utf-8").startswith(b) and self._declared_ok(i, seen, last)
+               for i in range(len(self.names))):
+            return True
+        if self._extras() and any(x.encode("utf-8").startswith(b) and x not in seen
+                                  for x in self.extra):
+            return True
+        return any(p.bytes_ok(k, pending) for p, _, _ in self.patterns)
+
+    def _key_escape_viable(self, k: str, esc: str, seen, last: int) -> bool:
+        """Whether some character the unfinished escape ``esc`` can still become continues
+        an allowed key after ``k``."""
+        if self._is_open():
+            return True
+        ranges = escape_ranges(esc)
+        n = len(k)
+        for i in self._prefixes().get(k, ()):
+            name = self.names[i]
+            if len(name) > n and in_ranges(ord(name[n]), ranges) and \
+                    self._declared_ok(i, seen, last):
+                return True
+        if self._extras():
+            for x in self.extra:
+                if len(x) > n and x.startswith(k) and x not in seen and \
+                        in_ranges(ord(x[n]), ranges):
+                    return True
+        return any(p.escape_ok(k, ranges) for p, _, _ in self.patterns)
 
     def _declared_node(self, i: int) -> Node:
         node = self._declared.get(i)
         if node is None:
             k = self.names[i]
-            parts = [self.props[i]] + [n for _, full, n in self.patterns if full.search(k)]
+            parts = [self.props[i]] + [n for _, full, n in self.patterns if full(k)]
             node = parts[0] if len(parts) == 1 else AllNode(parts)
             self._declared[i] = node
         return node
 
-    def _undeclared_node(self, k: str) -> Node:
+    def _undeclared_node(self, k: str) -> Node | None:
         node = self._undeclared.get(k)
         if node is None:
-            parts = [n for _, full, n in self.patterns if full.search(k)]
+            parts = [n for _, full, n in self.patterns if full(k)]
             if parts:
                 node = parts[0] if len(parts) == 1 else AllNode(parts)
+            elif self.extra is not None and k not in self.extra:
+                node = None  # declared-properties policy: not generated
             else:
                 node = self.additional
             if len(self._undeclared) < 1024:
@@ -115,6 +154,8 @@ class ObjM:
         if len(seen) >= self.max_props:
             return False
         if self._is_open() or self.patterns:
+            return True
+        if self._extras() and not self.extra <= seen:
             return True
         return any(self._declared_ok(i, seen, last) for i in range(len(self.names)))
 
@@ -149,6 +190,8 @@ class ObjM:
             return None, j, key
         if not self._key_viable(key, seen, last):
             return None
+        if esc and not self._key_escape_viable(key, esc, seen, last):
+            return None
         return (esc, key, pn), j, None
 
     def _key_node(self, k: str, seen, last: int):
@@ -160,14 +203,12 @@ class ObjM:
             if not self._declared_ok(i, seen, last):
                 return None
             return self._declared_node(i), (i if self.ordered else last)
-        if not self._key_viable(k, seen, last):
-            return None
         node = self._undeclared_node(k)
-        return None if node.is_false else (node, last)
+        return None if node is None or node.is_false else (node, last)
 
     # -- machine -----------------------------------------------------------------------------
     def feed(self, st, text: str, i: int):
-        _, ph, seen, last, sub, ws = st
+        _, ph, seen, last, sub = st
         n = len(text)
         while i < n:
             if ph == IN_VALUE:
@@ -176,7 +217,7 @@ class ObjM:
                     return None
                 sub, i = r
                 if sub is DONE:
-                    ph, sub, ws = AFTER_VALUE, None, 0
+                    ph, sub = AFTER_VALUE, None
                 continue
             if ph == IN_KEY:
                 r = self._key(sub, text, i, seen, last)
@@ -189,13 +230,10 @@ class ObjM:
                         return None
                     sub, last = kn
                     seen = seen | {key}
-                    ph, ws = AFTER_KEY, 0
+                    ph = AFTER_KEY
                 continue
             c = text[i]
-            if c in WHITESPACE and ph != START:
-                if self.ws_max is None or ws >= self.ws_max:
-                    return None
-                ws += 1
+            if c in WHITESPACE and ph != START:  # bounded by the layout scanner
                 i += 1
                 continue
             if ph == BEFORE_VALUE:
@@ -208,25 +246,25 @@ class ObjM:
             if ph == START:
                 if c != "{":
                     return None
-                ph, ws = OPEN, 0
+                ph = OPEN
             elif ph == AFTER_KEY:
                 if c != ":":
                     return None
-                ph, ws = BEFORE_VALUE, 0
+                ph = BEFORE_VALUE
             elif c == '"' and (ph == OPEN or ph == AFTER_COMMA):
                 sub = self._key_start()
                 if sub is None:
                     return None
-                ph, ws = IN_KEY, 0
+                ph = IN_KEY
             elif c == "}" and (ph == OPEN or ph == AFTER_VALUE):
                 return (DONE, i) if self._close_ok(seen) else None
             elif c == "," and ph == AFTER_VALUE:
                 if not self._can_add(seen, last):
                     return None
-                ph, ws = AFTER_COMMA, 0
+                ph = AFTER_COMMA
             else:
                 return None
-        return (self, ph, seen, last, sub, ws), i
+        return (self, ph, seen, last, sub), i
 
     def eof(self, st) -> bool:
         return False
@@ -245,17 +283,16 @@ class ObjM:
 class ArrM:
     """An array: per-index schemas (prefixItems, then items) and min/maxItems.
 
-    State: ``(self, phase, count, sub, ws)``.
+    State: ``(self, phase, count, sub)``.
     """
 
-    __slots__ = ("prefix", "rest", "min_items", "max_items", "ws_max", "initial")
+    __slots__ = ("prefix", "rest", "min_items", "max_items", "initial")
 
     def __init__(self, prefix: list[Node], rest: Node, min_items: int,
-                 max_items: int | None, ws_max: int | None):
+                 max_items: int | None):
         self.prefix, self.rest = prefix, rest
         self.min_items, self.max_items = min_items, _BIG if max_items is None else max_items
-        self.ws_max = ws_max
-        self.initial = (self, START, 0, None, 0)
+        self.initial = (self, START, 0, None)
 
     def _node(self, k: int) -> Node:
         if k < len(self.prefix):
@@ -266,7 +303,7 @@ class ArrM:
         return k < self.max_items and not self._node(k).is_false
 
     def feed(self, st, text: str, i: int):
-        _, ph, count, sub, ws = st
+        _, ph, count, sub = st
         n = len(text)
         while i < n:
             if ph == IN_VALUE:
@@ -275,13 +312,10 @@ class ArrM:
                     return None
                 sub, i = r
                 if sub is DONE:
-                    ph, sub, ws, count = AFTER_VALUE, None, 0, count + 1
+                    ph, sub, count = AFTER_VALUE, None, count + 1
                 continue
             c = text[i]
-            if c in WHITESPACE and ph != START:
-                if self.ws_max is None or ws >= self.ws_max:
-                    return None
-                ws += 1
+            if c in WHITESPACE and ph != START:  # bounded by the layout scanner
                 i += 1
                 continue
             if ph == OPEN or ph == AFTER_COMMA:
@@ -298,16 +332,16 @@ class ArrM:
             if ph == START:
                 if c != "[":
                     return None
-                ph, ws = OPEN, 0
+                ph = OPEN
             elif c == "]" and ph == AFTER_VALUE:
                 return (DONE, i) if count >= self.min_items else None
             elif c == "," and ph == AFTER_VALUE:
                 if not self._can_add(count):
                     return None
-                ph, ws = AFTER_COMMA, 0
+                ph = AFTER_COMMA
             else:
                 return None
-        return (self, ph, count, sub, ws), i
+        return (self, ph, count, sub), i
 
     def eof(self, st) -> bool:
         return False

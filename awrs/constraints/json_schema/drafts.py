@@ -12,6 +12,8 @@ import regex
 from jsonschema import _legacy_keywords
 from referencing import jsonschema as refjs
 
+from .patterns import search
+
 #: Keywords that assert nothing (core identifiers, containers, annotations, content).
 ANNOTATIONS = frozenset({
     "$schema", "$id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$comment", "$defs",
@@ -58,7 +60,7 @@ def compile_pattern(pattern: str):
 
 
 def _pattern(validator, pattern, instance, schema):
-    if validator.is_type(instance, "string") and not compile_pattern(pattern).search(instance):
+    if validator.is_type(instance, "string") and not search(pattern, instance):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 

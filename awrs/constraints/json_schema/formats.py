@@ -18,6 +18,8 @@ from typing import Callable
 import jsonschema
 import regex
 
+from .patterns import matcher
+
 _DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
 _TIME = (r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?"
          r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
@@ -146,20 +148,20 @@ def _jsonschema_check(name: str) -> Callable[[str], bool]:
 class Format:
     """An asserted format: a prefix pattern (or ``None``) and a completion check."""
 
-    __slots__ = ("name", "pattern", "_check")
+    __slots__ = ("name", "matcher", "_check")
 
     def __init__(self, name: str, pattern: str | None, check: Callable[[str], bool]):
         self.name = name
-        self.pattern = None if pattern is None else regex.compile(pattern)
+        self.matcher = None if pattern is None else matcher(pattern, anchored=True)
         self._check = check
 
     def prefix_ok(self, s: str) -> bool:
         """Whether ``s`` can be extended to a string of this format."""
-        return self.pattern is None or self.pattern.fullmatch(s, partial=True) is not None
+        return self.matcher is None or self.matcher.prefix_ok(s)
 
     def check(self, s: str) -> bool:
         """Whether ``s`` is a string of this format."""
-        if self.pattern is not None and self.pattern.fullmatch(s) is None:
+        if self.matcher is not None and not self.matcher(s):
             return False
         try:
             return bool(self._check(s))

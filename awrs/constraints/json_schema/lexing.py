@@ -89,7 +89,8 @@ def _escape_step(esc: str, c: str, out: list) -> str | None:
         hi = int(esc[2:6], 16)
         out.append(chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)))
         return ""
-    return esc
+    # digits that can only end as a lone surrogate (\udc.., \ud83d\u0..) end here
+    return esc if escape_ranges(esc) else None
 
 
 def number_prefix_ok(s: str) -> bool:
@@ -100,3 +101,35 @@ def number_prefix_ok(s: str) -> bool:
 def number_complete(s: str) -> bool:
     """Whether ``s`` is an RFC 8259 number."""
     return NUMBER.fullmatch(s) is not None
+
+
+_ALL = ((0, 0xD7FF), (0xE000, 0x10FFFF))
+
+
+def escape_ranges(esc: str) -> tuple[tuple[int, int], ...]:
+    """The code points an unfinished escape (``\\``, ``\\u12``, ``\\ud83d\\u``…) can still
+    become, as sorted inclusive ranges (never a lone surrogate)."""
+    if len(esc) <= 1:
+        return _ALL
+    if len(esc) < 6:  # \u and 0-3 hex digits
+        k = 4 - (len(esc) - 2)
+        lo = int(esc[2:] or "0", 16) << (4 * k)
+        hi = lo + (1 << (4 * k)) - 1
+        out = [(a, b) for a, b in ((lo, min(hi, 0xD7FF)), (max(lo, 0xE000), hi)) if a <= b]
+        h0, h1 = max(lo, 0xD800), min(hi, 0xDBFF)
+        if h0 <= h1:  # a high surrogate: the pair encodes a supplementary character
+            out.append((0x10000 + ((h0 - 0xD800) << 10), 0x10000 + ((h1 - 0xD800) << 10) + 0x3FF))
+        return tuple(sorted(out))
+    base = 0x10000 + ((int(esc[2:6], 16) - 0xD800) << 10)
+    digits = esc[8:]
+    k = 4 - len(digits)
+    lo = max(int(digits or "0", 16) << (4 * k), 0xDC00)
+    hi = min((int(digits or "0", 16) << (4 * k)) + (1 << (4 * k)) - 1, 0xDFFF)
+    if lo > hi:
+        return ()
+    return ((base + lo - 0xDC00, base + hi - 0xDC00),)
+
+
+def in_ranges(cp: int, ranges) -> bool:
+    """Whether code point ``cp`` lies in one of the inclusive ``ranges``."""
+    return any(a <= cp <= b for a, b in ranges)

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from .lexing import NUMBER_CHARS, number_complete, number_prefix_ok, scan_string
+from .lexing import (NUMBER_CHARS, escape_ranges, in_ranges, number_complete, number_prefix_ok,
+                     scan_string)
 from .numbers import Bounds, reachable, to_fraction
 
 #: The state of a finished value.
@@ -244,34 +245,40 @@ class PostM:
 class StrM:
     """A string: length bounds (code points), pattern, format, allowed values.
 
-    The state is ``(self, esc, content)``: ``esc`` is ``None`` before the opening quote, else
-    the unfinished escape; ``content`` is the decoded text so far when a check needs it, the
-    length when only bounds are set, else ``None``.
+    The state is ``(self, esc, content, dfa_states)``: ``esc`` is ``None`` before the opening
+    quote, else the unfinished escape; ``content`` is the decoded text so far when a check
+    needs it, the length when only bounds are set, else ``None``; ``dfa_states`` the states of
+    the regular matchers (pattern, format) after ``content``. An unfinished escape is alive
+    only if some character it can still become passes every check.
     """
 
-    __slots__ = ("min_len", "max_len", "pattern", "full", "fmt", "allowed", "prefixes",
+    __slots__ = ("min_len", "max_len", "matchers", "dfas", "fmt", "allowed", "prefixes",
                  "byte_prefixes", "keep", "initial")
 
-    def __init__(self, min_len=0, max_len=None, pattern=None, full=None, fmt=None,
-                 allowed=None):
+    def __init__(self, min_len=0, max_len=None, matchers=(), fmt=None, allowed=None):
+        """``matchers``: :class:`~.patterns.Matcher` objects the string must match (the
+        pattern, the format's shape); ``fmt``: the format's completion check."""
         self.min_len, self.max_len = min_len, max_len
-        self.pattern, self.full, self.fmt = pattern, full, fmt
+        self.dfas = tuple(m for m in matchers if m.regular)
+        self.matchers = tuple(m for m in matchers if not m.regular)
+        self.fmt = fmt
         self.allowed = None if allowed is None else frozenset(allowed)
         self.prefixes = self.byte_prefixes = None
         if allowed is not None:
             self.prefixes = frozenset(a[:k] for a in allowed for k in range(len(a) + 1))
             self.byte_prefixes = frozenset(
                 b[:k] for a in allowed for b in (a.encode("utf-8"),) for k in range(len(b) + 1))
-        self.keep = pattern is not None or fmt is not None or allowed is not None
+        self.keep = bool(matchers) or fmt is not None or allowed is not None
         counting = min_len > 0 or max_len is not None
-        self.initial = (self, None, "" if self.keep else (0 if counting else None))
+        ds = tuple(m.start() for m in self.dfas) if self.dfas else None
+        self.initial = (self, None, "" if self.keep else (0 if counting else None), ds)
 
     @property
     def free(self) -> bool:
         return self.initial[2] is None
 
     def feed(self, st, text, i):
-        esc, content = st[1], st[2]
+        esc, content, ds = st[1], st[2], st[3]
         if esc is None:
             i += 1  # the opening quote
             esc = ""
@@ -280,13 +287,18 @@ class StrM:
             return None
         chunk, j, esc, closed = r
         if content is None:
-            return (DONE, j) if closed else ((self, esc, None), j)
+            return (DONE, j) if closed else ((self, esc, None, None), j)
+        if ds is not None and chunk:
+            data = chunk.encode("utf-8")
+            ds = tuple(m.step(d, data) for m, d in zip(self.dfas, ds))
+            if 0 in ds:
+                return None
         content = content + (chunk if self.keep else len(chunk))
         if closed:
-            return (DONE, j) if self._complete(content) else None
-        return ((self, esc, content), j) if self._prefix(content, esc) else None
+            return (DONE, j) if self._complete(content, ds) else None
+        return ((self, esc, content, ds), j) if self._prefix(content, esc, ds) else None
 
-    def _prefix(self, content, esc: str) -> bool:
+    def _prefix(self, content, esc: str, ds) -> bool:
         n = len(content) if self.keep else content
         if self.max_len is not None and n + (1 if esc else 0) > self.max_len:
             return False
@@ -294,11 +306,39 @@ class StrM:
             return True
         if self.prefixes is not None and content not in self.prefixes:
             return False
-        if self.pattern is not None and self.pattern.search(content, partial=True) is None:
+        if not all(m.prefix_ok(content) for m in self.matchers):
             return False
-        return self.fmt is None or self.fmt.prefix_ok(content)
+        return not esc or self._escape_ok(content, esc, ds)
 
-    def _complete(self, content) -> bool:
+    def _escape_ok(self, content: str, esc: str, ds) -> bool:
+        """Whether the unfinished escape can still become a character every check allows."""
+        ranges = escape_ranges(esc)
+        if self.allowed is not None:
+            n = len(content)
+            nxt = {a[n] for a in self.allowed if len(a) > n and a.startswith(content)}
+            cands = [c for c in nxt if in_ranges(ord(c), ranges)]
+            if not cands:
+                return False
+            if ds is None and not self.matchers:
+                return True
+            return any(self._char_ok(content, c, ds) for c in cands)
+        if ds is not None:
+            if len(ds) == 1:
+                if not self.dfas[0].state_escape_ok(ds[0], ranges):
+                    return False
+            elif not any(self._char_ok(content, chr(c), ds)
+                         for a, b in ranges for c in range(a, min(b, a + 4096) + 1)):
+                return False
+        return all(m.escape_ok(content, ranges) for m in self.matchers)
+
+    def _char_ok(self, content: str, c: str, ds) -> bool:
+        if ds is not None:
+            data = c.encode("utf-8")
+            if any(m.step(d, data) == 0 for m, d in zip(self.dfas, ds)):
+                return False
+        return all(m.prefix_ok(content + c) for m in self.matchers)
+
+    def _complete(self, content, ds) -> bool:
         n = len(content) if self.keep else content
         if n < self.min_len or (self.max_len is not None and n > self.max_len):
             return False
@@ -306,7 +346,9 @@ class StrM:
             return True
         if self.allowed is not None and content not in self.allowed:
             return False
-        if self.full is not None and self.full.search(content) is None:
+        if ds is not None and not all(m.accepting(d) for m, d in zip(self.dfas, ds)):
+            return False
+        if not all(m(content) for m in self.matchers):
             return False
         return self.fmt is None or self.fmt.check(content)
 
@@ -314,7 +356,7 @@ class StrM:
         return False
 
     def partial_ok(self, st, pending: bytes) -> bool:
-        esc, content = st[1], st[2]
+        esc, content, ds = st[1], st[2], st[3]
         if esc:
             return False
         if content is None:
@@ -322,9 +364,12 @@ class StrM:
         n = len(content) if self.keep else content
         if self.max_len is not None and n + 1 > self.max_len:
             return False
-        if self.byte_prefixes is not None:
-            return content.encode("utf-8") + pending in self.byte_prefixes
-        return self.fmt is None or self.fmt.prefix_ok(content + "\u00e9")
+        if self.byte_prefixes is not None and \
+                content.encode("utf-8") + pending not in self.byte_prefixes:
+            return False
+        if ds is not None and any(m.step(d, pending) == 0 for m, d in zip(self.dfas, ds)):
+            return False
+        return True
 
 
 class NumM:
