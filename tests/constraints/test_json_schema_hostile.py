@@ -139,3 +139,9 @@ def test_fuzz_only_awrs_errors_escape(schema, doc, strict):
     except awrs.AwrsError:
         pass
     assert time.perf_counter() - t0 < 5
+
+
+def test_non_schema_array_items_raise_a_typed_error():
+    # found by the fuzz: a list of non-schemas under "items" reached the reference resolver
+    with pytest.raises(awrs.AwrsError, match=r"expected a schema \(object or boolean\) at /items/0"):
+        awrs.JSONSchema({"items": [None]}, strict=False).accepts("0")

@@ -70,6 +70,9 @@ class Compiler:
             return self.TRUE
         if schema is False:
             return self.FALSE
+        if not isinstance(schema, dict):
+            raise ConstraintError(f"expected a schema (object or boolean) at {ptr or '/'}, got "
+                                  f"{type(schema).__name__}")
         if not entered:
             resolver = resolver.in_subresource(self.spec.create_resource(schema))
         key = (id(schema), getattr(resolver, "_base_uri", None))
