@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="default: smc with a constraint, direct without")
     gen.add_argument("--particles", type=int, default=8)
     gen.add_argument("--temperature", type=float, default=1.0)
+    gen.add_argument("--no-budget", action="store_true",
+                     help="smc/awrs: do not restrict proposals to texts that can finish within "
+                          "--max-tokens (the budget-unaware behaviour, for comparison)")
     _add_model_options(gen)
     from .scaling import cli as scaling_cli
 
@@ -92,9 +95,10 @@ def _generate(args) -> dict:
     method = args.method or ("smc" if constraint is not None else "direct")
     lm = awrs.load_model(args.model)
     critic = getattr(constraint, "critic", None) if method == "smc" else None
+    extra = {"budget": False} if args.no_budget and method in ("smc", "awrs") else {}
     res = awrs.generate(lm, args.prompt, constraint, method=method, n_particles=args.particles,
                         max_tokens=args.max_tokens, temperature=args.temperature,
-                        seed=args.seed, raw=args.raw, critic=critic, progress=True)
+                        seed=args.seed, raw=args.raw, critic=critic, progress=True, **extra)
     return {"text": res.text, "posterior": res.posterior, "log_ml": res.log_ml,
             "method": method, "empty": res.empty, "stats": _jsonable(res.stats)}
 
