@@ -20,6 +20,7 @@ INSTRUCTION = (
 POLICIES = {
     "natural": {"whitespace": "natural", "strict": True},
     "compact": {"whitespace": "compact", "strict": True},
+    "natural-escapes": {"whitespace": "natural", "strict": True, "literal_keys": False},
     "natural-open": {"whitespace": "natural", "strict": False},
     "compact-open": {"whitespace": "compact", "strict": False},
 }

@@ -109,11 +109,23 @@ INPUTS = {"type": "object", "properties": {"inputs": {
     ({"patternProperties": {"^k[0-9]$": {}}, "additionalProperties": False}, '{"k\\u003', True),
 ])
 def test_unfinished_escapes_are_checked(schema, prefix, ok):
-    c = JSONSchema(schema)
+    c = JSONSchema(schema, strict=False)  # the full language: escaped keys included
     assert c.accepts_prefix(prefix) is ok
     if ok:
         s = c.advance(c.start(), prefix.encode())
         assert any(c.advance(s, h.encode()) is not None for h in HEX + '"\\u')
+
+
+def test_declared_keys_are_spelled_literally_under_the_strict_policy():
+    strict = JSONSchema(INPUTS)
+    assert not strict.accepts_prefix('{"inputs":{"intensi\\u007')
+    assert not strict.accepts('{"inputs":{"\\u0063olor":1}}')
+    assert strict.accepts('{"inputs":{"color":1}}')
+    assert strict.accepts('{"inputs":{"color":"\\u0063"}}')  # values may still escape
+    assert JSONSchema(INPUTS, strict=False).accepts('{"inputs":{"\\u0063olor":1}}')
+    # a declared name that needs an escape keeps escapes allowed
+    quoted = {"type": "object", "properties": {'a"b': {}}, "additionalProperties": False}
+    assert JSONSchema(quoted).accepts('{"a\\"b":1}')
 
 
 def test_escape_ranges():

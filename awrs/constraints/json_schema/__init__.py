@@ -12,8 +12,9 @@ output never violates the schema.
 Generation policy (chosen by measurement on the json benchmark suite, see the README): the
 layout models write (``", "``, ``": "``, a newline and indentation), every whitespace run
 bounded; and where a schema leaves ``additionalProperties`` and ``unevaluatedProperties``
-unspecified, only the properties it declares (the OpenAI / XGrammar "strict" convention).
-Both are options; ``accepts`` and ``complete_ok`` always answer for the language in force.
+unspecified, only the properties it declares (the OpenAI / XGrammar "strict" convention),
+their keys spelled literally (no ``\\u`` escapes in known names).
+All are options; ``accepts`` and ``complete_ok`` always answer for the language in force.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ class JSONSchema(IncrementalConstraint):
             for that instance (``properties``, ``required``, ``dependentRequired``, joined over
             ``allOf``/``anyOf``/``$ref``…) are generated; ``False``: any name the schema
             allows. Every strict document is valid under the schema.
+        literal_keys: with ``strict``, the keys of an object whose names are all known (the
+            declared ones, or ``additionalProperties: false`` without patterns) are spelled
+            literally, without escapes, as the peers write them (default ``True``; the model
+            otherwise likes ``\\u0065``-style keys that spend the budget); a name that needs
+            an escape keeps escapes allowed. ``False``: escaped spellings too.
         property_order: ``"schema"`` (default): properties declared in ``properties`` come in
             that order (others may be interleaved); ``"any"``: any order.
         max_depth: the most containers open at once (default 64); a deeper prefix is rejected
@@ -116,12 +122,14 @@ class JSONSchema(IncrementalConstraint):
 
     def __init__(self, schema, *, formats: str = "assert", whitespace="natural",
                  strict: bool = True, property_order: str = "schema", max_depth: int = 64,
-                 registry: Registry | None = None):
+                 registry: Registry | None = None, literal_keys: bool = True):
         if formats not in ("assert", "annotate"):
             raise ConfigurationError(f"formats must be 'assert' or 'annotate', got {formats!r}")
         self.layout = Layout(whitespace, max_depth)
         if not isinstance(strict, bool):
             raise ConfigurationError(f"strict must be True or False, got {strict!r}")
+        if not isinstance(literal_keys, bool):
+            raise ConfigurationError(f"literal_keys must be True or False, got {literal_keys!r}")
         if property_order not in ("schema", "any"):
             raise ConfigurationError(
                 f"property_order must be 'schema' or 'any', got {property_order!r}")
@@ -135,6 +143,8 @@ class JSONSchema(IncrementalConstraint):
         info = audit(self.schema, self.draft, self._compiler.root_resolver, 2 * max_depth)
         self._compiler.post_checks = not info.dynamic
         self._compiler.co_names = info.names if strict else None
+        self._compiler.literal_keys = strict and literal_keys
+        self.literal_keys = strict and literal_keys
         self._root = self._compiler.root(self.schema)
         self._validator = self._compiler.validator
         self._memo: dict = {}

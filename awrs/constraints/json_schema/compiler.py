@@ -40,6 +40,7 @@ class Compiler:
         self.assert_formats, self.ordered = assert_formats, ordered
         self.post_checks = post_checks
         self.co_names: dict | None = None
+        self.literal_keys = False  # set with co_names: keys of known-name objects unescaped
         self.registry = registry
         self.root_resolver = registry.resolver_with_root(self.spec.create_resource(root))
         self.validator = draft.validator(
@@ -243,8 +244,14 @@ class Compiler:
         max_props = s.get("maxProperties")
         min_props = int(s.get("minProperties", 0))
         extra = self._extra_names(s, resolver, props, patterns, min_props)
+        # declared-properties policy: keys spelled literally, as every peer writes them
+        names = [k for k, _ in props] + sorted(extra or ())
+        literal = (self.literal_keys and self.co_names is not None and not patterns
+                   and (extra is not None or additional is self.FALSE)
+                   and all(_plain(k) for k in names))
         return ObjM(props, patterns, additional, pnames, required, min_props,
-                    None if max_props is None else int(max_props), self.ordered, extra)
+                    None if max_props is None else int(max_props), self.ordered, extra,
+                    literal=literal)
 
     def _extra_names(self, s: dict, resolver, props, patterns, min_props: int):
         """The undeclared names generated under the declared-properties policy (``None``:
@@ -318,3 +325,9 @@ class Compiler:
 
 def _is_num(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _plain(name: str) -> bool:
+    """Whether a property name is written without escapes in JSON (no quote, backslash or
+    control character)."""
+    return not any(c in '"\\' or ord(c) < 0x20 for c in name)

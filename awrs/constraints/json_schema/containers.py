@@ -21,16 +21,18 @@ class ObjM:
 
     __slots__ = ("names", "index", "props", "patterns", "additional", "pnames", "required",
                  "min_props", "max_props", "ordered", "extra", "open", "req_after", "_prefix",
-                 "_extra_prefix", "_declared", "_undeclared", "initial", "false_props")
+                 "_extra_prefix", "_declared", "_undeclared", "initial", "false_props", "literal")
 
     def __init__(self, props: list[tuple[str, Node]], patterns: list, additional: Node,
                  pnames: Node | None, required, min_props: int, max_props: int | None,
-                 ordered: bool, extra: frozenset | None = None):
+                 ordered: bool, extra: frozenset | None = None, *, literal: bool = False):
         """``patterns``: ``(prefix_matcher, full_matcher, node)`` (see :mod:`.patterns`);
         ``additional``: the node of undeclared keys (the compiler's ``true`` node when absent);
         ``extra``: when not ``None``, the only undeclared names generated (declared-properties
-        policy), with ``additional`` as their schema."""
+        policy), with ``additional`` as their schema; ``literal``: keys are spelled without
+        escapes (the declared-properties policy, where no allowed name needs one)."""
         self.names = [k for k, _ in props]
+        self.literal = literal
         self.index = {k: i for i, k in enumerate(self.names)}
         self.props = [n for _, n in props]
         self.patterns = patterns
@@ -178,6 +180,8 @@ class ObjM:
         if r is None:
             return None
         chunk, j, esc, closed = r
+        if self.literal and "\\" in text[i:j]:
+            return None  # keys are spelled literally under the declared-properties policy
         key += chunk
         if pn is not None:
             pr = pn[0].feed(pn, text[:j], i)
