@@ -107,9 +107,12 @@ class AWRSSampler(LockstepSampler):
         else:
             remaining = run.max_tokens - self.step_index
             check, memo, pruned = run.budget.bind(run.checker, p.state, p.ids, remaining)
+            capped = run.budget.max_rejects(remaining, mr) != mr
             mr = run.budget.max_rejects(remaining, mr)
-        tok, _, _ = awrs_token(probs, row, run.rng, check, _awrs.FIRST, mr)
-        if tok < 0 and pruned and pruned[0]:  # pruned to completion by the budget
+        tok, _, n_checks = awrs_token(probs, row, run.rng, check, _awrs.FIRST, mr)
+        given_up = (pruned and pruned[0]) or (run.budget is not None and capped
+                                              and n_checks >= mr)
+        if tok < 0 and given_up:  # pruned to completion by the budget (or its rejection cap)
             p.log_w = -math.inf
             run.stats.budget_dead += 1
             return None

@@ -51,15 +51,18 @@ def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects:
         if inc == -math.inf:
             run.stats.out_of_budget += 1
         return
+    capped = False
     if budget is None or remaining is None:
         (check, memo), pruned = checker.bind(p.state, p.ids), None
     else:
         check, memo, pruned = budget.bind(checker, p.state, p.ids, remaining)
-        max_rejects = budget.max_rejects(remaining, max_rejects)
-    tok, log_w, _ = awrs_token(probs, row, run.rng, check, estimator, max_rejects)
+        mr = budget.max_rejects(remaining, max_rejects)
+        capped, max_rejects = mr != max_rejects, mr
+    tok, log_w, n_checks = awrs_token(probs, row, run.rng, check, estimator, max_rejects)
     p.log_w += log_w
     if tok < 0:
-        if pruned and pruned[0]:
+        # given up by the budget: feasibility pruned a candidate, or its rejection cap hit
+        if (pruned and pruned[0]) or (capped and n_checks >= max_rejects):
             run.stats.budget_dead += 1
         else:
             run.stats.dead += 1

@@ -151,3 +151,20 @@ def test_budget_checks_run_only_near_the_end():
     g = Budget(awrs.Grammar('start: "(" start ")" | "x"\n'), lm,
                awrs.sampling.population.Stats("smc", 0, 1))
     assert g.search and [g.active(r) for r in (2, 3, 4)] == [True, True, False]
+
+
+def test_particles_given_up_by_the_budgets_rejection_cap_are_not_dead_ends():
+    # 3,000 rejected tokens hold almost all the mass; "a" (accepted) is rare: near the end of
+    # the budget the rejection cap gives the particle up, which is the budget's doing
+    from awrs.models.toy import ToyLM
+    from awrs.sampling.budget import MAX_REJECTS
+
+    n = MAX_REJECTS + 1000
+    vocab = [b"<eos>", b"a", b"<s>"] + [b"x%d" % i for i in range(n)]
+    table = {i: 1.0 for i in range(3, n + 3)}
+    table[1] = 1e-9
+    lm = ToyLM(vocab, 0, lambda ctx: table)
+    c = awrs.Predicate(lambda b: b in (b"", b"a"), lambda b: b == b"a")
+    for method in ("smc", "awrs"):
+        r = awrs.generate(lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0)
+        assert r.empty and r.stats.dead == 0 and r.stats.budget_dead == 2, (method, r.stats)
