@@ -101,18 +101,15 @@ class AWRSSampler(LockstepSampler):
         if last:
             _end_locally(run, probs, row, p)
             return None
-        mr = self.max_rejects
+        mr, gave_up = self.max_rejects, None
         if run.budget is None:
-            (check, memo), pruned = run.checker.bind(p.state, p.ids), None
+            check, memo = run.checker.bind(p.state, p.ids)
         else:
             remaining = run.max_tokens - self.step_index
-            check, memo, pruned = run.budget.bind(run.checker, p.state, p.ids, remaining)
-            capped = run.budget.max_rejects(remaining, mr) != mr
-            mr = run.budget.max_rejects(remaining, mr)
+            check, memo, mr, gave_up = run.budget.bind_step(run.checker, p.state, p.ids,
+                                                            remaining, mr)
         tok, _, n_checks = awrs_token(probs, row, run.rng, check, _awrs.FIRST, mr)
-        given_up = (pruned and pruned[0]) or (run.budget is not None and capped
-                                              and n_checks >= mr)
-        if tok < 0 and given_up:  # pruned to completion by the budget (or its rejection cap)
+        if tok < 0 and gave_up is not None and gave_up(n_checks):  # pruned to completion
             p.log_w = -math.inf
             run.stats.budget_dead += 1
             return None

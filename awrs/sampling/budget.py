@@ -148,6 +148,25 @@ class Budget:
 
         return feasible_check, memo, pruned
 
+    def bind_step(self, checker: Checker, state, ids: Sequence[int], remaining: int,
+                  max_rejects: int):
+        """:meth:`bind` and this step's rejection bound (:meth:`max_rejects`).
+
+        Returns:
+            ``(check, memo, max_rejects, gave_up)``: ``gave_up(n_checks)`` tells whether a
+            step whose every candidate was rejected is the budget's doing ("pruned to
+            completion": feasibility pruned a candidate, or the budget's rejection cap hit)
+            rather than a dead end of the constraint.
+        """
+        check, memo, pruned = self.bind(checker, state, ids, remaining)
+        mr = self.max_rejects(remaining, max_rejects)
+        capped = mr != max_rejects
+
+        def gave_up(n_checks: int) -> bool:
+            return bool(pruned and pruned[0]) or (capped and n_checks >= mr)
+
+        return check, memo, mr, gave_up
+
     def flush(self) -> None:
         """Count the DFA tokens the kernel pruned in the step that ended (``budget_pruned``)."""
         for pruned in self._dfa_seen.values():

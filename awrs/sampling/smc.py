@@ -51,18 +51,16 @@ def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects:
         if inc == -math.inf:
             run.stats.out_of_budget += 1
         return
-    capped = False
+    gave_up = None
     if budget is None or remaining is None:
-        (check, memo), pruned = checker.bind(p.state, p.ids), None
+        check, memo = checker.bind(p.state, p.ids)
     else:
-        check, memo, pruned = budget.bind(checker, p.state, p.ids, remaining)
-        mr = budget.max_rejects(remaining, max_rejects)
-        capped, max_rejects = mr != max_rejects, mr
+        check, memo, max_rejects, gave_up = budget.bind_step(checker, p.state, p.ids,
+                                                             remaining, max_rejects)
     tok, log_w, n_checks = awrs_token(probs, row, run.rng, check, estimator, max_rejects)
     p.log_w += log_w
     if tok < 0:
-        # given up by the budget: feasibility pruned a candidate, or its rejection cap hit
-        if (pruned and pruned[0]) or (capped and n_checks >= max_rejects):
+        if gave_up is not None and gave_up(n_checks):
             run.stats.budget_dead += 1
         else:
             run.stats.dead += 1
