@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--no-budget", action="store_true",
                      help="smc/awrs: do not restrict proposals to texts that can finish within "
                           "--max-tokens (the budget-unaware behaviour, for comparison)")
+    gen.add_argument("--sound-budget", action="store_true",
+                     help="smc/awrs: prune only tokens proven unable to finish within "
+                          "--max-tokens, without closing texts along a known completion "
+                          "(budget='sound')")
     _add_model_options(gen)
     from .scaling import cli as scaling_cli
 
@@ -95,7 +99,9 @@ def _generate(args) -> dict:
     method = args.method or ("smc" if constraint is not None else "direct")
     lm = awrs.load_model(args.model)
     critic = getattr(constraint, "critic", None) if method == "smc" else None
-    extra = {"budget": False} if args.no_budget and method in ("smc", "awrs") else {}
+    extra = {}
+    if method in ("smc", "awrs") and (args.no_budget or args.sound_budget):
+        extra = {"budget": False if args.no_budget else "sound"}
     res = awrs.generate(lm, args.prompt, constraint, method=method, n_particles=args.particles,
                         max_tokens=args.max_tokens, temperature=args.temperature,
                         seed=args.seed, raw=args.raw, critic=critic, progress=True, **extra)

@@ -202,11 +202,14 @@ def outcome_from_result(result: Any, particles: int, max_tokens: int = 1 << 30) 
 
 
 #: Stats counters of how particles ended without output (copied into Outcome.extra)
-ENDINGS = ("dead", "out_of_budget", "budget_dead", "budget_pruned")
+ENDINGS = ("dead", "out_of_budget", "budget_dead", "budget_pruned", "budget_forced")
 #: suffix of a method name that turns budget feasibility off (``smc-nobudget``)
 NO_BUDGET = "-nobudget"
 #: suffix of a method name that adds the budget twist (``smc-twist``)
 TWIST = "-twist"
+#: suffix of a method name that keeps only sound budget pruning, no close-forcing
+#: (``smc-sound``: ``budget="sound"``)
+SOUND = "-sound"
 
 
 def particle_ends(stats: Any, samples, max_tokens: int) -> dict[str, float]:
@@ -238,8 +241,8 @@ class AwrsMethod(Method):
 
     def __init__(self, name: str, policy: str | None = None):
         self.twist = name.endswith(TWIST)
-        self.base = name.removesuffix(NO_BUDGET).removesuffix(TWIST)
-        self.budget = not name.endswith(NO_BUDGET)
+        self.base = name.removesuffix(NO_BUDGET).removesuffix(TWIST).removesuffix(SOUND)
+        self.budget = "sound" if name.endswith(SOUND) else not name.endswith(NO_BUDGET)
         self.policy = policy
         self.name = name if policy is None else f"{name}@{policy}"
         self.needs_constraint = name != "direct"
@@ -260,6 +263,8 @@ class AwrsMethod(Method):
         doc = self._DOCS[self.base]
         if self.twist:
             doc += " (with the budget twist)"
+        elif self.budget == "sound":
+            doc += " (sound budget pruning only, no close-forcing: budget='sound')"
         elif not self.budget:
             doc += " (budget-unaware: budget=False)"
         return doc if self.policy is None else f"{doc}; json generation policy `{self.policy}`"
@@ -282,7 +287,7 @@ class AwrsMethod(Method):
         return outcome_from_result(result, n, cfg.max_tokens)
 
     def _budget_options(self) -> dict:
-        if self.base not in ("smc", "awrs") or (self.budget and not self.twist):
+        if self.base not in ("smc", "awrs") or (self.budget is True and not self.twist):
             return {}
         return {"budget": self.budget, "budget_twist": self.twist}
 
@@ -306,7 +311,8 @@ def get_method(name: str) -> Method:
     if name in EXTRA:
         return EXTRA[name]()
     base, _, policy = name.partition("@")
-    variants = (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}", f"smc{TWIST}")
+    variants = (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}", f"smc{TWIST}", f"smc{SOUND}",
+                f"awrs{SOUND}")
     if (base in AWRS_METHODS or base in variants) and base != "direct" and policy:
         from .suites.json import POLICIES
 

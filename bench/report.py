@@ -209,16 +209,20 @@ def ending(r: Row) -> str:
 def no_output_table(sums: dict[str, Summary]) -> str:
     """Per method: runs without output, split by how their particles ended."""
     kinds = ("all particles dead", "out of budget", "pruned to completion", "other")
-    header = ["method", "runs", "no output", *kinds, "budget-pruned tokens / run"]
+    header = ["method", "runs", "no output", *kinds, "budget-pruned tokens / run",
+              "of which close-forced"]
     rows = []
     for s in sums.values():
         if not s.ok:
             continue
         c = collections.Counter(ending(r) for r in s.ok if not r.has_output)
-        pruned = [r.metrics.get("budget_pruned") for r in s.ok]
-        pruned = [p for p in pruned if p is not None]
+        per_run = []
+        for key in ("budget_pruned", "budget_forced"):
+            vals = [r.metrics.get(key) for r in s.ok]
+            vals = [v for v in vals if v is not None]
+            per_run.append(_fmt(sum(vals) / len(vals), ".3g") if vals else "-")
         rows.append([s.method, len(s.ok), sum(c.values()), *[c.get(k, 0) for k in kinds],
-                     _fmt(sum(pruned) / len(pruned), ".3g") if pruned else "-"])
+                     *per_run])
     return markdown_table(header, rows)
 
 

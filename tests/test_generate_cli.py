@@ -12,6 +12,7 @@ from awrs.cli import build_parser, main
 def test_no_budget_flag_parses():
     assert build_parser().parse_args(["generate", "hi"]).no_budget is False
     assert build_parser().parse_args(["generate", "hi", "--no-budget"]).no_budget is True
+    assert build_parser().parse_args(["generate", "hi", "--sound-budget"]).sound_budget is True
 
 
 @pytest.mark.slow

@@ -62,6 +62,16 @@ class Constraint(ABC):
         """
         return None
 
+    def state_key(self, state):
+        """A hashable key shared by states that every continuation treats alike (caches of
+        :class:`~awrs.constraints.closing.Closing`); the state itself by default."""
+        return state
+
+    def unchanged_tokens(self, state, trie) -> np.ndarray | None:
+        """(V,) bool: tokens known to leave ``state``'s :meth:`state_key` unchanged (e.g. plain
+        characters inside a free string), or ``None`` when unknown (the default)."""
+        return None
+
     def completion_bound(self, tokens: list[bytes]):
         """A :class:`~awrs.constraints.shortest.CompletionBound`: at least how many of
         ``tokens`` (the vocabulary, EOS excluded) a state needs before it is complete.
@@ -188,6 +198,14 @@ class Conjunction(IncrementalConstraint):
 
         return MaxBound(self.left.completion_bound(tokens), self.right.completion_bound(tokens))
 
+    def state_key(self, state):
+        return (self.left.state_key(state[0]), self.right.state_key(state[1]))
+
+    def unchanged_tokens(self, state, trie):
+        a = self.left.unchanged_tokens(state[0], trie)
+        b = None if a is None else self.right.unchanged_tokens(state[1], trie)
+        return None if b is None else a & b
+
     def alphabet(self):
         a, b = self.left.alphabet(), self.right.alphabet()
         return b if a is None else a if b is None else a & b
@@ -219,3 +237,9 @@ class _Guarded(IncrementalConstraint):
 
     def completion_bound(self, tokens):
         return self.inner.completion_bound(tokens)
+
+    def state_key(self, state):
+        return self.inner.state_key(state)
+
+    def unchanged_tokens(self, state, trie):
+        return self.inner.unchanged_tokens(state, trie)

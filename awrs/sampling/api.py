@@ -28,7 +28,7 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
              max_tokens: int = 256, temperature: float = 1.0, seed: int | None = None,
              critic: Callable[[str], float] | None = None, raw: bool = False,
              estimator: str = "auto", max_rejects: int | None = None,
-             resampling: str = "stratified", progress: bool = False, budget: bool = True,
+             resampling: str = "stratified", progress: bool = False, budget: bool | str = True,
              budget_twist: bool = False) -> Result:
     """Generate text from ``lm``, optionally under a constraint.
 
@@ -72,8 +72,11 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
         budget: smc and awrs: propose only tokens after which the text can still be completed
             within ``max_tokens`` (end of sequence included), so that SMC targets the model
             conditioned on the constraint *and* the budget; ``stats.budget_pruned`` counts the
-            tokens it rejected. ``False`` restores budget-unaware sampling. Other methods
-            ignore it.
+            tokens it rejected. ``True`` also closes texts in time along a known completion
+            where the constraint has no exact bound (JSON, grammars, SQL: close-forcing,
+            ``stats.budget_forced``; see :mod:`awrs.sampling.budget`); ``"sound"`` prunes only
+            tokens proven unable to finish; ``False`` restores budget-unaware sampling. Other
+            methods ignore it.
         budget_twist: SMC only (with ``budget``): tilt the weights by a heuristic probability
             of finishing in the budget left (a twist, cancelled when a particle finishes).
 
@@ -105,7 +108,7 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
                  max_tokens: int = 256, temperature: float = 1.0, seed: int | None = None,
                  critic: Callable[[str], float] | None = None, raw: bool = False,
                  estimator: str = "auto", max_rejects: int | None = None,
-                 resampling: str = "stratified", progress: bool = False, budget: bool = True,
+                 resampling: str = "stratified", progress: bool = False, budget: bool | str = True,
                  budget_twist: bool = False) -> Sampler:
     """A step-able :class:`~awrs.sampling.sampler.Sampler` for one generation.
 
@@ -125,7 +128,7 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
               rng=_awrs.SplitMix64(seed), stats=stats, progress=progress,
               prune=method in ("smc", "awrs"))
     if budget and method in ("smc", "awrs"):
-        run.budget = Budget(constraint, lm, stats, twist=budget_twist)
+        run.budget = Budget(constraint, lm, stats, twist=budget_twist, force=budget is True)
     mr = 0 if max_rejects is None else int(max_rejects)
     if method == "smc":
         return SMCSampler(run, n_particles, ess_threshold=float(ess_threshold),
@@ -184,9 +187,10 @@ def _check_options(method, n_particles, ess_threshold, max_tokens, temperature, 
 
 
 def _check_budget(method, budget, budget_twist) -> None:
-    for name, value in (("budget", budget), ("budget_twist", budget_twist)):
-        if not isinstance(value, bool):
-            raise ConfigurationError(f"{name} must be True or False, got {value!r}")
+    if not isinstance(budget, bool) and budget != "sound":
+        raise ConfigurationError(f"budget must be True, False or 'sound', got {budget!r}")
+    if not isinstance(budget_twist, bool):
+        raise ConfigurationError(f"budget_twist must be True or False, got {budget_twist!r}")
     if budget_twist and (method != "smc" or not budget):
         raise ConfigurationError(
             f"budget_twist=True needs method='smc' and budget=True, got method={method!r}, "

@@ -2,12 +2,26 @@
 
 A token drawn with ``remaining`` tokens left (this one included) leaves ``remaining - 1``, of
 which the last must be the end of sequence; so it is feasible iff its state can be completed
-in ``remaining - 2`` tokens. The constraint's :class:`~awrs.constraints.shortest.CompletionBound`
-gives a sound lower bound on that (exact for byte DFAs); where the bound is not exact, one
-token before the end a bounded walk of the vocabulary trie decides whether a single token
-completes the state. Pruned tokens count as rejected, so the AWRS weight is the mass of the
-tokens that are both accepted and feasible, and SMC targets p(x | constraint, |x| <= max_tokens)
-exactly. A token is pruned only when it is proven infeasible.
+in ``remaining - 2`` tokens. Two tests, both on the state after the token:
+
+- *sound pruning*: the constraint's :class:`~awrs.constraints.shortest.CompletionBound` is a
+  lower bound on the tokens any completion needs (exact for byte DFAs; one token before the
+  end a bounded walk of the vocabulary trie decides whether a single token completes the
+  state). A token it prunes can never finish in time.
+- *close-forcing* (``force``, on by default, for constraints without an exact bound: JSON
+  Schema, grammars, SQL): :class:`~awrs.constraints.closing.Closing` knows one short
+  completion of the state and its cost in tokens; a token after which that completion no
+  longer fits is pruned too. Every particle keeps a known way to finish, so a text that wanders
+  (a long string, a growing list) is closed in time instead of ending with nothing. The cost is
+  an upper bound on the shortest completion, so this may prune a token after which only some
+  cleverer completion would fit: the target is then the model conditioned on the constraint
+  and on its known completion fitting the budget at every step (``stats.budget_forced``
+  counts these prunings).
+
+Pruned tokens count as rejected, so the AWRS weight is the mass of the tokens that are both
+accepted and feasible, and SMC targets the budget-conditioned distribution with proper weights.
+When the rejection kernel falls back to an exact mask, the mask is that of the feasible
+accepted tokens.
 """
 
 from __future__ import annotations
@@ -19,13 +33,23 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..constraints.closing import Closing
 from ..constraints.shortest import CompletionBound, one_token_completion
-from .token import Checker, _cached, vocab_trie
+from .token import FALLBACK_AFTER_KNOWN, Binding, Checker, _cached, vocab_trie
 
+#: verdicts of :meth:`Budget.verdict`
+KEEP, PRUNED, FORCED = 0, 1, 2
 #: trie advances allowed per exact one-token search (beyond it the token is kept)
 SEARCH_LIMIT = 1024
 #: trie advances allowed to all one-token searches of one step together
 STEP_SEARCH_LIMIT = 16384
+#: completion-search nodes (:class:`~awrs.constraints.closing.Closing`) allowed to one step of
+#: all particles together; past it, states without a known completion are kept unforced
+STEP_CLOSE_NODES = 600
+#: close-forcing stops for the rest of a run when, after this many searches, most found no
+#: completion (e.g. SQL whose identifiers only the database can judge): it would cost
+#: searches and force nothing
+CLOSE_PROBE = 24
 #: rejections tolerated per token at steps where the budget prunes with an inexact bound:
 #: near the end most of the vocabulary may be infeasible, and scanning it all costs seconds;
 #: beyond this the particle dies (``max_rejects``: the weights stay proper)
@@ -34,18 +58,51 @@ MAX_REJECTS = 2048
 _BOUNDS: "weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary]" = weakref.WeakKeyDictionary()
 
 
-def completion_bound(constraint, lm) -> CompletionBound:
-    """``constraint.completion_bound`` over the model's tokens (EOS excluded), cached per
-    (constraint, model) pair."""
-    def make():
-        eos = lm.eos_token_ids
-        return constraint.completion_bound([t for i, t in enumerate(lm.vocab) if i not in eos])
-
+def _per_pair(table, constraint, lm, make):
     try:
-        inner = _cached(_BOUNDS, constraint, weakref.WeakKeyDictionary)
+        inner = _cached(table, constraint, weakref.WeakKeyDictionary)
         return _cached(inner, lm, make)
     except TypeError:
         return make()
+
+
+def _tokens(lm) -> list[bytes]:
+    eos = lm.eos_token_ids
+    return [t for i, t in enumerate(lm.vocab) if i not in eos]
+
+
+def completion_bound(constraint, lm) -> CompletionBound:
+    """``constraint.completion_bound`` over the model's tokens (EOS excluded), cached per
+    (constraint, model) pair."""
+    return _per_pair(_BOUNDS, constraint, lm,
+                     lambda: constraint.completion_bound(_tokens(lm)))
+
+
+_VOCABS: "weakref.WeakKeyDictionary[Any, frozenset]" = weakref.WeakKeyDictionary()
+
+
+def token_ids(lm) -> dict[bytes, int]:
+    """bytes -> token id of the model's vocabulary (EOS excluded; the first id of a
+    duplicate), built once per model."""
+    def make():
+        out: dict[bytes, int] = {}
+        eos = lm.eos_token_ids
+        for i, t in enumerate(lm.vocab):
+            if t and i not in eos:
+                out.setdefault(t, i)
+        return out
+
+    return _cached(_IDS, lm, make)
+
+
+_IDS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def closing(constraint, lm) -> Closing:
+    """A fresh :class:`~awrs.constraints.closing.Closing` of the constraint over the model's
+    tokens (one per run: what a run computes does not depend on earlier runs)."""
+    vocab = _cached(_VOCABS, lm, lambda: frozenset(t for t in _tokens(lm) if t))
+    return Closing(constraint, vocab)
 
 
 class Budget:
@@ -54,24 +111,29 @@ class Budget:
     Attributes:
         bound: the constraint's completion bound over the model's vocabulary.
         search: whether to run the exact one-token search where the bound is not exact.
+        closing: the known completions used for close-forcing (``None``: off, or the bound
+            is exact).
         twist: whether SMC applies :meth:`log_twist`.
     """
 
-    __slots__ = ("constraint", "lm", "stats", "bound", "search", "twist", "eos", "_cache",
-                 "_cache_key", "_search_left", "_dfa_seen")
+    __slots__ = ("constraint", "lm", "stats", "bound", "search", "closing", "twist", "eos",
+                 "_cache", "_cache_key", "_search_left", "_dfa_seen", "_close_until")
 
-    def __init__(self, constraint, lm, stats, *, twist: bool = False, search: bool = True):
+    def __init__(self, constraint, lm, stats, *, twist: bool = False, search: bool = True,
+                 force: bool = True):
         self.constraint = constraint
         self.lm = lm
         self.stats = stats
         self.bound = completion_bound(constraint, lm)
         self.search = search and not self.bound.exact
+        self.closing = closing(constraint, lm) if force and not self.bound.exact else None
         self.twist = twist
         self.eos = frozenset(lm.eos_token_ids)
         self._cache: dict[tuple[int, int], bool] = {}
         self._cache_key = None
         self._search_left = STEP_SEARCH_LIMIT
         self._dfa_seen: dict[int, _DfaPruned] = {}
+        self._close_until = STEP_CLOSE_NODES
 
     @property
     def dfa_min_tokens(self):
@@ -81,26 +143,59 @@ class Budget:
 
     def active(self, remaining: int) -> bool:
         """Whether any token can be pruned with ``remaining`` tokens left (this one included)."""
+        if self.closing is not None:
+            return True
         return remaining - 2 < self.bound.horizon + (1 if self.search else 0)
 
     def feasible(self, state, remaining: int) -> bool:
-        """Whether ``state`` (after a token drawn with ``remaining`` left) can still finish:
-        ``False`` only when proven impossible."""
+        """Whether ``state`` (after a token drawn with ``remaining`` left) may still finish
+        (see :meth:`verdict`)."""
+        return self.verdict(state, remaining) == KEEP
+
+    def verdict(self, state, remaining: int, parent=None, token: bytes = b"") -> int:
+        """:data:`KEEP`, :data:`PRUNED` (proven unable to finish in time) or :data:`FORCED`
+        (its known completion no longer fits) for ``state``, reached from ``parent`` by
+        ``token`` with ``remaining`` tokens left (this one included)."""
         k = remaining - 2  # tokens that may come before the end of sequence
         lb = self.bound.min_tokens(state)
         if lb > k:
-            return False
+            return PRUNED
+        if self.closing is not None:
+            known = self._known(state, parent, token)
+            if known is not None:
+                return KEEP if known <= k else FORCED
         if self.search and k == 1 and lb == 1 and self._search_left > 0:
             limit = min(SEARCH_LIMIT, self._search_left)
             self._search_left -= limit  # charged in full: a failed search walks its limit
             trie = vocab_trie(self.lm)
-            return one_token_completion(self.constraint, state, trie, limit) is not False
-        return True
+            found = one_token_completion(self.constraint, state, trie, limit)
+            return PRUNED if found is False else KEEP
+        return KEEP
 
-    def max_rejects(self, remaining: int, max_rejects: int) -> int:
+    def _known(self, state, parent, token: bytes) -> int | None:
+        """Tokens of a known completion of ``state``: searched while the step's node budget
+        lasts; past it, estimated from the parent's: the rest of its completion when
+        ``token`` begins it, else as many tokens as the parent's."""
+        cl = self.closing
+        hit = cl.cached(state)
+        if hit is None and cl.nodes < self._close_until:
+            hit = cl.entry(state)
+            if cl.searches >= CLOSE_PROBE and 2 * cl.failures > cl.searches:
+                self.closing = None  # mostly unknown: forcing is off for the rest of the run
+        if hit is not None and hit[0] is not None:
+            return hit[0]
+        if parent is not None:
+            up = cl.cached(parent)
+            if up is not None and up[1] is not None:
+                if up[1].startswith(token):
+                    return cl.spell(up[1][len(token):])
+                return up[0]  # any other token: taken not to shorten the parent's completion
+        return None
+    def max_rejects(self, remaining: int, max_rejects: int, has_mask: bool = False) -> int:
         """The rejection bound for a step (``0``: none): :data:`MAX_REJECTS` where the budget
-        may prune with an inexact bound, else ``max_rejects`` unchanged."""
-        if self.bound.exact or not self.active(remaining):
+        may prune with an inexact bound and no exact mask of the feasible tokens bounds the
+        work (``has_mask``), else ``max_rejects`` unchanged."""
+        if self.bound.exact or not self.active(remaining) or has_mask:
             return max_rejects
         return min(max_rejects, MAX_REJECTS) if max_rejects else MAX_REJECTS
 
@@ -119,6 +214,8 @@ class Budget:
             self.flush()
             self._cache, self._cache_key = {}, remaining
             self._search_left = STEP_SEARCH_LIMIT
+            if self.closing is not None:
+                self._close_until = self.closing.nodes + STEP_CLOSE_NODES
         table = self.dfa_min_tokens
         if table is not None and checker.dfa_state(state):
             # exact distances checked inside the kernel (masks included): k = remaining - 2
@@ -128,9 +225,13 @@ class Budget:
             pruned = _DfaPruned(memo, table, remaining - 2, checker.eos_mask())
             self._dfa_seen[state] = pruned
             return check, memo, pruned
-        check, memo = checker.bind(state, ids)
-        check = getattr(check, "fn", check)  # a plain check: no mask fallback over A ∩ feasible
-        cache, eos, stats, pruned = self._cache, self.eos, self.stats, [0]
+        binding, memo = checker.bind(state, ids)
+        check = getattr(binding, "fn", binding)
+        known = self._entry(checker, state, ids)
+        if known is not None and known[0] > remaining - 2:  # no token to spare
+            return self._bind_follow(checker, check, memo, self._follow(known, remaining),
+                                     binding)
+        cache, eos, pruned = self._cache, self.eos, [0]
         key0 = id(state)
 
         def feasible_check(tok: int) -> bool:
@@ -140,13 +241,92 @@ class Budget:
                 return True
             ok = cache.get((key0, tok))
             if ok is None:
-                ok = cache[key0, tok] = self._timed(checker, Checker.result(memo, tok), ids,
-                                                    tok, remaining)
-                stats.budget_pruned += not ok
+                v = self._timed(checker, Checker.result(memo, tok), ids, tok, remaining, state)
+                ok = cache[key0, tok] = v == KEEP
+                self._count(v, 1)
             pruned[0] += not ok
             return ok
 
-        return feasible_check, memo, pruned
+        if getattr(binding, "get_mask", None) is None:
+            return feasible_check, memo, pruned  # no exact mask: bounded by MAX_REJECTS
+
+        def get_mask() -> np.ndarray:
+            return self._feasible_mask(checker, state, ids, binding.get_mask(), remaining,
+                                       feasible_check, pruned)
+
+        return Binding(feasible_check, binding.after, get_mask, checker), memo, pruned
+
+    def _entry(self, checker: Checker, state, ids):
+        """The state's known ``(tokens, completion)``, searched while the step's node budget
+        lasts; ``None`` when unknown or close-forcing is off."""
+        cl = self.closing
+        if cl is None:
+            return None
+        t0 = time.perf_counter()
+        try:
+            hit = cl.cached(state)
+            if hit is None and cl.nodes < self._close_until:
+                hit = cl.entry(state)
+        except Exception as exc:
+            raise checker.fail(exc, ids, None, "(bounding its shortest completion)") from exc
+        finally:
+            checker.seconds += time.perf_counter() - t0
+        return None if hit is None or hit[0] is None else hit
+
+    def _follow(self, known, remaining: int) -> set[int]:
+        """Without slack (the known completion needs every token left): the tokens that follow
+        that completion and leave the rest of it fitting."""
+        k, tail, ids_of, spell = remaining - 2, known[1], token_ids(self.lm), self.closing.spell
+        out = set()
+        for j in range(1, len(tail) + 1):
+            if tail[:j] in ids_of:
+                rest = spell(tail[j:])
+                if rest is not None and rest <= k:
+                    out.add(ids_of[tail[:j]])
+        return out
+
+    def _bind_follow(self, checker: Checker, check, memo, follow: set[int], binding):
+        """The check (and exact mask) of a state without slack: only ``follow``."""
+        stats, pruned = self.stats, [1]  # whatever is rejected, the budget had a hand in it
+
+        def follow_check(tok: int) -> bool:
+            if tok not in follow:
+                if tok not in self.eos and check(tok):
+                    stats.budget_pruned += 1
+                    stats.budget_forced += 1
+                return False
+            return check(tok)
+
+        mask = np.zeros(len(checker.vocab), dtype=bool)
+        mask[[t for t in follow if check(t)]] = True
+        if getattr(binding, "get_mask", None) is None:
+            return follow_check, memo, pruned
+        return Binding(follow_check, FALLBACK_AFTER_KNOWN, lambda: mask, checker), memo, pruned
+
+    def _feasible_mask(self, checker: Checker, state, ids, accepted: np.ndarray,
+                       remaining: int, feasible_check, pruned: list[int]) -> np.ndarray:
+        """The exact mask of the accepted tokens that are feasible: tokens that leave the
+        state's key unchanged share one verdict, the others are checked one by one."""
+        out = accepted.copy()
+        live = np.flatnonzero(accepted & ~checker.eos_mask())
+        same = self.constraint.unchanged_tokens(state, vocab_trie(self.lm))
+        if same is not None:
+            group = live[same[live]]
+            live = live[~same[live]]
+            v = self._timed(checker, state, ids, None, remaining) if len(group) else KEEP
+            if v != KEEP:
+                out[group] = False
+                pruned[0] += len(group)
+                self._count(v, len(group))
+        for tok in live.tolist():
+            if not feasible_check(tok):
+                out[tok] = False
+        return out
+
+    def _count(self, verdict: int, n: int) -> None:
+        if verdict != KEEP:
+            self.stats.budget_pruned += n
+            self.stats.budget_forced += n if verdict == FORCED else 0
 
     def bind_step(self, checker: Checker, state, ids: Sequence[int], remaining: int,
                   max_rejects: int):
@@ -159,7 +339,8 @@ class Budget:
             rather than a dead end of the constraint.
         """
         check, memo, pruned = self.bind(checker, state, ids, remaining)
-        mr = self.max_rejects(remaining, max_rejects)
+        has_mask = isinstance(check, Binding) and check.get_mask is not None
+        mr = self.max_rejects(remaining, max_rejects, has_mask)
         capped = mr != max_rejects
 
         def gave_up(n_checks: int) -> bool:
@@ -173,10 +354,12 @@ class Budget:
             self.stats.budget_pruned += pruned[0]
         self._dfa_seen = {}
 
-    def _timed(self, checker: Checker, state, ids, tok: int, remaining: int) -> bool:
+    def _timed(self, checker: Checker, state, ids, tok: int | None, remaining: int,
+               parent=None) -> int:
         t0 = time.perf_counter()
         try:
-            return self.feasible(state, remaining)
+            token = checker.vocab[tok] if tok is not None else b""
+            return self.verdict(state, remaining, parent, token)
         except Exception as exc:
             raise checker.fail(exc, ids, tok, "(bounding its shortest completion)") from exc
         finally:

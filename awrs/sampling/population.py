@@ -68,6 +68,9 @@ class Stats:
             budget feasibility rejected (the text could not finish within ``max_tokens``).
         budget_dead: particles "pruned to completion": every candidate was rejected and the
             budget rejected some of them (not counted in ``dead``).
+        budget_forced: of ``budget_pruned``, the candidates rejected because their known
+            completion (:class:`~awrs.constraints.closing.Closing`) no longer fits, while the
+            sound lower bound alone would have kept them (close-forcing).
     """
 
     method: str
@@ -89,6 +92,7 @@ class Stats:
     masks: int = 0
     budget_pruned: int = 0
     budget_dead: int = 0
+    budget_forced: int = 0
 
     @property
     def total_evaluations(self) -> int:

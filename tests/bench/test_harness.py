@@ -168,7 +168,7 @@ def test_scores_posterior_and_report(tmp_path, registered):
     lines = [l for l in report.splitlines() if l.startswith("| echo |")]
     # second table: speed-up columns, then time per token vs direct (absent), then mask evals;
     # third: runs without output by how they ended (echo always has output)
-    assert len(lines) == 3 and lines[2] == "| echo | 6 | 0 | 0 | 0 | 0 | 0 | - |"
+    assert len(lines) == 3 and lines[2] == "| echo | 6 | 0 | 0 | 0 | 0 | 0 | - | - |"
 
 
 def test_failures_and_unsupported_are_recorded_and_the_run_continues(tmp_path, registered):

@@ -152,8 +152,11 @@ def test_constraint_errors_in_is_complete_name_the_text(lm):
             raise ValueError(f"cannot judge {state!r}")
 
     with pytest.raises(ConstraintEvaluationError, match="as a complete string") as info:
-        awrs.generate(lm, PROMPT, Bad(), n_particles=4, seed=0)
+        awrs.generate(lm, PROMPT, Bad(), n_particles=4, seed=0, budget=False)
     assert isinstance(info.value.prefix, bytes)
+    # with the budget on, the completion search meets it first, and names the text too
+    with pytest.raises(ConstraintEvaluationError, match="bounding its shortest completion"):
+        awrs.generate(lm, PROMPT, Bad(), n_particles=4, seed=0)
 
 
 class Spy(IncrementalConstraint):

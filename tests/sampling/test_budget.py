@@ -122,7 +122,8 @@ def test_options_are_checked():
         awrs.generate(lm, [0], c, method="awrs", max_tokens=T, budget_twist=True)
     with pytest.raises(ConfigurationError, match="budget_twist=True needs"):
         awrs.generate(lm, [0], c, max_tokens=T, budget=False, budget_twist=True)
-    with pytest.raises(ConfigurationError, match="budget must be True or False, got 'yes'"):
+    with pytest.raises(ConfigurationError,
+                       match="budget must be True, False or 'sound', got 'yes'"):
         awrs.generate(lm, [0], c, max_tokens=T, budget="yes")
     # other methods ignore it
     assert not awrs.generate(lm, [0], c, method="mask", max_tokens=T, seed=0).stats.budget_pruned
@@ -149,22 +150,111 @@ def test_budget_checks_run_only_near_the_end():
     assert list(b.dfa_min_tokens[1:]) == [1, 0]  # start (a*): one "b"; after "b": done
     assert [b.active(r) for r in (2, 3, 4)] == [True, False, False]
     g = Budget(awrs.Grammar('start: "(" start ")" | "x"\n'), lm,
-               awrs.sampling.population.Stats("smc", 0, 1))
+               awrs.sampling.population.Stats("smc", 0, 1), force=False)
     assert g.search and [g.active(r) for r in (2, 3, 4)] == [True, True, False]
+    # close-forcing checks every step: a known completion may stop fitting at any point
+    g = Budget(awrs.Grammar('start: "(" start ")" | "x"\n'), lm,
+               awrs.sampling.population.Stats("smc", 0, 1))
+    assert g.closing is not None and all(g.active(r) for r in (2, 3, 4, 100))
+    assert b.closing is None  # an exact bound needs no forcing
 
 
-def test_particles_given_up_by_the_budgets_rejection_cap_are_not_dead_ends():
+def test_particles_given_up_by_the_budgets_rejection_cap_are_not_dead_ends(monkeypatch):
     # 3,000 rejected tokens hold almost all the mass; "a" (accepted) is rare: near the end of
     # the budget the rejection cap gives the particle up, which is the budget's doing
     from awrs.models.toy import ToyLM
+    from awrs.sampling import token as _token
     from awrs.sampling.budget import MAX_REJECTS
 
     n = MAX_REJECTS + 1000
     vocab = [b"<eos>", b"a", b"<s>"] + [b"x%d" % i for i in range(n)]
     table = {i: 1.0 for i in range(3, n + 3)}
-    table[1] = 1e-9
+    table[0] = table[1] = 1e-9
     lm = ToyLM(vocab, 0, lambda ctx: table)
     c = awrs.Predicate(lambda b: b in (b"", b"a"), lambda b: b == b"a")
     for method in ("smc", "awrs"):
-        r = awrs.generate(lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0)
+        # the exact mask of the feasible tokens (fallback) finds "a"
+        r = awrs.generate(lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0,
+                          budget="sound")
+        assert set(r.posterior) == {"a"} and r.stats.fallbacks > 0, (method, r.stats)
+        # without the exact-mask fallback, the cap ends the scan
+        init = _token.Checker.__init__
+
+        def no_fallback(self, *args):
+            init(self, *args)
+            self.fallback = False
+
+        monkeypatch.setattr(_token.Checker, "__init__", no_fallback)
+        r = awrs.generate(lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0,
+                          budget="sound")
+        monkeypatch.undo()
         assert r.empty and r.stats.dead == 0 and r.stats.budget_dead == 2, (method, r.stats)
+        # close-forcing: the known completion "a" must come now; the feasible mask finds it
+        r = awrs.generate(lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0)
+        assert not r.empty and set(r.posterior) == {"a"} and r.stats.budget_dead == 0, \
+            (method, r.stats)
+
+
+# -- close-forcing on a grammar: the known completion is the shortest here, so the forced
+# target is exactly p(x | constraint, |x| <= T)
+PAREN = 'start: "(" start ")" | "x"\n'
+PAREN_VOCAB = [b"(", b")", b"x", b"x)", b"))", b"<eos>"]
+PAREN_P = {0: 0.9, 1: 0.02, 2: 0.02, 3: 0.02, 4: 0.02, 5: 0.02}
+
+
+def exact_paren(t: int) -> dict[str, float]:
+    import itertools
+
+    g = awrs.Grammar(PAREN)
+    un: dict[str, float] = {}
+    for n in range(1, t):
+        for seq in itertools.product(range(5), repeat=n):
+            text = b"".join(PAREN_VOCAB[i] for i in seq)
+            if g.accepts(text):
+                key = text.decode()
+                un[key] = un.get(key, 0.0) + math.prod(PAREN_P[i] for i in seq) * PAREN_P[5]
+    z = sum(un.values())
+    return {x: v / z for x, v in un.items()}
+
+
+def test_close_forcing_targets_the_budget_conditioned_posterior_of_a_grammar():
+    t, n_runs = 7, 40
+    exact = exact_paren(t)
+    lm = ToyLM(PAREN_VOCAB, 5, lambda ctx: PAREN_P)
+    g = awrs.Grammar(PAREN)
+    runs = [awrs.generate(lm, [0], g, n_particles=64, max_tokens=t, seed=500 + s)
+            for s in range(n_runs)]
+    assert not any(r.empty for r in runs)
+    assert sum(r.stats.budget_forced for r in runs) > 0  # forcing acted before the bound
+    assert all(r.stats.budget_dead == 0 and r.stats.out_of_budget == 0 for r in runs)
+    post, se, _ = pooled(runs)
+    assert set(post) <= set(exact)
+    for x in exact:
+        assert abs(post.get(x, 0.0) - exact[x]) <= 4 * se.get(x, 0.0) + 2e-3, (x, post, exact)
+    # sound pruning alone: particles that keep opening run out of budget
+    sound = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s, budget="sound")
+             for s in range(20)]
+    forced = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s)
+              for s in range(20)]
+    assert not any(r.empty for r in forced)
+    assert sum(r.stats.budget_dead + r.stats.out_of_budget for r in sound) > 0
+
+
+def test_close_forcing_closes_a_wandering_json_string():
+    # the model keeps writing inside the string; closing needs three tokens ('","b":', "1", "}"),
+    # which sound pruning (the 0/1 bound, one token ahead) sees too late
+    vocab = [b'{"a":"', b"x", b'","b":', b"1", b"}", b'"', b"<eos>"]
+    table = {0: 0.01, 1: 0.95, 2: 0.01, 3: 0.01, 4: 0.01, 5: 0.005, 6: 0.005}
+    lm = ToyLM(vocab, 6, lambda ctx: table if ctx[1:] else {0: 1.0})
+    c = awrs.JSONSchema({"type": "object", "required": ["a", "b"], "properties": {
+        "a": {"type": "string"}, "b": {"type": "integer"}}})
+    for method in ("smc", "awrs"):
+        n = 4 if method == "smc" else 1
+        forced = [awrs.generate(lm, [6], c, method=method, n_particles=n, max_tokens=10,
+                                seed=s) for s in range(20)]
+        assert not any(r.empty for r in forced), method
+        assert all(c.accepts(r.text) for r in forced)
+        assert sum(r.stats.budget_forced for r in forced) > 0
+        sound = [awrs.generate(lm, [6], c, method=method, n_particles=n, max_tokens=10,
+                               seed=s, budget="sound") for s in range(20)]
+        assert sum(r.empty for r in sound) >= 10, method

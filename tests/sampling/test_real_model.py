@@ -34,3 +34,17 @@ def test_every_finished_sample_satisfies_the_constraint(default_lm, method):
     assert r.stats.evaluations_per_token < len(default_lm.vocab) / 10
     if method == "smc":
         assert math.isfinite(r.log_ml) and r.log_ml < 0
+
+
+def test_a_tight_budget_still_returns_a_valid_document(default_lm):
+    # 12 tokens leave no room to wander: close-forcing ends strings and lists in time
+    schema = {"type": "object", "required": ["name", "tags"], "properties": {
+        "name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"},
+                                             "minItems": 2}}}
+    c = awrs.JSONSchema(schema)
+    for method in ("smc", "awrs"):
+        r = awrs.generate(default_lm, "Describe a fruit as JSON with a name and tags.", c,
+                          method=method, n_particles=4, max_tokens=12, seed=0)
+        assert not r.empty, (method, r.stats)
+        assert c.accepts(r.text), r.text
+        assert all(len(s.token_ids) <= 12 for s in r.samples)

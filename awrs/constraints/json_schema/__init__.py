@@ -201,6 +201,16 @@ class JSONSchema(IncrementalConstraint):
         mask[ids[special.walk(state, self.advance)]] = True
         return mask
 
+    def state_key(self, state: State):
+        return state.core
+
+    def unchanged_tokens(self, state: State, trie) -> np.ndarray | None:
+        """Inside a free string every plain token leaves the machine state as it is."""
+        pending, ph, sub, _ = state.core
+        if pending or ph != _IN or not in_free_string(sub):
+            return None
+        return split_vocab(trie)[0]
+
     def alphabet(self) -> frozenset[int]:
         if self.layout.any_whitespace:
             return _ALPHABET | frozenset(b" \t\n\r")

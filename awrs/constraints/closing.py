@@ -1,0 +1,153 @@
+"""Known short completions: how to close a prefix, and what that costs in tokens.
+
+A :class:`Closing` finds, for a constraint state, one short byte string that completes it (a
+bounded depth-first search over the constraint's own transitions, closing bytes first, bytes
+grouped into classes so that a key or a digit costs one branch, not 95), and the fewest
+vocabulary tokens that spell it. The token count is an *upper* bound on the state's shortest
+completion: a path to a complete text that is known to exist. Budget-aware samplers use it
+to close a text before ``max_tokens`` (:mod:`awrs.sampling.budget`), where the sound lower
+bounds of :mod:`awrs.constraints.shortest` come too late.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+WHITESPACE = b"\n\t"
+#: byte classes tried at each search node, in order (closers first: a short completion ends
+#: values early; UTF-8 continuation bytes finish a split character; newline and tab only when
+#: nothing else completes); within a class the first byte the constraint accepts comes first
+CLASSES: tuple[bytes, ...] = (
+    b'"', b"}", b"]", b")", b";", b",", b"1023456789", b":", b"'",
+    b"abcdefghijklmnopqrstuvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"{", b"[", b"(",
+    b"-", b".", b"_", b"=", b"*", b"+", b"/", b"<", b">", b"!", b"@", b"#", b"$", b"%", b"&",
+    b"?", b"^", b"`", b"|", b"~", b" ", b"\\", bytes(range(0x80, 0xC0)), WHITESPACE,
+)
+#: search nodes expanded per search before giving up (the state then has no known completion)
+MAX_NODES = 200
+#: bytes of a completion searched for at most
+MAX_BYTES = 512
+#: the longest run of one byte a search appends (no endless `}}}}` inside a key)
+MAX_RUN = 6
+
+
+class Closing:
+    """Short completions of one constraint's states, and their cost in tokens.
+
+    Args:
+        constraint: an incremental constraint (``advance``, ``is_complete``); its
+            ``state_key(state)`` identifies states that complete alike (cache and search key).
+        tokens: the vocabulary's byte strings (EOS excluded).
+    """
+
+    __slots__ = ("constraint", "_vocab", "_longest", "_cache", "_classes", "nodes", "searches",
+                 "failures")
+
+    def __init__(self, constraint, tokens: Sequence[bytes] | frozenset):
+        self.constraint = constraint
+        self.nodes = 0  # search nodes expanded so far (callers may budget them)
+        self.searches = self.failures = 0  # searches run, and those that found nothing
+        self._vocab = tokens if isinstance(tokens, frozenset) else \
+            frozenset(t for t in tokens if t)
+        self._longest = max((len(t) for t in self._vocab), default=1)
+        self._cache: dict = {}
+        alphabet = constraint.alphabet() if hasattr(constraint, "alphabet") else None
+        keep = [bytes(b for b in c if alphabet is None or b in alphabet) for c in CLASSES]
+        # the last class is whitespace, searched only when nothing else completes
+        self._classes = [c for c in keep[:-1] if c] + [keep[-1]]
+
+    def cached(self, state):
+        """``(tokens, completion)`` of ``state`` if already known (no search), else ``None``."""
+        key = self._key(state)
+        return self._cache.get(key) if key is not None else None
+
+    def tokens(self, state) -> int | None:
+        """Tokens (EOS excluded) of a known completion of ``state``: 0 when complete, ``None``
+        when none was found within the search limits."""
+        return self.entry(state)[0]
+
+    def entry(self, state) -> tuple[int | None, bytes | None]:
+        """``(tokens, completion)``: a known completion of ``state`` and the fewest tokens
+        spelling it, ``(None, None)`` when none was found; searched once per key."""
+        key = self._key(state)
+        hit = self._cache.get(key) if key is not None else None
+        if hit is None:
+            tail = self.completion(state)
+            self.searches += 1
+            self.failures += tail is None
+            hit = (None, None) if tail is None else (self.spell(tail), tail)
+            if key is not None:
+                if len(self._cache) >= 100_000:
+                    self._cache.clear()
+                self._cache[key] = hit
+        return hit
+
+    def completion(self, state) -> bytes | None:
+        """A short byte string taking ``state`` to a complete state (``b""`` when it is
+        complete), found depth-first; ``None`` when the searches stopped at
+        :data:`MAX_NODES` nodes or found nothing."""
+        if self.constraint.is_complete(state):
+            return b""
+        for classes in (self._classes[:-1], self._classes):  # whitespace only if needed
+            found = self._search(state, classes)
+            if found is not None:
+                return found
+        return None
+
+    def _search(self, state, classes) -> bytes | None:
+        """Depth first up to :data:`MAX_BYTES` bytes: children in class order, within a class
+        the first accepted byte first and the others only if its subtree fails; each key
+        visited once; no byte repeated more than :data:`MAX_RUN` times in a row."""
+        c = self.constraint
+        seen = {self._key(state)}
+        stack = [(state, b"", 0, 0)]  # (state, path, class index, next byte in that class)
+        nodes = 0
+        while stack:
+            s, path, k, j = stack.pop()
+            if k == j == 0:
+                nodes += 1
+                self.nodes += 1
+                if nodes > MAX_NODES:
+                    return None
+            if k >= len(classes) or len(path) >= MAX_BYTES:
+                continue
+            cls = classes[k]
+            stack.append((s, path, k + 1, 0))  # the next class, after this one
+            for i in range(j, len(cls)):
+                b = cls[i]
+                t = c.advance(s, cls[i:i + 1])
+                if t is None:
+                    continue
+                if c.is_complete(t):
+                    return path + cls[i:i + 1]
+                key = self._key(t)
+                if (key is not None and key in seen) or \
+                        path[-MAX_RUN:] == bytes((b,)) * MAX_RUN:
+                    continue
+                if key is not None:
+                    seen.add(key)
+                stack.append((s, path, k, i + 1))  # the class's other bytes, if this fails
+                stack.append((t, path + cls[i:i + 1], 0, 0))
+                break
+        return None
+
+    def spell(self, text: bytes) -> int | None:
+        """The fewest vocabulary tokens whose concatenation is ``text`` (dynamic programming
+        over its positions); ``None`` if no token sequence spells it."""
+        n = len(text)
+        best = [0] + [n + 1] * n  # best[j]: tokens spelling text[:j]
+        vocab, longest = self._vocab, self._longest
+        for j in range(1, n + 1):
+            for i in range(max(0, j - longest), j):
+                if best[i] + 1 < best[j] and text[i:j] in vocab:
+                    best[j] = best[i] + 1
+        return best[n] if best[n] <= n else None
+
+    def _key(self, state):
+        key = self.constraint.state_key(state) if hasattr(self.constraint, "state_key") \
+            else state
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
