@@ -82,6 +82,22 @@ class Closing:
                 self._cache[key] = hit
         return hit
 
+    def learn(self, state, tail: bytes) -> tuple[int | None, bytes]:
+        """Record ``tail`` (known to complete ``state``, e.g. the rest of its parent's
+        completion) as its completion unless one is known; returns the state's entry."""
+        key = self._key(state)
+        hit = self._cache.get(key) if key is not None else None
+        if hit is None or hit[0] is None:
+            n = self.spell(tail)
+            if n is None:  # no token sequence spells it: nothing learnt
+                return hit or (None, None)
+            hit = (n, tail)
+            if key is not None:
+                if len(self._cache) >= 100_000:
+                    self._cache.clear()
+                self._cache[key] = hit
+        return hit
+
     def completion(self, state) -> bytes | None:
         """A short byte string taking ``state`` to a complete state (``b""`` when it is
         complete), found depth-first; ``None`` when the searches stopped at

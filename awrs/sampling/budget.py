@@ -143,8 +143,11 @@ class Budget:
 
     def active(self, remaining: int) -> bool:
         """Whether any token can be pruned with ``remaining`` tokens left (this one included)."""
-        if self.closing is not None:
-            return True
+        return self.closing is not None or self.provable(remaining)
+
+    def provable(self, remaining: int) -> bool:
+        """Whether the sound bound (or the one-token search) can prune a token with
+        ``remaining`` tokens left (this one included)."""
         return remaining - 2 < self.bound.horizon + (1 if self.search else 0)
 
     def feasible(self, state, remaining: int) -> bool:
@@ -187,8 +190,8 @@ class Budget:
         if parent is not None:
             up = cl.cached(parent)
             if up is not None and up[1] is not None:
-                if up[1].startswith(token):
-                    return cl.spell(up[1][len(token):])
+                if up[1].startswith(token):  # the rest of the parent's completion: known
+                    return cl.learn(state, up[1][len(token):])[0]
                 return up[0]  # any other token: taken not to shorten the parent's completion
         return None
     def max_rejects(self, remaining: int, max_rejects: int, has_mask: bool = False) -> int:
@@ -231,6 +234,9 @@ class Budget:
         if known is not None and known[0] > remaining - 2:  # no token to spare
             return self._bind_follow(checker, check, memo, self._follow(known, remaining),
                                      binding)
+        if known is None and not self.provable(remaining):
+            # nothing to force along and nothing provable: no pruning, no extra work
+            return binding, memo, None
         cache, eos, pruned = self._cache, self.eos, [0]
         key0 = id(state)
 
@@ -247,8 +253,10 @@ class Budget:
             pruned[0] += not ok
             return ok
 
-        if getattr(binding, "get_mask", None) is None:
-            return feasible_check, memo, pruned  # no exact mask: bounded by MAX_REJECTS
+        if known is None or getattr(binding, "get_mask", None) is None:
+            # no exact mask (a mask of unknown states costs a check per accepted token, seconds
+            # on SQL): bounded by MAX_REJECTS
+            return feasible_check, memo, pruned
 
         def get_mask() -> np.ndarray:
             return self._feasible_mask(checker, state, ids, binding.get_mask(), remaining,

@@ -114,3 +114,14 @@ def test_maskbench_prefixes_have_known_completions(maskbench):
                 found += closes(c, text[:k], cl) is not None
     assert total > 100
     assert found >= 0.9 * total, (found, total)
+
+
+def test_learn_records_a_given_completion_without_searching():
+    c = awrs.JSONSchema({"type": "array", "items": {"type": "string"}})
+    cl = Closing(c, frozenset([b"[", b"]", b'"', b'"]', b"a", b","]))
+    s = c.advance(c.start(), b'["a')
+    assert cl.cached(s) is None
+    n0 = cl.nodes
+    assert cl.learn(s, b'"]') == (1, b'"]') and cl.nodes == n0 and cl.searches == 0
+    assert cl.entry(s) == (1, b'"]') and cl.searches == 0  # no search: already known
+    assert cl.learn(c.advance(c.start(), b"["), b"\x00") == (None, None)  # unspellable
