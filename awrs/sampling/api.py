@@ -127,7 +127,8 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
     run = Run(lm, prompt_ids, constraint, temperature=float(temperature), max_tokens=max_tokens,
               rng=_awrs.SplitMix64(seed), stats=stats, progress=progress,
               prune=method in ("smc", "awrs"))
-    if budget and method in ("smc", "awrs"):
+    if budget and method in ("smc", "awrs") and not isinstance(constraint, Everything):
+        # (unconstrained text may end at any token: nothing to keep feasible)
         run.budget = Budget(constraint, lm, stats, twist=budget_twist, force=budget is True)
     mr = 0 if max_rejects is None else int(max_rejects)
     if method == "smc":

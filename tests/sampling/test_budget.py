@@ -246,3 +246,14 @@ def test_close_forcing_closes_a_wandering_json_string():
         sound = [awrs.generate(lm, [6], c, method=method, n_particles=n, max_tokens=10,
                                seed=s, budget="sound") for s in range(20)]
         assert sum(r.empty for r in sound) >= 10, method
+
+
+def test_unconstrained_runs_have_no_budget_work():
+    # text without a constraint may end at any token: no checks, no completion searches
+    from awrs.sampling.api import make_sampler
+
+    lm = toy_lm()
+    for method in ("smc", "awrs"):
+        assert make_sampler(lm, [0], None, method=method, max_tokens=5, seed=0).run.budget is None
+        assert make_sampler(lm, [0], awrs.Regex("a*b"), method=method, max_tokens=5,
+                            seed=0).run.budget is not None
