@@ -76,10 +76,7 @@ class Closing:
             self.searches += 1
             self.failures += tail is None
             hit = (None, None) if tail is None else (self.spell(tail), tail)
-            if key is not None:
-                if len(self._cache) >= 100_000:
-                    self._cache.clear()
-                self._cache[key] = hit
+            self._store(key, hit)
         return hit
 
     def learn(self, state, tail: bytes) -> tuple[int | None, bytes]:
@@ -92,11 +89,14 @@ class Closing:
             if n is None:  # no token sequence spells it: nothing learnt
                 return hit or (None, None)
             hit = (n, tail)
-            if key is not None:
-                if len(self._cache) >= 100_000:
-                    self._cache.clear()
-                self._cache[key] = hit
+            self._store(key, hit)
         return hit
+
+    def _store(self, key, hit) -> None:
+        if key is not None:
+            if len(self._cache) >= 100_000:
+                self._cache.clear()
+            self._cache[key] = hit
 
     def completion(self, state) -> bytes | None:
         """A short byte string taking ``state`` to a complete state (``b""`` when it is

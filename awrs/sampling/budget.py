@@ -58,24 +58,18 @@ MAX_REJECTS = 2048
 _BOUNDS: "weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary]" = weakref.WeakKeyDictionary()
 
 
-def _per_pair(table, constraint, lm, make):
-    try:
-        inner = _cached(table, constraint, weakref.WeakKeyDictionary)
-        return _cached(inner, lm, make)
-    except TypeError:
-        return make()
-
-
-def _tokens(lm) -> list[bytes]:
-    eos = lm.eos_token_ids
-    return [t for i, t in enumerate(lm.vocab) if i not in eos]
-
-
 def completion_bound(constraint, lm) -> CompletionBound:
     """``constraint.completion_bound`` over the model's tokens (EOS excluded), cached per
     (constraint, model) pair."""
-    return _per_pair(_BOUNDS, constraint, lm,
-                     lambda: constraint.completion_bound(_tokens(lm)))
+    def make():
+        eos = lm.eos_token_ids
+        return constraint.completion_bound([t for i, t in enumerate(lm.vocab) if i not in eos])
+
+    try:
+        inner = _cached(_BOUNDS, constraint, weakref.WeakKeyDictionary)
+        return _cached(inner, lm, make)
+    except TypeError:
+        return make()
 
 
 _VOCABS: "weakref.WeakKeyDictionary[Any, frozenset]" = weakref.WeakKeyDictionary()
@@ -101,7 +95,7 @@ _IDS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 def closing(constraint, lm) -> Closing:
     """A fresh :class:`~awrs.constraints.closing.Closing` of the constraint over the model's
     tokens (one per run: what a run computes does not depend on earlier runs)."""
-    vocab = _cached(_VOCABS, lm, lambda: frozenset(t for t in _tokens(lm) if t))
+    vocab = _cached(_VOCABS, lm, lambda: frozenset(token_ids(lm)))
     return Closing(constraint, vocab)
 
 
@@ -150,11 +144,6 @@ class Budget:
         ``remaining`` tokens left (this one included)."""
         return remaining - 2 < self.bound.horizon + (1 if self.search else 0)
 
-    def feasible(self, state, remaining: int) -> bool:
-        """Whether ``state`` (after a token drawn with ``remaining`` left) may still finish
-        (see :meth:`verdict`)."""
-        return self.verdict(state, remaining) == KEEP
-
     def verdict(self, state, remaining: int, parent=None, token: bytes = b"") -> int:
         """:data:`KEEP`, :data:`PRUNED` (proven unable to finish in time) or :data:`FORCED`
         (its known completion no longer fits) for ``state``, reached from ``parent`` by
@@ -180,11 +169,11 @@ class Budget:
         lasts; past it, estimated from the parent's: the rest of its completion when
         ``token`` begins it, else as many tokens as the parent's."""
         cl = self.closing
-        hit = cl.cached(state)
-        if hit is None and cl.nodes < self._close_until:
-            hit = cl.entry(state)
-            if cl.searches >= CLOSE_PROBE and 2 * cl.failures > cl.searches:
-                self.closing = None  # mostly unknown: forcing is off for the rest of the run
+        searched = cl.searches
+        hit = self._lookup(state)
+        if cl.searches > searched and cl.searches >= CLOSE_PROBE and \
+                2 * cl.failures > cl.searches:
+            self.closing = None  # mostly unknown: forcing is off for the rest of the run
         if hit is not None and hit[0] is not None:
             return hit[0]
         if parent is not None:
@@ -194,6 +183,13 @@ class Budget:
                     return cl.learn(state, up[1][len(token):])[0]
                 return up[0]  # any other token: taken not to shorten the parent's completion
         return None
+
+    def _lookup(self, state):
+        """The state's cached ``(tokens, completion)``, else searched while the step's node
+        budget lasts (``None``: past it)."""
+        cl = self.closing
+        return cl.entry(state) if cl.nodes < self._close_until else cl.cached(state)
+
     def max_rejects(self, remaining: int, max_rejects: int, has_mask: bool = False) -> int:
         """The rejection bound for a step (``0``: none): :data:`MAX_REJECTS` where the budget
         may prune with an inexact bound and no exact mask of the feasible tokens bounds the
@@ -267,14 +263,11 @@ class Budget:
     def _entry(self, checker: Checker, state, ids):
         """The state's known ``(tokens, completion)``, searched while the step's node budget
         lasts; ``None`` when unknown or close-forcing is off."""
-        cl = self.closing
-        if cl is None:
+        if self.closing is None:
             return None
         t0 = time.perf_counter()
         try:
-            hit = cl.cached(state)
-            if hit is None and cl.nodes < self._close_until:
-                hit = cl.entry(state)
+            hit = self._lookup(state)
         except Exception as exc:
             raise checker.fail(exc, ids, None, "(bounding its shortest completion)") from exc
         finally:
@@ -305,10 +298,10 @@ class Budget:
                 return False
             return check(tok)
 
-        mask = np.zeros(len(checker.vocab), dtype=bool)
-        mask[[t for t in follow if check(t)]] = True
         if getattr(binding, "get_mask", None) is None:
             return follow_check, memo, pruned
+        mask = np.zeros(len(checker.vocab), dtype=bool)
+        mask[[t for t in follow if check(t)]] = True
         return Binding(follow_check, FALLBACK_AFTER_KNOWN, lambda: mask, checker), memo, pruned
 
     def _feasible_mask(self, checker: Checker, state, ids, accepted: np.ndarray,

@@ -141,13 +141,8 @@ SUBSET, SEED = 80, 9
 
 
 @pytest.fixture(scope="module")
-def maskbench(data_dir):
-    path = data_dir / "maskbench" / "maskbench-open.jsonl"
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
-    lines = [x for x in path.read_text(encoding="utf-8").split("\n") if x.strip()]
-    recs = [json.loads(x) for x in random.Random(SEED).sample(lines, SUBSET * 2)]
-    return [r for r in recs if len(json.dumps(r["schema"])) < 6000][:SUBSET]
+def maskbench(maskbench_sample):
+    return maskbench_sample(SUBSET, SEED, max_schema_chars=6000)
 
 
 @pytest.mark.parametrize("strict", [False, True])

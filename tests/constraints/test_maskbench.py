@@ -7,7 +7,6 @@ no valid instance (or a prefix of one) rejected, at most 1% of the schemas refus
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 
@@ -19,12 +18,8 @@ SEED = 2024
 
 
 @pytest.fixture(scope="module")
-def records(data_dir):
-    path = data_dir / "maskbench" / "maskbench-open.jsonl"
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
-    rows = [x for x in path.read_text(encoding="utf-8").split("\n") if x.strip()]
-    return [json.loads(line) for line in random.Random(SEED).sample(rows, SUBSET)]
+def records(maskbench_sample):
+    return maskbench_sample(SUBSET, SEED)
 
 
 def test_maskbench_subset(records):
