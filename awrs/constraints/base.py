@@ -67,6 +67,14 @@ class Constraint(ABC):
         :class:`~awrs.constraints.closing.Closing`); the state itself by default."""
         return state
 
+    def search_advance(self, state, token: bytes):
+        """:meth:`advance` for completion searches (:mod:`awrs.constraints.closing`,
+        :func:`~awrs.constraints.shortest.one_token_completion`): it may accept more prefixes,
+        never fewer, as long as the complete states it reaches are exactly those
+        :meth:`advance` reaches (e.g. skipping a costly dead-end check that a complete text
+        passes anyway); :meth:`advance` by default."""
+        return self.advance(state, token)
+
     def unchanged_tokens(self, state, trie) -> np.ndarray | None:
         """(V,) bool: tokens known to leave ``state``'s :meth:`state_key` unchanged (e.g. plain
         characters inside a free string), or ``None`` when unknown (the default)."""
@@ -201,6 +209,13 @@ class Conjunction(IncrementalConstraint):
     def state_key(self, state):
         return (self.left.state_key(state[0]), self.right.state_key(state[1]))
 
+    def search_advance(self, state, token):
+        a = self.left.search_advance(state[0], token)
+        if a is None:
+            return None
+        b = self.right.search_advance(state[1], token)
+        return None if b is None else (a, b)
+
     def unchanged_tokens(self, state, trie):
         a = self.left.unchanged_tokens(state[0], trie)
         b = None if a is None else self.right.unchanged_tokens(state[1], trie)
@@ -240,6 +255,9 @@ class _Guarded(IncrementalConstraint):
 
     def state_key(self, state):
         return self.inner.state_key(state)
+
+    def search_advance(self, state, token):
+        return self._call(self.inner.search_advance, state, token, prefix=token)
 
     def unchanged_tokens(self, state, trie):
         return self.inner.unchanged_tokens(state, trie)

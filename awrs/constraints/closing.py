@@ -25,6 +25,8 @@ CLASSES: tuple[bytes, ...] = (
 )
 #: search nodes expanded per search before giving up (the state then has no known completion)
 MAX_NODES = 200
+#: constraint transitions tried per search before giving up
+MAX_ADVANCES = 4000
 #: bytes of a completion searched for at most
 MAX_BYTES = 512
 #: the longest run of one byte a search appends (no endless `}}}}` inside a key)
@@ -41,11 +43,12 @@ class Closing:
     """
 
     __slots__ = ("constraint", "_vocab", "_longest", "_cache", "_classes", "nodes", "searches",
-                 "failures")
+                 "failures", "advances")
 
     def __init__(self, constraint, tokens: Sequence[bytes] | frozenset):
         self.constraint = constraint
-        self.nodes = 0  # search nodes expanded so far (callers may budget them)
+        self.nodes = 0  # search nodes expanded so far
+        self.advances = 0  # constraint transitions the searches tried (callers budget them)
         self.searches = self.failures = 0  # searches run, and those that found nothing
         self._vocab = tokens if isinstance(tokens, frozenset) else \
             frozenset(t for t in tokens if t)
@@ -66,13 +69,14 @@ class Closing:
         when none was found within the search limits."""
         return self.entry(state)[0]
 
-    def entry(self, state) -> tuple[int | None, bytes | None]:
+    def entry(self, state, limit: int = MAX_ADVANCES) -> tuple[int | None, bytes | None]:
         """``(tokens, completion)``: a known completion of ``state`` and the fewest tokens
-        spelling it, ``(None, None)`` when none was found; searched once per key."""
+        spelling it, ``(None, None)`` when none was found within ``limit`` transitions tried;
+        searched once per key."""
         key = self._key(state)
         hit = self._cache.get(key) if key is not None else None
         if hit is None:
-            tail = self.completion(state)
+            tail = self.completion(state, limit)
             self.searches += 1
             self.failures += tail is None
             hit = (None, None) if tail is None else (self.spell(tail), tail)
@@ -98,23 +102,25 @@ class Closing:
                 self._cache.clear()
             self._cache[key] = hit
 
-    def completion(self, state) -> bytes | None:
+    def completion(self, state, limit: int = MAX_ADVANCES) -> bytes | None:
         """A short byte string taking ``state`` to a complete state (``b""`` when it is
         complete), found depth-first; ``None`` when the searches stopped at
-        :data:`MAX_NODES` nodes or found nothing."""
+        :data:`MAX_NODES` nodes or ``limit`` transitions tried, or found nothing."""
         if self.constraint.is_complete(state):
             return b""
+        stop = self.advances + min(limit, MAX_ADVANCES)
         for classes in (self._classes[:-1], self._classes):  # whitespace only if needed
-            found = self._search(state, classes)
+            found = self._search(state, classes, stop)
             if found is not None:
                 return found
         return None
 
-    def _search(self, state, classes) -> bytes | None:
+    def _search(self, state, classes, stop: int) -> bytes | None:
         """Depth first up to :data:`MAX_BYTES` bytes: children in class order, within a class
         the first accepted byte first and the others only if its subtree fails; each key
         visited once; no byte repeated more than :data:`MAX_RUN` times in a row."""
         c = self.constraint
+        advance = getattr(c, "search_advance", c.advance)
         seen = {self._key(state)}
         stack = [(state, b"", 0, 0)]  # (state, path, class index, next byte in that class)
         nodes = 0
@@ -131,7 +137,10 @@ class Closing:
             stack.append((s, path, k + 1, 0))  # the next class, after this one
             for i in range(j, len(cls)):
                 b = cls[i]
-                t = c.advance(s, cls[i:i + 1])
+                if self.advances >= stop:
+                    return None
+                t = advance(s, cls[i:i + 1])
+                self.advances += 1
                 if t is None:
                     continue
                 if c.is_complete(t):

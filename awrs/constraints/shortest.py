@@ -115,7 +115,8 @@ def one_token_completion(constraint, state, trie, limit: int = 4096) -> bool | N
     """
     byte, skip, ptr = trie.byte, trie.skip, trie.tok_ptr
     depth = trie.depth
-    advance, complete = constraint.advance, constraint.is_complete
+    advance = getattr(constraint, "search_advance", constraint.advance)
+    complete = constraint.is_complete
     n = len(byte)
     stack = [state]  # stack[d] is the state at depth d along the current path
     i, steps = 1, 0

@@ -120,3 +120,13 @@ def test_learn_records_a_given_completion_without_searching():
     assert cl.learn(s, b'"]') == (1, b'"]') and cl.nodes == n0 and cl.searches == 0
     assert cl.entry(s) == (1, b'"]') and cl.searches == 0  # no search: already known
     assert cl.learn(c.advance(c.start(), b"["), b"\x00") == (None, None)  # unspellable
+
+
+def test_searches_stop_at_their_transition_limit():
+    c = awrs.Grammar('start: "(" start ")" | "x"\n')
+    state = c.advance(c.start(), b"((((((")
+    cl = Closing(c, BYTES)
+    assert cl.entry(state, limit=3) == (None, None) and cl.advances <= 3
+    assert cl.searches == cl.failures == 1
+    fresh = Closing(c, BYTES)
+    assert fresh.entry(state)[1] == b"x))))))" and fresh.advances > 3

@@ -1,0 +1,149 @@
+"""The schema's dead-end check of SQL prefixes: names no completion can make compile are refused
+as soon as they are written, masks agree with ``advance``, and the incremental pass of the
+critic judges exactly as a fresh one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import awrs
+from awrs.constraints.base import Constraint
+from awrs.constraints.sql import SQL, SchemaCritic
+from awrs.constraints.testing import check_prefix_monotone
+from awrs.constraints.trie import VocabTrie
+
+DDL = """CREATE TABLE singer ("Singer_ID" int PRIMARY KEY, Name text, "Home Town" text, Age int);
+CREATE TABLE concert (concert_ID int, Singer_ID int, Year text);"""
+
+DEAD = [
+    "SELECT Name FROM song_name ",  # no such table
+    "SELECT Name FROM sal",  # no table starts so
+    'SELECT Name FROM "concerts.til;" ',  # a quoted name is a name
+    "SELECT COLUM(Name) FROM singer",  # no such function
+    "SELECT T1.Name FROM singer AS T1 WHERE T1.Year",  # singer has no Year
+    "SELECT singer.Yea",
+    "SELECT Name FROM singer JOIN gig ",
+    "SELECT Name FROM singer, gig ",
+]
+ALIVE = [
+    "SELECT Name FROM sin",  # still typing "singer"
+    "SELECT Name FROM singer",
+    "SELECT T1.Name FROM singer AS T1 JOIN concert AS T2 ON T1.Singer_ID = T2.Singer_ID",
+    "SELECT Nme FROM singer",  # a bare unknown column: a FROM subquery may still define it
+    "SELECT count(*) FROM singer WHERE Age IS DISTINCT FROM Age",
+    "SELECT Name FROM singer -- from nowhere\n",
+    "WITH c(x) AS (SELECT 1) SELECT x FROM c",
+    "SELECT value FROM json_each('[1]')",
+    "SELECT Name FROM main.singer",
+    "SELECT Name FROM singer WHERE Name = 'from nowhere'",
+    "SELECT T1.Name FROM singer AS T1 WHERE T1. Age > 1",
+    "SELECT rank() OVER (ORDER BY Age) FROM singer",
+]
+
+
+@pytest.mark.parametrize("text", DEAD)
+def test_names_no_completion_can_compile_are_refused_at_once(text):
+    assert not SQL(DDL).accepts_prefix(text), text
+    assert SQL(DDL, schema_prefix=False).accepts_prefix(text), text  # grammar-only before
+
+
+@pytest.mark.parametrize("text", ALIVE)
+def test_prefixes_that_may_still_compile_are_kept(text):
+    c = SQL(DDL)
+    raw = text.encode()
+    assert all(c.accepts_prefix(raw[:i]) for i in range(len(raw) + 1)), text
+    check_prefix_monotone(c, [raw])
+
+
+def test_a_name_being_typed_may_still_become_a_keyword():
+    c = SQL(DDL)
+    critic = SchemaCritic(c.tables, c.functions)
+    # "t" after "T1." is no column of singer, but it may still become THEN: judged when done
+    assert not critic.dead("SELECT T1.Name FROM singer AS T1 WHERE T1.t")
+    assert critic.dead("SELECT T1.Name FROM singer AS T1 WHERE T1.tx")
+    assert c.accepts_prefix("SELECT Name FROM IN")  # INNER, INTERSECT, ...
+    assert not c.accepts_prefix("SELECT Name FROM INx ")
+
+
+def test_search_advance_skips_the_schema_check_only():
+    c = SQL(DDL)
+    s = c.advance(c.start(), b"SELECT Name FROM ")
+    assert c.advance(s, b"gig ") is None and c.search_advance(s, b"gig ") is not None
+    assert c.search_advance(s, b"singer") == c.advance(s, b"singer")
+
+
+WORDS = [b"SELECT", b" Name", b" FROM", b" singer", b"ger", b" sin", b" concert", b"(", b")",
+         b".", b" AS", b" T1", b"T1", b"_ID", b"'", b'"', b"\n", b" ", b"--", b"*/", b"/*",
+         b"]", b"[", b"`", b" json_each", b"_each(", b"COUNT(", b"count", b"OL", b"Age", b" Age",
+         b" WHERE", b" =", b" 1", b"1", b",", b" IN", b"NER", b" JOIN", b"ON", b" ON", b"t",
+         b" then", b"Yea", b"r", b" x", b"a", b"in", b"_in", b"(*)", b"*", b" gig", b"\xc3",
+         b"\xa9", b"-", b"/", b"e5", b" DISTINCT", b"main", b" main"]
+PREFIXES = [b"", b"SELECT", b"SELECT ", b"SELECT Name FROM", b"SELECT Name FROM ",
+            b"SELECT Name FROM sin", b"SELECT Name FROM singer", b"SELECT Name FROM singer ",
+            b"SELECT T1.Name FROM singer AS T1 WHERE T1.", b"SELECT T1.Name FROM singer AS T1 "
+            b"WHERE T1.Ag", b"SELECT COU", b"SELECT Name FROM singer WHERE Name = 'ab",
+            b'SELECT Name FROM "sin', b"SELECT Name FROM [sin", b"SELECT Name -- a comment",
+            b"SELECT Name /* x", b"SELECT 12", b"SELECT Name FROM singer, ",
+            b"WITH c(x) AS (SELECT 1) SELECT x FROM ", b"SELECT Name FROM IN",
+            b"SELECT Name FROM singer WHERE Age IS DISTINCT FROM ", b"SELECT value FROM json_",
+            b"SELECT Name FROM singer AS s JOIN concert AS c ON s.", b"SELECT max(",
+            b"SELECT caf\xc3"]
+
+
+def test_masks_agree_with_advance_token_by_token():
+    c = SQL(DDL)
+    trie = VocabTrie(WORDS)
+    for pre in PREFIXES:
+        state = c.advance(c.start(), pre)
+        assert state is not None, pre
+        fast = c.token_mask(state, trie)
+        slow = Constraint.token_mask(c, state, trie)  # byte by byte through advance
+        assert (fast == slow).all(), (pre, [WORDS[i] for i in np.flatnonzero(fast != slow)])
+
+
+FRAGMENTS = ["SELECT", " ", "FROM", "WHERE", "(", ")", ",", ".", "AS", "T1", "T2", "--x\n",
+             "/*c*/", "'s'", '"q"', '"singer"', "JOIN", "ON", "count", "=", "1", "IS",
+             "DISTINCT", "WITH", "c", "x", "-", "/", "sin", "ger", "json_each", "singer",
+             "concert", "Name", "Age", "Year", "*", "\n", "IN", "NER"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=24))
+def test_the_incremental_pass_judges_as_a_fresh_one(parts):
+    text = "".join(parts)
+    c = SQL(DDL)
+    warm = SchemaCritic(c.tables, c.functions)
+    for i in range(len(text) + 1):  # walked prefix by prefix: resumes from checkpoints
+        assert warm.walk(text[:i]) == SchemaCritic(c.tables, c.functions).walk(text[:i])
+    # dead stays dead: no extension of a refused prefix is accepted
+    raw = text.encode()
+    alive = [c.accepts_prefix(raw[:i]) for i in range(len(raw) + 1)]
+    assert alive == sorted(alive, reverse=True), text
+
+
+def test_spider_gold_queries_pass_byte_by_byte(data_dir):
+    path = data_dir / "spider" / "dev-open.json"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    from bench.suites.sql import schemas
+
+    tables = schemas()
+    dev = [q for q in json.loads(path.read_text()) if q["db_id"] in tables]
+    built: dict[str, SQL] = {}
+    for q in dev[::3]:
+        c = built.get(q["db_id"]) or built.setdefault(q["db_id"], SQL(tables[q["db_id"]]))
+        state, raw = c.start(), q["query"].encode()
+        for i in range(len(raw)):
+            state = c.advance(state, raw[i:i + 1])
+            assert state is not None, (q["query"], raw[:i + 1])
+
+
+def test_critic_functions_follow_the_constraints_profile():
+    assert not SQL(DDL).accepts_prefix("SELECT load_extension(")
+    assert SQL(DDL, functions=None).accepts_prefix("SELECT anything(")
+    assert awrs.SQL(DDL, functions={"abs"}).accepts_prefix("SELECT abs(")
