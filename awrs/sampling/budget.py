@@ -43,9 +43,10 @@ KEEP, PRUNED, FORCED = 0, 1, 2
 SEARCH_LIMIT = 1024
 #: trie advances allowed to all one-token searches of one step together
 STEP_SEARCH_LIMIT = 16384
-#: completion-search nodes (:class:`~awrs.constraints.closing.Closing`) allowed to one step of
-#: all particles together; past it, states without a known completion are kept unforced
-STEP_CLOSE_NODES = 600
+#: completion-search transitions (:class:`~awrs.constraints.closing.Closing`) allowed to one
+#: step of all particles together; past it, states without a known completion are kept
+#: unforced (a fixed count, not a time, so that seeds reproduce)
+STEP_CLOSE_ADVANCES = 1000
 #: close-forcing stops for the rest of a run when, after this many searches, most found no
 #: completion (e.g. SQL whose identifiers only the database can judge): it would cost
 #: searches and force nothing
@@ -53,7 +54,7 @@ CLOSE_PROBE = 24
 #: rejections tolerated per token at steps where the budget prunes with an inexact bound:
 #: near the end most of the vocabulary may be infeasible, and scanning it all costs seconds;
 #: beyond this the particle dies (``max_rejects``: the weights stay proper)
-MAX_REJECTS = 2048
+MAX_REJECTS = 512
 
 _BOUNDS: "weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary]" = weakref.WeakKeyDictionary()
 
@@ -127,7 +128,7 @@ class Budget:
         self._cache_key = None
         self._search_left = STEP_SEARCH_LIMIT
         self._dfa_seen: dict[int, _DfaPruned] = {}
-        self._close_until = STEP_CLOSE_NODES
+        self._close_until = STEP_CLOSE_ADVANCES
 
     @property
     def dfa_min_tokens(self):
@@ -169,11 +170,7 @@ class Budget:
         lasts; past it, estimated from the parent's: the rest of its completion when
         ``token`` begins it, else as many tokens as the parent's."""
         cl = self.closing
-        searched = cl.searches
         hit = self._lookup(state)
-        if cl.searches > searched and cl.searches >= CLOSE_PROBE and \
-                2 * cl.failures > cl.searches:
-            self.closing = None  # mostly unknown: forcing is off for the rest of the run
         if hit is not None and hit[0] is not None:
             return hit[0]
         if parent is not None:
@@ -188,7 +185,15 @@ class Budget:
         """The state's cached ``(tokens, completion)``, else searched while the step's node
         budget lasts (``None``: past it)."""
         cl = self.closing
-        return cl.entry(state) if cl.nodes < self._close_until else cl.cached(state)
+        left = self._close_until - cl.advances
+        if left <= 0:
+            return cl.cached(state)
+        searched = cl.searches
+        hit = cl.entry(state, left)
+        if cl.searches > searched and cl.searches >= CLOSE_PROBE and \
+                2 * cl.failures > cl.searches:
+            self.closing = None  # mostly unknown: forcing is off for the rest of the run
+        return hit
 
     def max_rejects(self, remaining: int, max_rejects: int, has_mask: bool = False) -> int:
         """The rejection bound for a step (``0``: none): :data:`MAX_REJECTS` where the budget
@@ -214,8 +219,10 @@ class Budget:
             self._cache, self._cache_key = {}, remaining
             self._search_left = STEP_SEARCH_LIMIT
             if self.closing is not None:
-                self._close_until = self.closing.nodes + STEP_CLOSE_NODES
+                self._close_until = self.closing.advances + STEP_CLOSE_ADVANCES
         table = self.dfa_min_tokens
+        if remaining < 2 and table is None:  # the last token: only the end of sequence
+            return self._bind_final(checker, state, ids)
         if table is not None and checker.dfa_state(state):
             # exact distances checked inside the kernel (masks included): k = remaining - 2
             # tokens may come before the end of sequence
@@ -272,6 +279,8 @@ class Budget:
             raise checker.fail(exc, ids, None, "(bounding its shortest completion)") from exc
         finally:
             checker.seconds += time.perf_counter() - t0
+        if self.closing is None:  # just turned off
+            return None
         return None if hit is None or hit[0] is None else hit
 
     def _follow(self, known, remaining: int) -> set[int]:
@@ -303,6 +312,19 @@ class Budget:
         mask = np.zeros(len(checker.vocab), dtype=bool)
         mask[[t for t in follow if check(t)]] = True
         return Binding(follow_check, FALLBACK_AFTER_KNOWN, lambda: mask, checker), memo, pruned
+
+    def _bind_final(self, checker: Checker, state, ids):
+        """The check (and exact mask) of the last token: the end of sequence where the text
+        is complete, nothing else (no other token is checked)."""
+        binding, memo = checker.bind(state, ids)
+        check, eos = getattr(binding, "fn", binding), self.eos
+
+        def final_check(tok: int) -> bool:
+            return tok in eos and check(tok)
+
+        mask = np.zeros(len(checker.vocab), dtype=bool)
+        mask[[t for t in eos if check(t)]] = True
+        return Binding(final_check, 0, lambda: mask, checker), memo, [1]
 
     def _feasible_mask(self, checker: Checker, state, ids, accepted: np.ndarray,
                        remaining: int, feasible_check, pruned: list[int]) -> np.ndarray:

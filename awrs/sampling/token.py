@@ -184,12 +184,15 @@ _BYTES: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def _dfa_of(constraint):
-    """``(table, accept as uint8)`` of a :class:`~awrs.constraints.regex.Regex`, else None."""
-    from ..constraints.regex import Regex
+    """``(table, accept as uint8)`` of a :class:`~awrs.constraints.regex.Regex` or of a
+    regular :class:`~awrs.constraints.regex.Pattern` (same int DFA states), else None."""
+    from ..constraints.regex import Pattern, Regex
 
-    if type(constraint) is not Regex:
+    if type(constraint) not in (Regex, Pattern):
         return None
     dfa = constraint.dfa
+    if dfa is None:  # a Pattern checked by the matcher
+        return None
     return dfa.table, np.ascontiguousarray(dfa.accept, dtype=np.uint8)
 
 

@@ -343,3 +343,18 @@ def test_budget_unaware_variants_run_and_hash_apart():
     tw = get_method("smc-twist")
     assert tw.base == "smc" and tw.settings(cfg)["budget_twist"] is True
     assert tw._budget_options() == {"budget": True, "budget_twist": True}
+
+
+def test_each_prompt_is_run_through_the_model_once_before_the_timed_runs(tmp_path, registered):
+    class Counting(ToyLM):
+        prompts: list = []
+
+        def next_token_logprobs(self, contexts, temperature=1.0):
+            type(self).prompts.extend(tuple(c) for c in contexts)
+            return super().next_token_logprobs(contexts, temperature)
+
+    counting = Counting(VOCAB, 0, lambda ctx: {i: 1 / len(VOCAB) for i in range(len(VOCAB))})
+    run(tmp_path, "fake", "--methods", "echo,slow", lm=counting)
+    prompts = [tuple(counting.chat(list(i.messages))) for i in suites.EXTRA["fake"].items(None)]
+    # one untimed forward per item, before its methods run (echo and slow never call the model)
+    assert [p for p in Counting.prompts if p in prompts] == prompts

@@ -257,3 +257,33 @@ def test_unconstrained_runs_have_no_budget_work():
         assert make_sampler(lm, [0], None, method=method, max_tokens=5, seed=0).run.budget is None
         assert make_sampler(lm, [0], awrs.Regex("a*b"), method=method, max_tokens=5,
                             seed=0).run.budget is not None
+
+
+def test_regular_patterns_get_the_exact_bound_of_their_dfa():
+    from awrs.sampling.token import Checker
+
+    lm = toy_lm()
+    pattern = awrs.Pattern("a*b")
+    assert pattern.regular
+    b = Budget(pattern, lm, awrs.sampling.population.Stats("smc", 0, 1))
+    assert b.bound.exact and b.closing is None and b.dfa_min_tokens is not None
+    assert Checker(pattern, lm).dfa_state(pattern.start())  # checked inside the kernel
+    runs = [awrs.generate(lm, [0], pattern, n_particles=4, max_tokens=T, seed=s)
+            for s in range(30)]
+    regex = [awrs.generate(lm, [0], awrs.Regex("a*b"), n_particles=4, max_tokens=T, seed=s)
+             for s in range(30)]
+    assert [r.posterior for r in runs] == [r.posterior for r in regex]
+    assert not any(r.empty for r in runs)
+    # a pattern the DFA cannot express keeps the matcher and the inexact bound
+    assert not Budget(awrs.Pattern(r"^(a+|b(?1))$"), lm,
+                      awrs.sampling.population.Stats("smc", 0, 1)).bound.exact
+
+
+def test_the_last_token_checks_only_the_end_of_sequence():
+    # "(" is likely: most particles are still open at the last token, which can only be EOS
+    lm = ToyLM(PAREN_VOCAB, 5, lambda ctx: PAREN_P)
+    g = awrs.Grammar(PAREN)
+    for budget in (True, "sound"):
+        r = awrs.generate(lm, [0], g, n_particles=8, max_tokens=5, seed=3, budget=budget)
+        assert r.stats.evaluations[-1] <= 8, (budget, r.stats.evaluations)
+        assert all(g.accepts(x) for x in r.posterior)

@@ -180,6 +180,17 @@ class Pattern(Constraint):
     def alphabet(self) -> frozenset[int] | None:
         return None if self.dfa is None else self.dfa.alphabet()
 
+    def completion_bound(self, tokens):
+        """Where the pattern is regular, as :meth:`Regex.completion_bound` (exact token
+        distances on the DFA); else the 0/1 bound."""
+        if self.dfa is None:
+            return super().completion_bound(tokens)
+        from .shortest import affordable, dfa_bound
+
+        if not affordable(self.dfa.n_states, len(tokens)):
+            return super().completion_bound(tokens)
+        return dfa_bound(self.dfa, tokens)
+
     def token_mask(self, state, trie) -> np.ndarray:
         if self.dfa is None:
             return super().token_mask(state, trie)
