@@ -46,7 +46,7 @@ STEP_SEARCH_LIMIT = 16384
 #: completion-search transitions (:class:`~awrs.constraints.closing.Closing`) allowed to one
 #: step of all particles together; past it, states without a known completion are kept
 #: unforced (a fixed count, not a time, so that seeds reproduce)
-STEP_CLOSE_ADVANCES = 1000
+STEP_CLOSE_ADVANCES = 10_000
 #: close-forcing stops for the rest of a run when, after this many searches, most found no
 #: completion (e.g. SQL whose identifiers only the database can judge): it would cost
 #: searches and force nothing

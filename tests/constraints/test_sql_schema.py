@@ -147,3 +147,14 @@ def test_critic_functions_follow_the_constraints_profile():
     assert not SQL(DDL).accepts_prefix("SELECT load_extension(")
     assert SQL(DDL, functions=None).accepts_prefix("SELECT anything(")
     assert awrs.SQL(DDL, functions={"abs"}).accepts_prefix("SELECT abs(")
+
+
+def test_a_character_split_across_tokens_is_judged_by_what_it_may_become():
+    # every completion of the lead byte makes a name no table starts with: refused now, not
+    # one token later with nothing left to write (a dead end)
+    assert not SQL(DDL).accepts_prefix(b"SELECT Name FROM sin\xc3")
+    assert not SQL(DDL).accepts_prefix(b"SELECT Name FROM \xe2\x82")
+    cafe = SQL('CREATE TABLE "caf\xe9" (x int);')
+    assert cafe.accepts_prefix(b"SELECT x FROM caf\xc3")
+    assert cafe.accepts_prefix("SELECT x FROM caf\xe9".encode())
+    assert not cafe.accepts_prefix("SELECT x FROM caf\xe8 ".encode())

@@ -58,13 +58,13 @@ class SchemaCritic:
     def slot(self, prefix: bytes | str) -> frozenset[str] | None:
         """The names an identifier starting right after ``prefix`` may spell (lower case;
         ``None``: any), for a prefix not ending inside a name."""
-        text = prefix.decode("utf-8", "ignore") if isinstance(prefix, bytes) else prefix
+        text = _decode(prefix) if isinstance(prefix, bytes) else prefix
         return self.walk(text + "a")[1]
 
     def walk(self, prefix: bytes | str) -> tuple[float, frozenset[str] | None]:
         """``(log-weight, names)``: the critic's value and the names the identifier being
         typed at the end may grow into (``None``: any, or no identifier is being typed)."""
-        text = prefix.decode("utf-8", "ignore") if isinstance(prefix, bytes) else prefix
+        text = _decode(prefix) if isinstance(prefix, bytes) else prefix
         mark = self._resume(text)
         pos, ctx, snap = mark if mark is not None else (0, [], None)
         toks = [(m.group(), m.end()) for m in _TOKEN.finditer(text, pos)]
@@ -253,7 +253,7 @@ def schema_mask(critic: SchemaCritic, text: bytes, todo: np.ndarray, mask: np.nd
     A token that is a plain word (after optional whitespace) is judged by the names allowed at
     its position, found once; inside an open string or comment only a token that may close it
     is checked; the others by :meth:`SchemaCritic.dead`."""
-    s = text.decode("utf-8", "ignore")
+    s = _decode(text)
     toks = [m.group() for m in _TOKEN.finditer(s)]
     last = toks[-1] if toks else ""
     closer = _closer(last)
@@ -306,8 +306,32 @@ def _fits(allowed, word: str) -> bool:
 
 def _grows(allowed, low: str, bare: bool) -> bool:
     """Whether the name ``low`` being typed may grow into an allowed name (or, ``bare``:
-    unquoted, into a keyword)."""
+    unquoted, into a keyword); a trailing :data:`_SPLIT` stands for any non-ASCII letter."""
+    if low.endswith(_SPLIT):
+        stem = low[:-1]
+        return any(n.startswith(stem) and len(n) > len(stem) and ord(n[len(stem)]) >= 0x80
+                   for n in allowed)
     return (bare and low in _KEYWORD_PREFIXES) or any(n.startswith(low) for n in allowed)
+
+
+#: stands for a character whose UTF-8 bytes are not all written yet (any such character is a
+#: name character): a name is judged by what it may still become, not by its complete part
+_SPLIT = "\U0010ffff"
+
+
+def _decode(raw: bytes) -> str:
+    """``raw`` as text; an incomplete character at the end becomes :data:`_SPLIT` (other
+    invalid bytes are dropped)."""
+    text = raw.decode("utf-8", "ignore")
+    for n in (1, 2, 3):
+        if len(raw) >= n and raw[-n] >= 0xC0:  # a lead byte n - 1 continuation bytes back
+            need = 2 if raw[-n] < 0xE0 else 3 if raw[-n] < 0xF0 else 4
+            if need > n:
+                return raw[:-n].decode("utf-8", "ignore") + _SPLIT
+            break
+        if len(raw) < n or raw[-n] < 0x80:
+            break
+    return text
 
 
 def _closer(tok: str) -> bytes | None:
