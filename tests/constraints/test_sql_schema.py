@@ -48,20 +48,20 @@ ALIVE = [
 
 @pytest.mark.parametrize("text", DEAD)
 def test_names_no_completion_can_compile_are_refused_at_once(text):
-    assert not SQL(DDL).accepts_prefix(text), text
+    assert not SQL(DDL, schema_prefix=True).accepts_prefix(text), text
     assert SQL(DDL, schema_prefix=False).accepts_prefix(text), text  # grammar-only before
 
 
 @pytest.mark.parametrize("text", ALIVE)
 def test_prefixes_that_may_still_compile_are_kept(text):
-    c = SQL(DDL)
+    c = SQL(DDL, schema_prefix=True)
     raw = text.encode()
     assert all(c.accepts_prefix(raw[:i]) for i in range(len(raw) + 1)), text
     check_prefix_monotone(c, [raw])
 
 
 def test_a_name_being_typed_may_still_become_a_keyword():
-    c = SQL(DDL)
+    c = SQL(DDL, schema_prefix=True)
     critic = SchemaCritic(c.tables, c.functions)
     # "t" after "T1." is no column of singer, but it may still become THEN: judged when done
     assert not critic.dead("SELECT T1.Name FROM singer AS T1 WHERE T1.t")
@@ -71,7 +71,7 @@ def test_a_name_being_typed_may_still_become_a_keyword():
 
 
 def test_search_advance_skips_the_schema_check_only():
-    c = SQL(DDL)
+    c = SQL(DDL, schema_prefix=True)
     s = c.advance(c.start(), b"SELECT Name FROM ")
     assert c.advance(s, b"gig ") is None and c.search_advance(s, b"gig ") is not None
     assert c.search_advance(s, b"singer") == c.advance(s, b"singer")
@@ -96,7 +96,7 @@ PREFIXES = [b"", b"SELECT", b"SELECT ", b"SELECT Name FROM", b"SELECT Name FROM 
 
 
 def test_masks_agree_with_advance_token_by_token():
-    c = SQL(DDL)
+    c = SQL(DDL, schema_prefix=True)
     trie = VocabTrie(WORDS)
     for pre in PREFIXES:
         state = c.advance(c.start(), pre)
@@ -116,7 +116,7 @@ FRAGMENTS = ["SELECT", " ", "FROM", "WHERE", "(", ")", ",", ".", "AS", "T1", "T2
 @given(st.lists(st.sampled_from(FRAGMENTS), max_size=24))
 def test_the_incremental_pass_judges_as_a_fresh_one(parts):
     text = "".join(parts)
-    c = SQL(DDL)
+    c = SQL(DDL, schema_prefix=True)
     warm = SchemaCritic(c.tables, c.functions)
     for i in range(len(text) + 1):  # walked prefix by prefix: resumes from checkpoints
         assert warm.walk(text[:i]) == SchemaCritic(c.tables, c.functions).walk(text[:i])
@@ -136,7 +136,7 @@ def test_spider_gold_queries_pass_byte_by_byte(data_dir):
     dev = [q for q in json.loads(path.read_text()) if q["db_id"] in tables]
     built: dict[str, SQL] = {}
     for q in dev[::3]:
-        c = built.get(q["db_id"]) or built.setdefault(q["db_id"], SQL(tables[q["db_id"]]))
+        c = built.get(q["db_id"]) or built.setdefault(q["db_id"], SQL(tables[q["db_id"]], schema_prefix=True))
         state, raw = c.start(), q["query"].encode()
         for i in range(len(raw)):
             state = c.advance(state, raw[i:i + 1])
@@ -144,17 +144,17 @@ def test_spider_gold_queries_pass_byte_by_byte(data_dir):
 
 
 def test_critic_functions_follow_the_constraints_profile():
-    assert not SQL(DDL).accepts_prefix("SELECT load_extension(")
-    assert SQL(DDL, functions=None).accepts_prefix("SELECT anything(")
-    assert awrs.SQL(DDL, functions={"abs"}).accepts_prefix("SELECT abs(")
+    assert not SQL(DDL, schema_prefix=True).accepts_prefix("SELECT load_extension(")
+    assert SQL(DDL, functions=None, schema_prefix=True).accepts_prefix("SELECT anything(")
+    assert awrs.SQL(DDL, functions={"abs"}, schema_prefix=True).accepts_prefix("SELECT abs(")
 
 
 def test_a_character_split_across_tokens_is_judged_by_what_it_may_become():
     # every completion of the lead byte makes a name no table starts with: refused now, not
     # one token later with nothing left to write (a dead end)
-    assert not SQL(DDL).accepts_prefix(b"SELECT Name FROM sin\xc3")
-    assert not SQL(DDL).accepts_prefix(b"SELECT Name FROM \xe2\x82")
-    cafe = SQL('CREATE TABLE "caf\xe9" (x int);')
+    assert not SQL(DDL, schema_prefix=True).accepts_prefix(b"SELECT Name FROM sin\xc3")
+    assert not SQL(DDL, schema_prefix=True).accepts_prefix(b"SELECT Name FROM \xe2\x82")
+    cafe = SQL('CREATE TABLE "caf\xe9" (x int);', schema_prefix=True)
     assert cafe.accepts_prefix(b"SELECT x FROM caf\xc3")
     assert cafe.accepts_prefix("SELECT x FROM caf\xe9".encode())
     assert not cafe.accepts_prefix("SELECT x FROM caf\xe8 ".encode())

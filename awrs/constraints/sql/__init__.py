@@ -103,7 +103,7 @@ class SQL(IncrementalConstraint):
 
     def __init__(self, db: Any, *, critic: bool = False, max_whitespace: int | None = 16,
                  functions: frozenset[str] | None = SAFE_FUNCTIONS,
-                 introspection: bool = False, schema_prefix: bool = True):
+                 introspection: bool = False, schema_prefix: bool = False):
         if max_whitespace is not None and max_whitespace < 1:
             raise ConfigurationError(
                 f"max_whitespace must be None or >= 1, got {max_whitespace!r}")
