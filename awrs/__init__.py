@@ -29,6 +29,7 @@ _LAZY = {
     "generate": "awrs.sampling.api",
     "Result": "awrs.sampling.sampler",
     "make_sampler": "awrs.sampling.api",
+    "prepare": "awrs.sampling.api",
     "Sampler": "awrs.sampling.sampler",
     "Scheduler": "awrs.sampling.scheduler",
     "best_of_k": "awrs.scaling.best_of_k",

@@ -188,11 +188,7 @@ class Conjunction(IncrementalConstraint):
         return (self.left.start(), self.right.start())
 
     def advance(self, state, token):
-        a = self.left.advance(state[0], token)
-        if a is None:
-            return None
-        b = self.right.advance(state[1], token)
-        return None if b is None else (a, b)
+        return self._both(self.left.advance, self.right.advance, state, token)
 
     def is_complete(self, state):
         return self.left.is_complete(state[0]) and self.right.is_complete(state[1])
@@ -210,10 +206,14 @@ class Conjunction(IncrementalConstraint):
         return (self.left.state_key(state[0]), self.right.state_key(state[1]))
 
     def search_advance(self, state, token):
-        a = self.left.search_advance(state[0], token)
+        return self._both(self.left.search_advance, self.right.search_advance, state, token)
+
+    @staticmethod
+    def _both(left, right, state, token):
+        a = left(state[0], token)
         if a is None:
             return None
-        b = self.right.search_advance(state[1], token)
+        b = right(state[1], token)
         return None if b is None else (a, b)
 
     def unchanged_tokens(self, state, trie):

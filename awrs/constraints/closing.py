@@ -47,7 +47,7 @@ class Closing:
 
     def __init__(self, constraint, tokens: Sequence[bytes] | frozenset):
         self.constraint = constraint
-        self.nodes = 0  # search nodes expanded so far
+        self.nodes = 0  # statistic: search nodes expanded so far (MAX_NODES bounds each search)
         self.advances = 0  # constraint transitions the searches tried (callers budget them)
         self.searches = self.failures = 0  # searches run, and those that found nothing
         self._vocab = tokens if isinstance(tokens, frozenset) else \
@@ -72,7 +72,7 @@ class Closing:
     def entry(self, state, limit: int = MAX_ADVANCES) -> tuple[int | None, bytes | None]:
         """``(tokens, completion)``: a known completion of ``state`` and the fewest tokens
         spelling it, ``(None, None)`` when none was found within ``limit`` transitions tried;
-        searched once per key."""
+        searched once per key (again when a search cut short by ``limit`` found nothing)."""
         key = self._key(state)
         hit = self._cache.get(key) if key is not None else None
         if hit is None:
@@ -80,7 +80,8 @@ class Closing:
             self.searches += 1
             self.failures += tail is None
             hit = (None, None) if tail is None else (self.spell(tail), tail)
-            self._store(key, hit)
+            if tail is not None or limit >= MAX_ADVANCES:  # (cut short: searched again later)
+                self._store(key, hit)
         return hit
 
     def learn(self, state, tail: bytes) -> tuple[int | None, bytes]:
@@ -95,6 +96,11 @@ class Closing:
             hit = (n, tail)
             self._store(key, hit)
         return hit
+
+    def learn_unknown(self, state) -> None:
+        """Record that no completion of ``state`` is known, so that it is not searched (e.g.
+        its parent's search found none); not counted as a search."""
+        self._store(self._key(state), (None, None))
 
     def _store(self, key, hit) -> None:
         if key is not None:

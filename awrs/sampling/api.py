@@ -1,4 +1,4 @@
-"""The public entry points: ``generate`` and ``make_sampler``."""
+"""The public entry points: ``generate``, ``make_sampler`` and ``prepare``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .sampler import Result, Sample, Sampler
 from .smc import SMCSampler
 from .token import check_estimator
 
-__all__ = ["generate", "make_sampler", "Result", "Sample", "METHODS"]
+__all__ = ["generate", "make_sampler", "prepare", "Result", "Sample", "METHODS"]
 
 METHODS = ("smc", "awrs", "mask", "rerank", "direct")
 
@@ -142,6 +142,21 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
     if method == "rerank":
         return RerankSampler(run, n_particles)
     return DirectSampler(run, n_particles)
+
+
+def prepare(constraint: Constraint, lm) -> None:
+    """Compute once what every run of ``constraint`` on ``lm`` shares: the mask of tokens
+    outside its alphabet, the vocabulary's byte tables and the completion bound of budget
+    feasibility (a byte DFA's token distances cost ~40 ms for 1,000 states). Cached per
+    (constraint, model) pair; without it the first :func:`generate` pays for them. A server
+    or benchmark calls it when it builds a constraint."""
+    from .budget import completion_bound
+    from .token import pruning_mask, vocab_bytes, vocab_trie
+
+    pruning_mask(constraint, lm)
+    vocab_trie(lm)
+    vocab_bytes(lm)
+    completion_bound(constraint, lm)
 
 
 # -- validation -------------------------------------------------------------------------------

@@ -113,8 +113,12 @@ class AWRSSampler(LockstepSampler):
             p.log_w = -math.inf
             run.stats.budget_dead += 1
             return None
-        extends = tok >= 0 and tok not in run.eos_set
-        return tok, run.checker.result(memo, tok) if extends else None
+        if tok < 0 or tok in run.eos_set:
+            return tok, None
+        state = run.checker.result(memo, tok)
+        if run.budget is not None:
+            run.budget.descend(p.state, state)
+        return tok, state
 
 
 def _masked_row(run: Run, probs, row: int, p: Particle) -> np.ndarray:

@@ -42,7 +42,7 @@ KEEP, PRUNED, FORCED = 0, 1, 2
 #: trie advances allowed per exact one-token search (beyond it the token is kept)
 SEARCH_LIMIT = 1024
 #: trie advances allowed to all one-token searches of one step together
-STEP_SEARCH_LIMIT = 16384
+STEP_SEARCH_LIMIT = 4096
 #: completion-search transitions (:class:`~awrs.constraints.closing.Closing`) allowed to one
 #: step of all particles together; past it, states without a known completion are kept
 #: unforced (a fixed count, not a time, so that seeds reproduce)
@@ -170,16 +170,31 @@ class Budget:
         lasts; past it, estimated from the parent's: the rest of its completion when
         ``token`` begins it, else as many tokens as the parent's."""
         cl = self.closing
+        if parent is not None and self.descend(parent, state):
+            return None
+        up = cl.cached(parent) if parent is not None else None
         hit = self._lookup(state)
         if hit is not None and hit[0] is not None:
             return hit[0]
         if parent is not None:
-            up = cl.cached(parent)
             if up is not None and up[1] is not None:
                 if up[1].startswith(token):  # the rest of the parent's completion: known
                     return cl.learn(state, up[1][len(token):])[0]
                 return up[0]  # any other token: taken not to shorten the parent's completion
         return None
+
+    def descend(self, parent, child) -> bool:
+        """Note that a particle went from ``parent`` to ``child``; whether the child is taken
+        to have no known completion, unsearched, because its parent's search found none (a
+        failed search walks its whole limit, and a dead end's children are dead ends too)."""
+        cl = self.closing
+        if cl is None:
+            return False
+        up = cl.cached(parent)
+        if up is None or up[0] is not None or cl.cached(child) is not None:
+            return False
+        cl.learn_unknown(child)
+        return True
 
     def _lookup(self, state):
         """The state's cached ``(tokens, completion)``, else searched while the step's node

@@ -71,7 +71,9 @@ def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects:
         p.budget_twist = 0.0
     else:
         p.ids.append(tok)
-        p.state = checker.result(memo, tok)
+        parent, p.state = p.state, checker.result(memo, tok)
+        if budget is not None:
+            budget.descend(parent, p.state)
         if budget is not None and budget.twist and remaining is not None:
             _budget_retwist(run, p, remaining - 1)
 

@@ -358,3 +358,21 @@ def test_each_prompt_is_run_through_the_model_once_before_the_timed_runs(tmp_pat
     prompts = [tuple(counting.chat(list(i.messages))) for i in suites.EXTRA["fake"].items(None)]
     # one untimed forward per item, before its methods run (echo and slow never call the model)
     assert [p for p in Counting.prompts if p in prompts] == prompts
+
+
+def test_the_per_model_tables_are_built_with_the_constraint_and_timed_as_build(tmp_path,
+                                                                               monkeypatch):
+    from bench.methods import ItemContext
+    from awrs.sampling.budget import _BOUNDS
+
+    suite = ToyRegexSuite()
+    item = suite.items(None)[0]
+    lm = ToyLM(VOCAB, 0, lambda ctx: {i: 1 / len(VOCAB) for i in range(len(VOCAB))})
+    ctx = ItemContext(suite, item)
+    c = ctx.constraint_for(None)
+    built = ctx.build_s
+    assert c not in _BOUNDS  # not prepared yet: a run would pay for it
+    assert ctx.prepared(lm) is c and lm in _BOUNDS[c]
+    assert ctx.build_s > built  # the preparation is counted as build time
+    after = ctx.build_s
+    assert ctx.prepared(lm) is c and ctx.build_s == after  # once per item

@@ -287,3 +287,45 @@ def test_the_last_token_checks_only_the_end_of_sequence():
         r = awrs.generate(lm, [0], g, n_particles=8, max_tokens=5, seed=3, budget=budget)
         assert r.stats.evaluations[-1] <= 8, (budget, r.stats.evaluations)
         assert all(g.accepts(x) for x in r.posterior)
+
+
+def test_children_of_a_state_without_known_completion_are_not_searched():
+    # a lookahead the prefix check cannot judge: "hello" passes it but no completion exists
+    # (a doubled letter), so its search walks its whole limit; its children inherit the verdict
+    lm = ToyLM([b"he", b"l", b"o", b"x", b"<eos>"], 4, lambda ctx: {i: 0.2 for i in range(5)})
+    pattern = awrs.Pattern(r"\b(?!\w*([a-z])\1)\w+\b")
+    assert not pattern.regular
+    b = Budget(pattern, lm, awrs.sampling.population.Stats("smc", 0, 1))
+    parent = pattern.advance(pattern.advance(pattern.start(), b"hel"), b"l")
+    assert parent is not None and b.closing.entry(parent) == (None, None)
+    searches, advances = b.closing.searches, b.closing.advances
+    child = pattern.advance(parent, b"o")
+    assert child is not None and b.descend(parent, child)
+    assert b.closing.cached(child) == (None, None)
+    assert b._known(child, parent, b"o") is None
+    assert (b.closing.searches, b.closing.advances) == (searches, advances)  # no search
+    # a parent with a known completion passes nothing on
+    ok = pattern.advance(pattern.start(), b"he")
+    assert b.closing.entry(ok)[0] == 0 and not b.descend(ok, pattern.advance(ok, b"x"))
+
+
+def test_a_search_cut_short_by_the_steps_pool_is_searched_again():
+    from awrs.constraints.closing import Closing
+
+    g = awrs.Grammar('start: "(" start ")" | "x"\n')
+    state = g.advance(g.start(), b"((((((")
+    cl = Closing(g, frozenset([b"(", b")", b"x"]))
+    assert cl.entry(state, limit=3) == (None, None) and cl.cached(state) is None
+    assert cl.entry(state) == (7, b"x))))))") and cl.searches == 2
+
+
+def test_prepare_computes_the_per_model_tables_once():
+    from awrs.sampling.budget import _BOUNDS, completion_bound
+    from awrs.sampling.token import _KEEP
+
+    lm, pattern = toy_lm(), awrs.Regex("a*b")
+    assert pattern not in _BOUNDS and pattern not in _KEEP
+    awrs.prepare(pattern, lm)
+    bound = _BOUNDS[pattern][lm]
+    assert bound.exact and lm in _KEEP[pattern]
+    assert completion_bound(pattern, lm) is bound  # what a run uses

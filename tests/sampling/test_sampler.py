@@ -37,7 +37,20 @@ def test_generate_reproduces_the_outputs_recorded_before_the_step_api(name, meth
         for t in (1.0, 0.7):
             r = awrs.generate(lm, [1], None if method == "direct" else c, method=method,
                               n_particles=6, max_tokens=8, seed=seed, temperature=t)
-            assert _record(r) == REFERENCE[f"{name}-{method}-{seed}-{t}"]
+            assert _close(_record(r), REFERENCE[f"{name}-{method}-{seed}-{t}"])
+
+
+def _close(got, want) -> bool:
+    """Equal records, log weights and ``log_ml`` (kept as reprs) to 1e-12 relative: a change
+    of path in the budget may sum the same terms in another order (an ulp apart)."""
+    if isinstance(got, list) and isinstance(want, list):
+        return len(got) == len(want) and all(_close(a, b) for a, b in zip(got, want))
+    if isinstance(got, str) and isinstance(want, str) and got != want:
+        try:
+            return math.isclose(float(got), float(want), rel_tol=1e-12)
+        except ValueError:
+            return False
+    return got == want
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -77,11 +77,10 @@ class Regex(IncrementalConstraint):
     def completion_bound(self, tokens):
         """Exact: the fewest tokens from each DFA state to acceptance (see ``shortest.py``);
         the 0/1 bound when that table would cost too much to build."""
-        from .shortest import affordable, dfa_bound
+        from .shortest import dfa_bound
 
-        if not affordable(self.dfa.n_states, len(tokens)):
-            return super().completion_bound(tokens)
-        return dfa_bound(self.dfa, tokens)
+        bound = dfa_bound(self.dfa, tokens)
+        return super().completion_bound(tokens) if bound is None else bound
 
     def token_mask(self, state: int, trie) -> np.ndarray:
         """Boolean (V,) mask of the tokens ``advance`` accepts from ``state``, in one
@@ -183,13 +182,10 @@ class Pattern(Constraint):
     def completion_bound(self, tokens):
         """Where the pattern is regular, as :meth:`Regex.completion_bound` (exact token
         distances on the DFA); else the 0/1 bound."""
-        if self.dfa is None:
-            return super().completion_bound(tokens)
-        from .shortest import affordable, dfa_bound
+        from .shortest import dfa_bound
 
-        if not affordable(self.dfa.n_states, len(tokens)):
-            return super().completion_bound(tokens)
-        return dfa_bound(self.dfa, tokens)
+        bound = None if self.dfa is None else dfa_bound(self.dfa, tokens)
+        return super().completion_bound(tokens) if bound is None else bound
 
     def token_mask(self, state, trie) -> np.ndarray:
         if self.dfa is None:

@@ -41,6 +41,9 @@ def dfa_min_tokens(table: np.ndarray, accept: np.ndarray, tokens: Sequence[bytes
     return token_distances(succ, acc)
 
 
-def dfa_bound(dfa, tokens: Sequence[bytes]) -> TableBound:
-    """The exact :class:`~awrs.constraints.shortest.TableBound` of ``dfa`` over ``tokens``."""
+def dfa_bound(dfa, tokens: Sequence[bytes]) -> TableBound | None:
+    """The exact :class:`~awrs.constraints.shortest.TableBound` of ``dfa`` over ``tokens``;
+    None where the table would cost too much to build (:func:`affordable`)."""
+    if not affordable(dfa.n_states, len(tokens)):
+        return None
     return TableBound(dfa_min_tokens(dfa.table, dfa.accept, tokens))
