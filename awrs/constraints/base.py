@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import codecs
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -74,6 +74,12 @@ class Constraint(ABC):
         :meth:`advance` reaches (e.g. skipping a costly dead-end check that a complete text
         passes anyway); :meth:`advance` by default."""
         return self.advance(state, token)
+
+    def closing_hints(self, state) -> Sequence[bytes]:
+        """Byte strings likely to complete ``state`` (e.g. the closers of its open quotes and
+        brackets), tried by completion searches (:mod:`awrs.constraints.closing`) before their
+        own search and verified there; none by default."""
+        return ()
 
     def unchanged_tokens(self, state, trie) -> np.ndarray | None:
         """(V,) bool: tokens known to leave ``state``'s :meth:`state_key` unchanged (e.g. plain
@@ -208,6 +214,9 @@ class Conjunction(IncrementalConstraint):
     def search_advance(self, state, token):
         return self._both(self.left.search_advance, self.right.search_advance, state, token)
 
+    def closing_hints(self, state):
+        return (*self.left.closing_hints(state[0]), *self.right.closing_hints(state[1]))
+
     @staticmethod
     def _both(left, right, state, token):
         a = left(state[0], token)
@@ -258,6 +267,9 @@ class _Guarded(IncrementalConstraint):
 
     def search_advance(self, state, token):
         return self._call(self.inner.search_advance, state, token, prefix=token)
+
+    def closing_hints(self, state):
+        return self._call(self.inner.closing_hints, state, prefix=None)
 
     def unchanged_tokens(self, state, trie):
         return self.inner.unchanged_tokens(state, trie)

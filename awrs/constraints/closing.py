@@ -110,11 +110,21 @@ class Closing:
 
     def completion(self, state, limit: int = MAX_ADVANCES) -> bytes | None:
         """A short byte string taking ``state`` to a complete state (``b""`` when it is
-        complete), found depth-first; ``None`` when the searches stopped at
-        :data:`MAX_NODES` nodes or ``limit`` transitions tried, or found nothing."""
-        if self.constraint.is_complete(state):
+        complete): one of the constraint's ``closing_hints`` that does, else found
+        depth-first; ``None`` when the searches stopped at :data:`MAX_NODES` nodes or
+        ``limit`` transitions tried, or found nothing."""
+        c = self.constraint
+        if c.is_complete(state):
             return b""
         stop = self.advances + min(limit, MAX_ADVANCES)
+        advance = getattr(c, "search_advance", c.advance)
+        for hint in getattr(c, "closing_hints", _no_hints)(state):  # the constraint's guesses
+            if self.advances >= stop:
+                return None
+            t = advance(state, hint)
+            self.advances += 1
+            if t is not None and c.is_complete(t):
+                return hint
         for classes in (self._classes[:-1], self._classes):  # whitespace only if needed
             found = self._search(state, classes, stop)
             if found is not None:
@@ -182,3 +192,7 @@ class Closing:
         except TypeError:
             return None
         return key
+
+
+def _no_hints(state) -> tuple:
+    return ()

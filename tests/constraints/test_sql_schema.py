@@ -60,6 +60,50 @@ def test_prefixes_that_may_still_compile_are_kept(text):
     check_prefix_monotone(c, [raw])
 
 
+STRICT_DEAD = [
+    "SELECT Nme FROM singer",  # no column, alias nor CTE of that name
+    "SELECT Name FROM singer WHERE Agee > 1",
+    "SELECT x FROM (SELECT 1 AS x)",  # a subquery's column: reachable as s.x only
+    "SELECT value FROM json_each('[1]')",
+]
+STRICT_ALIVE = [
+    "SELECT Nam",  # still being typed
+    "SELECT count(*) AS n FROM singer ORDER BY n",
+    "SELECT TRUE, rowid FROM singer",
+    "SELECT s.x FROM (SELECT 1 AS x) AS s",
+    "WITH c(x) AS (SELECT 1) SELECT x FROM c",
+    "WITH c AS (SELECT Age FROM singer) SELECT Age FROM c",
+    "SELECT rank() OVER (ORDER BY Age ROWS UNBOUNDED PRECEDING) FROM singer",
+    "SELECT Name FROM singer ORDER BY Name COLLATE NOCASE",
+]
+
+
+@pytest.mark.parametrize("text", STRICT_DEAD)
+def test_strict_names_refuse_a_bare_name_the_schema_does_not_define(text):
+    raw = text.encode()
+    assert not SQL(DDL, strict_names=True).accepts_prefix(raw), text
+    assert SQL(DDL, schema_prefix=True).accepts_prefix(raw), text  # only a cost without
+
+
+@pytest.mark.parametrize("text", STRICT_ALIVE + [t for t in ALIVE if t not in (
+        "SELECT Nme FROM singer", "SELECT value FROM json_each('[1]')")])
+def test_strict_names_keep_names_defined_before_their_use(text):
+    c, raw = SQL(DDL, strict_names=True), text.encode()
+    assert all(c.accepts_prefix(raw[:i]) for i in range(len(raw) + 1)), text
+
+
+NAME_FRAGMENTS = ["SELECT", " ", "FROM", "Name", "Nme", "x", "singer", ",", "AS", "(", ")", "1",
+                  "c", "WITH", "WHERE", "="]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(NAME_FRAGMENTS), max_size=12))
+def test_strict_names_only_narrow_the_schema_check(parts):
+    raw = "".join(parts).encode()
+    if SQL(DDL, strict_names=True).accepts_prefix(raw):
+        assert SQL(DDL, schema_prefix=True).accepts_prefix(raw), raw
+
+
 def test_a_name_being_typed_may_still_become_a_keyword():
     c = SQL(DDL, schema_prefix=True)
     critic = SchemaCritic(c.tables, c.functions)
@@ -126,7 +170,8 @@ def test_the_incremental_pass_judges_as_a_fresh_one(parts):
     assert alive == sorted(alive, reverse=True), text
 
 
-def test_spider_gold_queries_pass_byte_by_byte(data_dir):
+@pytest.mark.parametrize("strict", [False, True])
+def test_spider_gold_queries_pass_byte_by_byte(data_dir, strict):
     path = data_dir / "spider" / "dev-open.json"
     if not path.exists():
         pytest.skip(f"{path} is absent")
@@ -136,7 +181,8 @@ def test_spider_gold_queries_pass_byte_by_byte(data_dir):
     dev = [q for q in json.loads(path.read_text()) if q["db_id"] in tables]
     built: dict[str, SQL] = {}
     for q in dev[::3]:
-        c = built.get(q["db_id"]) or built.setdefault(q["db_id"], SQL(tables[q["db_id"]], schema_prefix=True))
+        c = built.get(q["db_id"]) or built.setdefault(
+            q["db_id"], SQL(tables[q["db_id"]], schema_prefix=True, strict_names=strict))
         state, raw = c.start(), q["query"].encode()
         for i in range(len(raw)):
             state = c.advance(state, raw[i:i + 1])

@@ -15,6 +15,7 @@ from ..base import IncrementalConstraint
 from ..grammar import Grammar
 from ..whitespace import MaxWhitespace
 from .critic import SchemaCritic, may_name, schema_mask
+from .hints import closing_hints
 from .schema import connect, schema_ddl
 
 __all__ = ["SQL", "SchemaCritic", "schema_ddl"]
@@ -81,6 +82,10 @@ class SQL(IncrementalConstraint):
             function called, ``t.c`` where ``t`` is bound to tables without a column ``c``;
             a name still being typed is judged by whether some allowed name starts with it.
             Without it such prefixes are refused only at the end, when nothing can be done.
+        strict_names: also reject, as soon as a token follows it, a bare name in an
+            expression that is no column of the schema's tables nor an alias or CTE defined
+            before it (implies ``schema_prefix``). This narrows the language: the output
+            columns of a FROM subquery and of ``json_each`` must then be qualified (``s.c``).
         max_whitespace: the longest run of whitespace bytes allowed (``None``: unbounded).
             Bounded by default, as in :class:`~awrs.JSONSchema`: with unbounded whitespace a
             model can pad a doomed statement until ``max_tokens``. 16 leaves room for a
@@ -103,7 +108,8 @@ class SQL(IncrementalConstraint):
 
     def __init__(self, db: Any, *, critic: bool = False, max_whitespace: int | None = 16,
                  functions: frozenset[str] | None = SAFE_FUNCTIONS,
-                 introspection: bool = False, schema_prefix: bool = False):
+                 introspection: bool = False, schema_prefix: bool = False,
+                 strict_names: bool = False):
         if max_whitespace is not None and max_whitespace < 1:
             raise ConfigurationError(
                 f"max_whitespace must be None or >= 1, got {max_whitespace!r}")
@@ -115,7 +121,9 @@ class SQL(IncrementalConstraint):
         self.conn, self.tables = connect(db)
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
         self.critic = SchemaCritic(self.tables, self.functions) if critic else None
-        self._schema = SchemaCritic(self.tables, self.functions) if schema_prefix else None
+        self._schema = SchemaCritic(self.tables, self.functions, strict_names) \
+            if schema_prefix or strict_names else None
+        self._names = self._schema  # the schema's names, for closing hints (built on demand)
 
     def __repr__(self) -> str:
         return f"SQL(tables={sorted(self.tables)!r})"
@@ -147,6 +155,13 @@ class SQL(IncrementalConstraint):
 
     def is_complete(self, state) -> bool:
         return self.grammar.is_complete(state[0]) and self.compiles(state[1])
+
+    def closing_hints(self, state) -> list[bytes]:
+        """Likely completions (:func:`~awrs.constraints.sql.hints.closing_hints`): the open
+        string closed, the name being typed finished from the schema, parentheses closed."""
+        if self._names is None:
+            self._names = SchemaCritic(self.tables, self.functions)
+        return closing_hints(self._names, state[1])
 
     def alphabet(self) -> frozenset[int]:
         return self.grammar.alphabet()

@@ -23,6 +23,11 @@ _SCHEMAS = frozenset({"main", "temp"})
 _NOT_CALLS = frozenset("over filter values window partition materialized rows range groups "
                        "exclude current".split())
 _TABLE_AFTER = frozenset({"from", "join"})
+#: bare words SQLite reads as names of its own (not columns of the schema): literals, row ids,
+#: window-frame words
+_OWN_NAMES = frozenset("""true false current_date current_time current_timestamp rowid oid
+    _rowid_ over filter window partition rows range groups unbounded preceding following
+    current row exclude ties others no materialized nocase binary rtrim""".split())
 UNKNOWN_COLUMN_LOGW = -3.0
 
 
@@ -35,14 +40,19 @@ class SchemaCritic:
     the prefix) and ``c`` is a column of none of them; when a name is called (``f(``) that is no
     allowed function (``functions``; ``None``: any). An identifier still being typed at the end
     is judged by whether some allowed name starts with it. A bare identifier in expression
-    position that is no column of any table nor an alias defined so far costs
-    ``UNKNOWN_COLUMN_LOGW`` (it may still be a column of a FROM subquery written later).
+    position that is no column of any table nor an alias or CTE defined so far costs
+    ``UNKNOWN_COLUMN_LOGW`` (it may still be a column of a FROM subquery written later); with
+    ``strict`` it is ``-inf`` once another token follows it: names must be the schema's, or
+    defined before their use (a FROM subquery's output columns and json_each's columns are
+    then reachable only qualified, ``s.c``), as text-to-SQL guards such as PICARD require.
     Quoted ``"x"`` in expression position is ignored (SQLite reads it as a string when no
     column has that name); comments are skipped. Not judged: names qualified by an alias that
     shadows a table name.
     """
 
-    def __init__(self, tables: dict[str, set[str]], functions: frozenset[str] | None = None):
+    def __init__(self, tables: dict[str, set[str]], functions: frozenset[str] | None = None,
+                 strict: bool = False):
+        self.strict = strict
         self.tables = {t.lower(): {c.lower() for c in cs} for t, cs in tables.items()}
         self.columns = set().union(*self.tables.values()) if self.tables else set()
         self.functions = functions
@@ -131,8 +141,10 @@ class _Scan:
             tok, open_ = sig[k][0], sig[k][1]
             low = _ident(tok)
             prev = sig[k - 1][0].lower() if k else ""
-            if tok == "(":
-                self.clause.append(self.clause[-1])
+            if tok == "(":  # in the prelude, after a CTE's name: its column names
+                cols = self.prelude and len(self.clause) == 1 and prev != "materialized" \
+                    and _ident(sig[k - 1][0]) is not None
+                self.clause.append("cols" if cols else self.clause[-1])
             elif tok == ")" and len(self.clause) > 1:
                 self.clause.pop()
             if low is None:
@@ -161,7 +173,8 @@ class _Scan:
         nxt = sig[k + 1][0] if k + 1 < len(sig) else ""
         if nxt in ("-", "/") and k + 2 == len(sig) and sig[k + 1][1]:
             nxt = ""  # it may still open a comment, after which anything may follow
-        if self.prelude and len(self.clause) == 1:  # WITH name [(cols)] AS (...), ...
+        if self.clause[-1] == "cols" or (self.prelude and len(self.clause) == 1):
+            # WITH name [(cols)] AS (...), ...
             self.ctes.add(low)
             return None, 0.0
         if nxt.upper() == "AS" and k + 2 < len(sig) and sig[k + 2][0] == "(":
@@ -203,7 +216,10 @@ class _Scan:
         tok, open_ = sig[k][0], sig[k][1]
         if tok.startswith('"') or open_:
             return None, 0.0
-        if low not in critic.columns and low not in self.defined and low not in self.aliases:
+        if low not in critic.columns and low not in self.defined and low not in self.aliases \
+                and low not in self.ctes and low not in _OWN_NAMES:
+            if critic.strict and nxt:  # complete (followed by a token), and no known name
+                return frozenset(), 0.0
             return None, UNKNOWN_COLUMN_LOGW
         return None, 0.0
 

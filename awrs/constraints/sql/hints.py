@@ -1,0 +1,101 @@
+"""Likely completions of a SQL prefix: its open string or comment closed, the word being typed
+finished (a name the schema allows, or FROM), an operand where one is due, and each open
+SELECT given a FROM clause and its parenthesis closed, innermost first.
+
+They are guesses for :class:`~awrs.constraints.closing.Closing`, which verifies each (a hint
+counts only if the statement then compiles): a depth-first search over bytes rarely finds
+them, as inside a string or a name almost every byte is accepted, and a name that compiles is
+one of a few the schema holds.
+"""
+
+from __future__ import annotations
+
+from .critic import _IDENT, _SPLIT, _TOKEN, SchemaCritic, _blank, _closer, _decode, _ident
+
+__all__ = ["closing_hints"]
+
+#: allowed names tried per hint (the shortest ones)
+NAMES = 3
+#: an operand, for a prefix ending in an operator or a keyword that wants one
+OPERAND = " 1"
+
+
+def closing_hints(critic: SchemaCritic, text: bytes) -> list[bytes]:
+    """Byte strings that may complete the SQL prefix ``text``, most likely first."""
+    s = _decode(text)
+    if s.endswith(_SPLIT):
+        return []  # a character split across tokens: the byte search finishes it
+    toks = [m.group() for m in _TOKEN.finditer(s)]
+    last = toks[-1] if toks else ""
+    closer = _closer(last)
+    if closer is not None:
+        end = "*/" if closer == b"/" and not (len(last) > 2 and last.endswith("*")) else \
+            closer.decode()
+        heads = [end, end + OPERAND]
+    elif _IDENT.fullmatch(last):  # a name (or keyword) being typed
+        low = last.lower()
+        names = _names(critic, s[:-len(last)], low)
+        heads = ["", *(n[len(low):] for n in names), OPERAND]
+        if "from".startswith(low) and low != "from":
+            heads.append("from"[len(low):])
+        heads += [" " + n for n in _names(critic, s + " ", "")]  # a word done: what follows
+    else:
+        sep = "" if not last or _blank(last) or last in "(.," else " "
+        heads = ["", OPERAND, *(sep + n for n in _names(critic, s, ""))]
+    words = [t for t in toks if not _blank(t)]
+    if words and words[-1].lower() == "in":  # a list is due
+        heads.append(("(1)" if last != words[-1] else " (1)"))
+    out: list[bytes] = []
+    for h in heads:
+        for hint in (h + _close(critic, s + h, False), h + _close(critic, s + h, True)):
+            raw = hint.encode("utf-8")
+            if raw and raw not in out:
+                out.append(raw)
+    return out
+
+
+def _close(critic: SchemaCritic, s: str, add_from: bool) -> str:
+    """What closes the open parentheses of ``s`` (innermost first); with ``add_from``, each
+    SELECT still without FROM first gets ``FROM`` the table holding most of its names."""
+    levels = [[False, False, []]]  # per parenthesis: SELECT seen, FROM seen, bare names
+    prev = ""
+    for m in _TOKEN.finditer(s):
+        tok = m.group()
+        if _blank(tok):
+            continue
+        low = tok.lower()
+        if tok == "(":
+            levels.append([False, False, []])
+        elif tok == ")" and len(levels) > 1:
+            levels.pop()
+        elif low == "select":
+            levels[-1][0] = True
+        elif low == "from" and prev != "distinct":
+            levels[-1][1] = True
+        elif (name := _ident(tok)) is not None:
+            levels[-1][2].append(name)
+        prev = low
+    out = []
+    for i, (select, frm, names) in enumerate(reversed(levels)):
+        if add_from and select and not frm:
+            out.append(" FROM " + _table(critic, names))
+        if i < len(levels) - 1:
+            out.append(")")
+    return "".join(out)
+
+
+def _table(critic: SchemaCritic, names: list[str]) -> str:
+    """The table whose columns hold most of ``names`` (the shortest name among ties)."""
+    return min(critic.tables, key=lambda t: (-sum(n in critic.tables[t] for n in names),
+                                             len(t), t), default="")
+
+
+def _names(critic: SchemaCritic, prefix: str, start: str) -> list[str]:
+    """The shortest plain names allowed right after ``prefix`` that extend ``start``, tables
+    first (the schema's columns where any name may go)."""
+    names = critic.slot(prefix)
+    if names is None:
+        names = critic.columns
+    fit = [n for n in names if n.startswith(start) and n != start and _IDENT.fullmatch(n)]
+    tables = critic.tables  # a table before a function of the same place (it needs no "(")
+    return sorted(fit, key=lambda n: (n not in tables, len(n), n))[:NAMES]
