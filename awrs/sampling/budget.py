@@ -56,6 +56,9 @@ CLOSE_PROBE = 24
 #: beyond this the particle dies (``max_rejects``: the weights stay proper)
 MAX_REJECTS = 512
 
+#: log twist of a state without a known completion (budget twist with close-forcing)
+UNKNOWN_TWIST = math.log(0.05)
+
 _BOUNDS: "weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary]" = weakref.WeakKeyDictionary()
 
 
@@ -406,10 +409,18 @@ class Budget:
     def log_twist(self, state, left: int) -> float:
         """log of a heuristic probability of finishing with ``left`` tokens left:
         ``(left + 1 - b) / (left + 1)`` for a completion bound ``b`` (1 when complete, falling
-        linearly as the state needs more of what is left; ``-inf`` when it cannot finish)."""
+        linearly as the state needs more of what is left; ``-inf`` when it cannot finish).
+        With close-forcing, ``b`` is the known completion's length where one is known, and a
+        state whose completion search found nothing gets :data:`UNKNOWN_TWIST` (a text that
+        no short completion repairs, e.g. a name the schema lacks, rarely finishes)."""
         b = self.bound.min_tokens(state)
         if b + 1 > left:
             return -math.inf if b > 0 else 0.0
+        hit = self.closing.cached(state) if self.closing is not None else None
+        if hit is not None:
+            if hit[0] is None:
+                return UNKNOWN_TWIST
+            b = min(max(b, hit[0]), left)
         return math.log((left + 1 - b) / (left + 1))
 
 

@@ -205,13 +205,14 @@ def exact_paren(t: int) -> dict[str, float]:
     return {x: v / z for x, v in un.items()}
 
 
-def test_close_forcing_targets_the_budget_conditioned_posterior_of_a_grammar():
+@pytest.mark.parametrize("twist,ess", [(False, 0.5), (True, 1.0)])
+def test_close_forcing_targets_the_budget_conditioned_posterior_of_a_grammar(twist, ess):
     t, n_runs = 7, 40
     exact = exact_paren(t)
     lm = ToyLM(PAREN_VOCAB, 5, lambda ctx: PAREN_P)
     g = awrs.Grammar(PAREN)
-    runs = [awrs.generate(lm, [0], g, n_particles=64, max_tokens=t, seed=500 + s)
-            for s in range(n_runs)]
+    runs = [awrs.generate(lm, [0], g, n_particles=64, max_tokens=t, seed=500 + s,
+                          budget_twist=twist, ess_threshold=ess) for s in range(n_runs)]
     assert not any(r.empty for r in runs)
     assert sum(r.stats.budget_forced for r in runs) > 0  # forcing acted before the bound
     assert all(r.stats.budget_dead == 0 and r.stats.out_of_budget == 0 for r in runs)
@@ -219,6 +220,8 @@ def test_close_forcing_targets_the_budget_conditioned_posterior_of_a_grammar():
     assert set(post) <= set(exact)
     for x in exact:
         assert abs(post.get(x, 0.0) - exact[x]) <= 4 * se.get(x, 0.0) + 2e-3, (x, post, exact)
+    if twist:
+        return
     # sound pruning alone: particles that keep opening run out of budget
     sound = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s, budget="sound")
              for s in range(20)]
@@ -329,3 +332,19 @@ def test_prepare_computes_the_per_model_tables_once():
     bound = _BOUNDS[pattern][lm]
     assert bound.exact and lm in _KEEP[pattern]
     assert completion_bound(pattern, lm) is bound  # what a run uses
+
+
+def test_the_twist_follows_the_known_completion():
+    from awrs.sampling.budget import UNKNOWN_TWIST
+
+    lm = ToyLM([b"he", b"l", b"o", b"x", b"<eos>"], 4, lambda ctx: {i: 0.2 for i in range(5)})
+    pattern = awrs.Pattern(r"\b(?!\w*([a-z])\1)\w+\b")
+    b = Budget(pattern, lm, awrs.sampling.population.Stats("smc", 0, 1), twist=True)
+    dead = pattern.advance(pattern.start(), b"hell")  # no completion: the search finds none
+    assert b.closing.entry(dead) == (None, None)
+    assert b.log_twist(dead, 10) == UNKNOWN_TWIST < math.log(0.5)
+    ok = pattern.advance(pattern.start(), b"he")  # complete as it is
+    assert b.closing.entry(ok)[0] == 0 and b.log_twist(ok, 10) == pytest.approx(0.0)
+    fresh = pattern.advance(pattern.start(), b"h")  # not searched yet: the bound alone
+    assert b.closing.cached(fresh) is None
+    assert b.log_twist(fresh, 10) == math.log((11 - b.bound.min_tokens(fresh)) / 11)
