@@ -42,8 +42,8 @@ class Closing:
         tokens: the vocabulary's byte strings (EOS excluded).
     """
 
-    __slots__ = ("constraint", "_vocab", "_longest", "_cache", "_classes", "nodes", "searches",
-                 "failures", "advances")
+    __slots__ = ("constraint", "_vocab", "_longest", "_cache", "_classes", "_advance", "_hints",
+                 "nodes", "searches", "failures", "advances")
 
     def __init__(self, constraint, tokens: Sequence[bytes] | frozenset):
         self.constraint = constraint
@@ -58,6 +58,8 @@ class Closing:
         keep = [bytes(b for b in c if alphabet is None or b in alphabet) for c in CLASSES]
         # the last class is whitespace, searched only when nothing else completes
         self._classes = [c for c in keep[:-1] if c] + [keep[-1]]
+        self._advance = getattr(constraint, "search_advance", constraint.advance)
+        self._hints = getattr(constraint, "closing_hints", _no_hints)
 
     def cached(self, state):
         """``(tokens, completion)`` of ``state`` if already known (no search), else ``None``."""
@@ -117,11 +119,10 @@ class Closing:
         if c.is_complete(state):
             return b""
         stop = self.advances + min(limit, MAX_ADVANCES)
-        advance = getattr(c, "search_advance", c.advance)
-        for hint in getattr(c, "closing_hints", _no_hints)(state):  # the constraint's guesses
+        for hint in self._hints(state):  # the constraint's guesses
             if self.advances >= stop:
                 return None
-            t = advance(state, hint)
+            t = self._advance(state, hint)
             self.advances += 1
             if t is not None and c.is_complete(t):
                 return hint
@@ -135,8 +136,7 @@ class Closing:
         """Depth first up to :data:`MAX_BYTES` bytes: children in class order, within a class
         the first accepted byte first and the others only if its subtree fails; each key
         visited once; no byte repeated more than :data:`MAX_RUN` times in a row."""
-        c = self.constraint
-        advance = getattr(c, "search_advance", c.advance)
+        c, advance = self.constraint, self._advance
         seen = {self._key(state)}
         stack = [(state, b"", 0, 0)]  # (state, path, class index, next byte in that class)
         nodes = 0

@@ -47,17 +47,27 @@ def closing_hints(critic: SchemaCritic, text: bytes) -> list[bytes]:
         heads.append(("(1)" if last != words[-1] else " (1)"))
     out: list[bytes] = []
     for h in heads:
-        for hint in (h + _close(critic, s + h, False), h + _close(critic, s + h, True)):
+        levels = _levels(s + h)
+        for hint in (h + _close(critic, levels, False), h + _close(critic, levels, True)):
             raw = hint.encode("utf-8")
             if raw and raw not in out:
                 out.append(raw)
     return out
 
 
-def _close(critic: SchemaCritic, s: str, add_from: bool) -> str:
-    """What closes the open parentheses of ``s`` (innermost first); with ``add_from``, each
-    SELECT still without FROM first gets ``FROM`` the table holding most of its names."""
-    levels = [[False, False, []]]  # per parenthesis: SELECT seen, FROM seen, bare names
+class _Level:
+    """A parenthesis level of a SQL prefix: SELECT seen, FROM seen, its bare names."""
+
+    __slots__ = ("select", "frm", "names")
+
+    def __init__(self):
+        self.select = self.frm = False
+        self.names: list[str] = []
+
+
+def _levels(s: str) -> list[_Level]:
+    """The open parenthesis levels of ``s``, outermost first."""
+    levels = [_Level()]
     prev = ""
     for m in _TOKEN.finditer(s):
         tok = m.group()
@@ -65,20 +75,26 @@ def _close(critic: SchemaCritic, s: str, add_from: bool) -> str:
             continue
         low = tok.lower()
         if tok == "(":
-            levels.append([False, False, []])
+            levels.append(_Level())
         elif tok == ")" and len(levels) > 1:
             levels.pop()
         elif low == "select":
-            levels[-1][0] = True
+            levels[-1].select = True
         elif low == "from" and prev != "distinct":
-            levels[-1][1] = True
+            levels[-1].frm = True
         elif (name := _ident(tok)) is not None:
-            levels[-1][2].append(name)
+            levels[-1].names.append(name)
         prev = low
+    return levels
+
+
+def _close(critic: SchemaCritic, levels: list[_Level], add_from: bool) -> str:
+    """What closes the open parentheses ``levels`` (innermost first); with ``add_from``, each
+    SELECT still without FROM first gets ``FROM`` the table holding most of its names."""
     out = []
-    for i, (select, frm, names) in enumerate(reversed(levels)):
-        if add_from and select and not frm:
-            out.append(" FROM " + _table(critic, names))
+    for i, lv in enumerate(reversed(levels)):
+        if add_from and lv.select and not lv.frm:
+            out.append(" FROM " + _table(critic, lv.names))
         if i < len(levels) - 1:
             out.append(")")
     return "".join(out)
