@@ -81,7 +81,7 @@ def _constraint(args):
         if not path.exists():
             raise ConfigurationError(f"--sql expects an SQLite file or DDL file, got {args.sql!r}")
         schema = path.read_text() if path.suffix in (".sql", ".ddl") else str(path)
-        return awrs.SQL(schema, critic=True, max_whitespace=bound)  # critic: smc only
+        return awrs.SQL(schema, max_whitespace=bound)
     return None
 
 
@@ -98,13 +98,12 @@ def _generate(args) -> dict:
     constraint = _constraint(args)
     method = args.method or ("smc" if constraint is not None else "direct")
     lm = awrs.load_model(args.model)
-    critic = getattr(constraint, "critic", None) if method == "smc" else None
     extra = {}
     if method in ("smc", "awrs") and (args.no_budget or args.sound_budget):
         extra = {"budget": False if args.no_budget else "sound"}
     res = awrs.generate(lm, args.prompt, constraint, method=method, n_particles=args.particles,
                         max_tokens=args.max_tokens, temperature=args.temperature,
-                        seed=args.seed, raw=args.raw, critic=critic, progress=True, **extra)
+                        seed=args.seed, raw=args.raw, progress=True, **extra)
     return {"text": res.text, "posterior": res.posterior, "log_ml": res.log_ml,
             "method": method, "empty": res.empty, "stats": _jsonable(res.stats)}
 

@@ -104,8 +104,8 @@ class Method(ABC):
 class ItemContext:
     """One item's awrs constraints, each built at most once (timed) and shared by the methods.
 
-    A generation policy (``--json-policy``) gives suites that have policies (``json``) a
-    constraint per policy; other suites ignore it.
+    A generation policy (``--json-policy``, or ``METHOD@POLICY``) gives suites that have it
+    among their policies (``json``, ``sql``) a constraint per policy; other suites ignore it.
     """
 
     __slots__ = ("suite", "item", "_built", "_times", "_prepared")
@@ -117,7 +117,7 @@ class ItemContext:
         self._prepared: set = set()
 
     def _key(self, policy):
-        return policy if policy and getattr(self.suite, "policies", None) else None
+        return policy if policy and policy in getattr(self.suite, "policies", ()) else None
 
     def build_time(self, policy: str | None = None) -> float:
         """Seconds the constraint of ``policy`` took to build (NaN before it is built)."""
@@ -221,8 +221,9 @@ def outcome_from_result(result: Any, particles: int, max_tokens: int = 1 << 30) 
 ENDINGS = ("dead", "out_of_budget", "budget_dead", "budget_pruned", "budget_forced")
 #: suffix of a method name that turns budget feasibility off (``smc-nobudget``)
 NO_BUDGET = "-nobudget"
-#: suffix of a method name that adds the budget twist (``smc-twist``)
-TWIST = "-twist"
+#: suffix of a method name that turns the budget twist off (``smc-notwist``; smc's default
+#: with ``budget=True`` has it)
+NO_TWIST = "-notwist"
 #: suffix of a method name that keeps only sound budget pruning, no close-forcing
 #: (``smc-sound``: ``budget="sound"``)
 SOUND = "-sound"
@@ -256,9 +257,10 @@ class AwrsMethod(Method):
     }
 
     def __init__(self, name: str, policy: str | None = None):
-        self.twist = name.endswith(TWIST)
-        self.base = name.removesuffix(NO_BUDGET).removesuffix(TWIST).removesuffix(SOUND)
+        self.base = name.removesuffix(NO_BUDGET).removesuffix(NO_TWIST).removesuffix(SOUND)
         self.budget = "sound" if name.endswith(SOUND) else not name.endswith(NO_BUDGET)
+        # the budget twist: generate's default (on for smc with budget=True) unless -notwist
+        self.twist = self.base == "smc" and self.budget is True and not name.endswith(NO_TWIST)
         self.policy = policy
         self.name = name if policy is None else f"{name}@{policy}"
         self.needs_constraint = name != "direct"
@@ -269,21 +271,21 @@ class AwrsMethod(Method):
         out = super().settings(cfg)
         if self.base in ("smc", "awrs"):
             out["budget"] = self.budget
-        if self.twist:
-            out["budget_twist"] = True
+        if self.base == "smc":
+            out["budget_twist"] = self.twist
         if self.policy is not None:
             out["json_policy"] = self.policy
         return out
 
     def describe(self) -> str:
         doc = self._DOCS[self.base]
-        if self.twist:
-            doc += " (with the budget twist)"
+        if self.base == "smc" and self.budget is True and not self.twist:
+            doc += " (without the budget twist: budget_twist=False)"
         elif self.budget == "sound":
             doc += " (sound budget pruning only, no close-forcing: budget='sound')"
         elif not self.budget:
             doc += " (budget-unaware: budget=False)"
-        return doc if self.policy is None else f"{doc}; json generation policy `{self.policy}`"
+        return doc if self.policy is None else f"{doc}; generation policy `{self.policy}`"
 
     def prepare(self, lm, cfg):
         self._lm = lm
@@ -303,8 +305,10 @@ class AwrsMethod(Method):
         return outcome_from_result(result, n, cfg.max_tokens)
 
     def _budget_options(self) -> dict:
-        if self.base not in ("smc", "awrs") or (self.budget is True and not self.twist):
-            return {}
+        if self.base not in ("smc", "awrs") or (self.budget is True and self.twist):
+            return {}  # generate's defaults
+        if self.base == "awrs":
+            return {"budget": self.budget}
         return {"budget": self.budget, "budget_twist": self.twist}
 
 
@@ -327,14 +331,16 @@ def get_method(name: str) -> Method:
     if name in EXTRA:
         return EXTRA[name]()
     base, _, policy = name.partition("@")
-    variants = (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}", f"smc{TWIST}", f"smc{SOUND}",
+    variants = (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}", f"smc{NO_TWIST}", f"smc{SOUND}",
                 f"awrs{SOUND}")
     if (base in AWRS_METHODS or base in variants) and base != "direct" and policy:
         from .suites.json import POLICIES
+        from .suites.sql import POLICIES as SQL_POLICIES
 
-        if policy not in POLICIES:
-            raise ConfigurationError(f"unknown json policy {policy!r} in {name!r}: expected one "
-                                     f"of {', '.join(POLICIES)}")
+        if policy not in POLICIES and policy not in SQL_POLICIES:
+            raise ConfigurationError(
+                f"unknown policy {policy!r} in {name!r}: expected a json policy "
+                f"({', '.join(POLICIES)}) or a sql policy ({', '.join(SQL_POLICIES)})")
         return AwrsMethod(base, policy)
     if name in AWRS_METHODS or name in variants:
         return AwrsMethod(name)

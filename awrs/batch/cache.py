@@ -29,7 +29,7 @@ def build_constraint(kind: str, value, *, max_whitespace: int | None = 8):
         grammar = awrs.Grammar(value)
         return grammar if max_whitespace is None else grammar & awrs.MaxWhitespace(max_whitespace)
     if kind == "sql":
-        return awrs.SQL(value, critic=True, max_whitespace=max_whitespace)
+        return awrs.SQL(value, max_whitespace=max_whitespace)
     raise ConfigurationError(f"unknown constraint kind {kind!r}: expected json_schema, regex, "
                              "pattern, grammar or sql")
 

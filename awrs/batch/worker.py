@@ -77,11 +77,9 @@ class Worker:
         constraint = None if record.constraint is None else self.cache.get(*record.constraint)
         method = record.options["method"] or ("smc" if constraint is not None else "direct")
         o = record.options
-        critic = getattr(constraint, "critic", None) if method == "smc" else None
         return make_sampler(self.lm, self._prompt(record), constraint, method=method,
                             n_particles=o["n_particles"], max_tokens=o["max_tokens"],
-                            temperature=o["temperature"], seed=o["seed"], raw=self.raw,
-                            critic=critic)
+                            temperature=o["temperature"], seed=o["seed"], raw=self.raw)
 
     def _prompt(self, record: Record):
         prompt = record.prompt

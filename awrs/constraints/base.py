@@ -11,6 +11,7 @@ trie walk prunes whole subtrees. Incremental states must satisfy
 from __future__ import annotations
 
 import codecs
+import math
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Sequence
 
@@ -32,6 +33,10 @@ class Constraint(ABC):
     default to a state that is the byte prefix itself. Faster constraints derive from
     :class:`IncrementalConstraint` instead.
     """
+
+    #: a log-weight of a decoded prefix (``-inf``: no completion is in the language) that SMC
+    #: uses as a twist cancelled at completion (``awrs.generate(guide=...)``), or ``None``
+    critic: Callable[[str], float] | None = None
 
     @abstractmethod
     def prefix_ok(self, b: bytes) -> bool:
@@ -189,6 +194,8 @@ class Conjunction(IncrementalConstraint):
 
     def __init__(self, left: Constraint, right: Constraint):
         self.left, self.right = left, right
+        if left.critic is not None or right.critic is not None:
+            self.critic = _SumCritic(left.critic, right.critic)
 
     def start(self):
         return (self.left.start(), self.right.start())
@@ -235,9 +242,25 @@ class Conjunction(IncrementalConstraint):
         return b if a is None else a if b is None else a & b
 
 
+class _SumCritic:
+    """The sum of two critics (either may be ``None``)."""
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left, right):
+        self.left, self.right = left, right
+
+    def __call__(self, prefix: str) -> float:
+        a = 0.0 if self.left is None else float(self.left(prefix))
+        if a == -math.inf or self.right is None:
+            return a
+        return a + float(self.right(prefix))
+
+
 class _Guarded(IncrementalConstraint):
     def __init__(self, inner: Constraint):
         self.inner = inner
+        self.critic = inner.critic
 
     def _call(self, fn, *args, prefix: bytes | None):
         try:

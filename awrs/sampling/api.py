@@ -29,7 +29,7 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
              critic: Callable[[str], float] | None = None, raw: bool = False,
              estimator: str = "auto", max_rejects: int | None = None,
              resampling: str = "stratified", progress: bool = False, budget: bool | str = True,
-             budget_twist: bool = False) -> Result:
+             budget_twist: bool | None = None, guide: bool | None = None) -> Result:
     """Generate text from ``lm``, optionally under a constraint.
 
     Methods:
@@ -77,8 +77,15 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
             ``stats.budget_forced``; see :mod:`awrs.sampling.budget`); ``"sound"`` prunes only
             tokens proven unable to finish; ``False`` restores budget-unaware sampling. Other
             methods ignore it.
-        budget_twist: SMC only (with ``budget``): tilt the weights by a heuristic probability
-            of finishing in the budget left (a twist, cancelled when a particle finishes).
+        budget_twist: SMC only (with ``budget=True``): tilt the weights by a heuristic
+            probability of finishing in the budget left (a twist, cancelled when a particle
+            finishes, so the target is unchanged). ``None`` (default): on for ``smc`` with
+            ``budget=True``, off otherwise.
+        guide: SMC only: tilt the weights by the constraint's own critic
+            (``constraint.critic``, e.g. :class:`~awrs.SQL`'s schema critic), replaced at each
+            step and cancelled when a particle finishes (the target is unchanged, unlike
+            ``critic``, which also scores the finished text). ``None`` (default): on for
+            ``smc`` when the constraint has a critic.
 
     Returns:
         A :class:`Result`; ``Result.empty`` flags a run where no complete text survived.
@@ -93,7 +100,8 @@ def generate(lm, prompt: str | Sequence[int], constraint: Constraint | None = No
                            ess_threshold=ess_threshold, max_tokens=max_tokens,
                            temperature=temperature, seed=seed, critic=critic, raw=raw,
                            estimator=estimator, max_rejects=max_rejects, resampling=resampling,
-                           progress=progress, budget=budget, budget_twist=budget_twist)
+                           progress=progress, budget=budget, budget_twist=budget_twist,
+                           guide=guide)
     try:
         while not sampler.finished:
             sampler.step()
@@ -109,7 +117,7 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
                  critic: Callable[[str], float] | None = None, raw: bool = False,
                  estimator: str = "auto", max_rejects: int | None = None,
                  resampling: str = "stratified", progress: bool = False, budget: bool | str = True,
-                 budget_twist: bool = False) -> Sampler:
+                 budget_twist: bool | None = None, guide: bool | None = None) -> Sampler:
     """A step-able :class:`~awrs.sampling.sampler.Sampler` for one generation.
 
     Arguments as :func:`generate` (validated the same way); drive it with
@@ -118,7 +126,8 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
     """
     _check_options(method, n_particles, ess_threshold, max_tokens, temperature, estimator,
                    max_rejects, resampling, critic, constraint)
-    _check_budget(method, budget, budget_twist)
+    budget_twist = _check_budget(method, budget, budget_twist)
+    guide = _check_guide(method, guide, constraint)
     seed = _check_seed(seed)
     prompt_ids = _prompt_ids(lm, prompt, raw, max_tokens)
     if constraint is None and method != "direct":
@@ -134,7 +143,7 @@ def make_sampler(lm, prompt: str | Sequence[int], constraint: Constraint | None 
     if method == "smc":
         return SMCSampler(run, n_particles, ess_threshold=float(ess_threshold),
                           estimator=check_estimator(estimator), max_rejects=mr,
-                          resampling=resampling, critic=critic)
+                          resampling=resampling, critic=critic, guide=guide)
     if method == "awrs":
         return AWRSSampler(run, n_particles, mr)
     if method == "mask":
@@ -202,15 +211,38 @@ def _check_options(method, n_particles, ess_threshold, max_tokens, temperature, 
             "keep the direct samples it accepts, or 'smc' / 'awrs' / 'mask' to sample under it")
 
 
-def _check_budget(method, budget, budget_twist) -> None:
+def _check_budget(method, budget, budget_twist) -> bool:
+    """Whether the budget twist is on (``None``: on for smc with ``budget=True``)."""
     if not isinstance(budget, bool) and budget != "sound":
         raise ConfigurationError(f"budget must be True, False or 'sound', got {budget!r}")
+    if budget_twist is None:
+        return method == "smc" and budget is True
     if not isinstance(budget_twist, bool):
-        raise ConfigurationError(f"budget_twist must be True or False, got {budget_twist!r}")
-    if budget_twist and (method != "smc" or not budget):
+        raise ConfigurationError(
+            f"budget_twist must be None, True or False, got {budget_twist!r}")
+    if budget_twist and (method != "smc" or budget is not True):
         raise ConfigurationError(
             f"budget_twist=True needs method='smc' and budget=True, got method={method!r}, "
             f"budget={budget!r}")
+    return budget_twist
+
+
+def _check_guide(method, guide, constraint) -> Callable[[str], float] | None:
+    """The constraint's critic when SMC uses it as a guide (``None``: when it has one)."""
+    if guide is not None and not isinstance(guide, bool):
+        raise ConfigurationError(f"guide must be None, True or False, got {guide!r}")
+    critic = getattr(constraint, "critic", None)
+    if guide and (method != "smc" or critic is None):
+        raise ConfigurationError(
+            f"guide=True needs method='smc' and a constraint with a critic, got "
+            f"method={method!r}, constraint {type(constraint).__name__} "
+            f"{'with' if critic is not None else 'without'} one")
+    if guide is False or method != "smc" or critic is None:
+        return None
+    if not callable(critic):
+        raise ConfigurationError(f"constraint.critic must be a function str -> float or None, "
+                                 f"got {critic!r}")
+    return critic
 
 
 def _check_seed(seed) -> int:

@@ -24,11 +24,15 @@ def _critic_value(critic: Callable[[str], float], text: str) -> float:
     return value
 
 
-def _retwist(run: Run, p: Particle, critic) -> None:
-    """Swap the particle's previous twist for the critic's value on its current text."""
-    if critic is None or p.log_w == -math.inf:
+def _retwist(run: Run, p: Particle, critic, guide=None) -> None:
+    """Swap the particle's previous twist for the critic's value on its current text, plus the
+    guide's while the particle is unfinished (the guide cancels at completion)."""
+    if (critic is None and guide is None) or p.log_w == -math.inf:
         return
-    value = _critic_value(critic, run.text(p.ids))
+    text = run.text(p.ids)
+    value = 0.0 if critic is None else _critic_value(critic, text)
+    if guide is not None and not p.finished and value > -math.inf:
+        value += _critic_value(guide, text)
     p.log_w += value - p.twist
     p.twist = value
 
@@ -105,14 +109,16 @@ class SMCSampler(Sampler):
     in resampling; particles that reach ``max_tokens`` end with the end-of-sequence token,
     weighted by its probability and its acceptance. With ``run.budget`` set, proposals are
     restricted to tokens after which the text can still finish in time (see
-    :mod:`awrs.sampling.budget`), and its optional twist tilts the weights towards particles
-    likely to finish (cancelled when they do).
+    :mod:`awrs.sampling.budget`), and its twist tilts the weights towards particles likely to
+    finish (cancelled when they do). A ``guide`` (the constraint's critic) twists like the
+    critic but cancels when a particle finishes.
     """
 
     method = "smc"
 
     def __init__(self, run: Run, n: int, *, ess_threshold: float, estimator: int,
-                 max_rejects: int, resampling: str, critic: Callable[[str], float] | None):
+                 max_rejects: int, resampling: str, critic: Callable[[str], float] | None,
+                 guide: Callable[[str], float] | None = None):
         start = run.start_state()
         super().__init__(run, [Particle([], start) for _ in range(n)])
         self.n = n
@@ -121,13 +127,14 @@ class SMCSampler(Sampler):
         self.max_rejects = max_rejects
         self.resampling = resampling
         self.critic = critic
+        self.guide = guide
 
     def _advance(self, probs, live, last) -> None:
         run = self.run
         for row, p in enumerate(live):
             _extend(run, probs, row, p, self.estimator, self.max_rejects, last,
                     run.max_tokens - self.step_index)
-            _retwist(run, p, self.critic)
+            _retwist(run, p, self.critic, self.guide)
         e = ess(log_weights(self.particles))
         run.stats.ess.append(e)
         if e == 0.0 or not any(p.alive for p in self.particles):

@@ -82,9 +82,8 @@ def make_plan(req: ChatCompletionRequest | CompletionRequest, lm, limits: Limits
     if temperature == 0:
         raise APIError(400, "temperature=0 (greedy decoding) is not supported: awrs samples; "
                        "expected a temperature > 0", param="temperature", code="invalid_value")
-    critic = getattr(constraint, "critic", None) if method == "smc" else None
     sampler = dict(method=method, n_particles=n_particles, max_tokens=max_tokens,
-                   temperature=float(temperature), seed=req.seed, critic=critic)
+                   temperature=float(temperature), seed=req.seed)
     if req.ess_threshold is not None:
         sampler["ess_threshold"] = req.ess_threshold
     logprobs = None
@@ -186,7 +185,7 @@ def _build(awrs, req, source: str, limits: Limits):
         raise APIError(400, "sql expects DDL text (CREATE TABLE ...) or a Spider tables.json "
                        "entry (an object), got text without CREATE TABLE", param="sql",
                        code="invalid_value")
-    return awrs.SQL(db, critic=True, max_whitespace=limits.max_whitespace or None)
+    return awrs.SQL(db, max_whitespace=limits.max_whitespace or None)
 
 
 # -- options -----------------------------------------------------------------------------------

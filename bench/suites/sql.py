@@ -29,6 +29,15 @@ _TYPES = {"number": "NUMERIC", "text": "TEXT", "time": "TEXT", "boolean": "INTEG
           "others": "TEXT"}
 #: SQLite virtual-machine steps a scored query may take before it is aborted
 MAX_STEPS = 5_000_000
+#: SQL generation policies (``smc@POLICY``): ``awrs.SQL`` options. ``default`` is the
+#: constraint's default (with the schema critic that smc uses as a guide); ``nocritic``
+#: leaves the critic out, ``prefix`` / ``strict`` add the schema's dead-end check on prefixes.
+POLICIES = {
+    "default": {},
+    "nocritic": {"critic": False},
+    "prefix": {"schema_prefix": True},
+    "strict": {"strict_names": True},
+}
 
 
 def _quote(name: str) -> str:
@@ -125,6 +134,7 @@ class SQLSuite(Suite):
     metric = "exec_acc"
     version = "1"
     extra_metrics = ("executable",)
+    policies = POLICIES
 
     def __init__(self):
         self._exec_conn = None
@@ -150,10 +160,11 @@ class SQLSuite(Suite):
         return Item(f"{q['db_id']}-{i:03d}", msgs,
                     {"db_id": q["db_id"], "question": q["question"], "gold": q["query"]})
 
-    def constraint(self, item):
+    def constraint(self, item, policy: str | None = None):
+        """``awrs.SQL`` of the item's schema under a policy of :data:`POLICIES`."""
         import awrs
 
-        return awrs.SQL(schemas()[item.data["db_id"]])
+        return awrs.SQL(schemas()[item.data["db_id"]], **POLICIES[policy or "default"])
 
     def spec(self, item, constraint=None):
         # the grammar of awrs.SQL (peers get its syntax, not the schema check at the end)

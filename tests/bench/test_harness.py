@@ -340,9 +340,12 @@ def test_budget_unaware_variants_run_and_hash_apart():
     assert "budget" not in get_method("mask").settings(cfg)
     assert on._budget_options() == {} and off._budget_options() == {"budget": False,
                                                                      "budget_twist": False}
-    tw = get_method("smc-twist")
-    assert tw.base == "smc" and tw.settings(cfg)["budget_twist"] is True
-    assert tw._budget_options() == {"budget": True, "budget_twist": True}
+    assert on.settings(cfg)["budget_twist"] is True  # generate's default for smc
+    tw = get_method("smc-notwist")
+    assert tw.base == "smc" and tw.settings(cfg)["budget_twist"] is False
+    assert tw._budget_options() == {"budget": True, "budget_twist": False}
+    assert "without the budget twist" in tw.describe()
+    assert get_method("awrs-nobudget")._budget_options() == {"budget": False}
 
 
 def test_each_prompt_is_run_through_the_model_once_before_the_timed_runs(tmp_path, registered):

@@ -73,8 +73,21 @@ def test_method_names_with_policies():
         == "natural"
     assert harness._with_policies("llguidance", ["natural"]) == ["llguidance"]
     assert harness._with_policies("direct", ["natural"]) == ["direct"]
-    with pytest.raises(Exception, match="unknown json policy"):
+    with pytest.raises(Exception, match="unknown policy 'loose'.*sql policy"):
         methods.get_method("smc@loose")
+
+
+def test_sql_policies_build_their_constraints():
+    from bench.suites.sql import SUITE
+
+    item = SUITE.items(1)[0]
+    assert methods.get_method("smc-nobudget@nocritic").policy == "nocritic"
+    assert SUITE.constraint(item).critic is not None  # smc's guide, by default
+    assert SUITE.constraint(item, "nocritic").critic is None
+    assert SUITE.constraint(item, "strict")._schema.strict
+    ctx = methods.ItemContext(SUITE, item)
+    assert ctx.constraint_for("nocritic").critic is None
+    assert ctx.constraint_for("compact") is ctx.constraint  # a json policy: not sql's
 
 
 def test_particle_ends_fallback_tells_dead_from_out_of_budget():

@@ -160,7 +160,8 @@ def test_sql_features_and_prefix_contract():
 
 def test_critic_flags_unknown_names():
     critic = SQL(DDL, critic=True).critic
-    assert isinstance(critic, SchemaCritic) and SQL(DDL).critic is None
+    assert isinstance(critic, SchemaCritic) and SQL(DDL, critic=False).critic is None
+    assert isinstance(SQL(DDL).critic, SchemaCritic)  # on by default: smc's guide
     assert critic("SELECT T1.Name FROM singer AS T1 WHERE T1.Age") == 0.0
     assert critic("SELECT T1.Name FROM singer AS T1 WHERE T1.Ag") == 0.0  # still typing
     assert critic("SELECT T1.Name FROM singer AS T1 WHERE T1.Agx") == -INF

@@ -139,3 +139,36 @@ class Recording:
     def next_token_logprobs(self, contexts, temperature=1.0):
         self.calls.append([tuple(c) for c in contexts])
         return self.lm.next_token_logprobs(contexts, temperature)
+
+
+# The budget issue's toy: P(a) = 0.90, P(b) = 0.05, P(EOS) = 0.05 at every step; "a*b" in 6
+# tokens
+BUDGET_VOCAB = [b"a", b"b", b"<eos>"]
+BUDGET_T = 6
+
+
+def budget_lm():
+    from awrs.models.toy import ToyLM
+
+    return ToyLM(BUDGET_VOCAB, 2, lambda ctx: {0: 0.90, 1: 0.05, 2: 0.05})
+
+
+def budget_exact(t: int = BUDGET_T) -> tuple[dict[str, float], float]:
+    """a^k b EOS fits in t tokens for k <= t - 2: posterior ∝ 0.9^k, Z = sum 0.9^k 0.05^2."""
+    un = {"a" * k + "b": 0.9 ** k * 0.05 * 0.05 for k in range(t - 1)}
+    z = sum(un.values())
+    return {x: v / z for x, v in un.items()}, z
+
+
+def pooled(runs) -> tuple[dict[str, float], dict[str, float], list[float]]:
+    """Independent SMC runs combined by their marginal-likelihood estimates (the properly
+    weighted combination, consistent as runs grow): posterior, its delta-method standard
+    error per text, and the Z estimates."""
+    zs = [math.exp(r.log_ml) for r in runs]
+    total = sum(zs)
+    texts = {x for r in runs for x in r.posterior}
+    post = {x: sum(z * r.posterior.get(x, 0.0) for z, r in zip(zs, runs)) / total
+            for x in texts}
+    se = {x: math.sqrt(sum((z * (r.posterior.get(x, 0.0) - post[x])) ** 2
+                           for z, r in zip(zs, runs))) / total for x in texts}
+    return post, se, zs

@@ -6,44 +6,15 @@ import math
 
 import pytest
 
+from sampling_helpers import BUDGET_T as T
+from sampling_helpers import budget_exact as exact_toy
+from sampling_helpers import budget_lm as toy_lm
+from sampling_helpers import pooled, tv
+
 import awrs
 from awrs.errors import ConfigurationError
 from awrs.models.toy import ToyLM
 from awrs.sampling.budget import Budget
-
-# The issue's toy: P(a) = 0.90, P(b) = 0.05, P(EOS) = 0.05 at every step; "a*b" in 6 tokens
-VOCAB = [b"a", b"b", b"<eos>"]
-T = 6
-
-
-def toy_lm() -> ToyLM:
-    return ToyLM(VOCAB, 2, lambda ctx: {0: 0.90, 1: 0.05, 2: 0.05})
-
-
-def exact_toy() -> tuple[dict[str, float], float]:
-    """a^k b EOS fits in T tokens for k <= T - 2: posterior ∝ 0.9^k, Z = sum 0.9^k 0.05^2."""
-    un = {"a" * k + "b": 0.9 ** k * 0.05 * 0.05 for k in range(T - 1)}
-    z = sum(un.values())
-    return {x: v / z for x, v in un.items()}, z
-
-
-def pooled(runs) -> tuple[dict[str, float], dict[str, float], list[float]]:
-    """Independent SMC runs combined by their marginal-likelihood estimates (the properly
-    weighted combination, consistent as runs grow): posterior, its delta-method standard
-    error per text, and the Z estimates."""
-    zs = [math.exp(r.log_ml) for r in runs]
-    total = sum(zs)
-    texts = {x for r in runs for x in r.posterior}
-    post = {x: sum(z * r.posterior.get(x, 0.0) for z, r in zip(zs, runs)) / total
-            for x in texts}
-    se = {x: math.sqrt(sum((z * (r.posterior.get(x, 0.0) - post[x])) ** 2
-                           for z, r in zip(zs, runs))) / total for x in texts}
-    return post, se, zs
-
-
-def tv(p: dict, q: dict) -> float:
-    return 0.5 * sum(abs(p.get(k, 0.0) - q.get(k, 0.0)) for k in set(p) | set(q))
-
 
 def test_four_particles_never_come_back_empty():
     lm, c = toy_lm(), awrs.Regex("a*b")
@@ -72,7 +43,8 @@ RUNS, N = 100, 128
 
 
 @pytest.mark.parametrize("estimator,twist,ess", [
-    ("two-pass", False, 0.5), ("recursive", False, 0.5), ("geometric", False, 0.5),
+    ("two-pass", None, 0.5), ("recursive", None, 0.5),  # None: the default, twist on
+    ("geometric", False, 0.5),
     ("auto", True, 1.0),  # resampling at every step, so the twist steers the population
 ])
 def test_smc_targets_the_budget_conditioned_posterior(estimator, twist, ess):

@@ -147,7 +147,7 @@ def test_smc_with_the_fallback_gives_the_exact_posterior_predicate(forced, estim
     exact, _ = exact_posterior(lm, PROMPT, c.complete_ok, max_tokens=10)
     n = 1000
     r = awrs.generate(lm, PROMPT, c, n_particles=n, max_tokens=10, seed=5, estimator=estimator)
-    assert r.stats.fallbacks > n and r.stats.masks > 0
+    assert r.stats.fallbacks > n // 2 and r.stats.masks > 0
     assert tv(r.posterior, exact) < bound(exact, n)
 
 
@@ -160,7 +160,8 @@ def test_log_ml_stays_unbiased_with_the_fallback(forced):
 
 def test_regex_checks_run_in_the_kernel_and_match_the_python_path(monkeypatch):
     lm, rx, _, _ = regex_toy()
-    kwargs = dict(n_particles=50, max_tokens=6, seed=9)
+    # (without the budget twist, whose bound lookups count as constraint time)
+    kwargs = dict(n_particles=50, max_tokens=6, seed=9, budget_twist=False)
     fast = awrs.generate(lm, PROMPT, rx, **kwargs)
     monkeypatch.setattr(_token, "_dfa_of", lambda c: None)  # checks through Python calls
     slow = awrs.generate(lm, PROMPT, rx, **kwargs)

@@ -76,7 +76,9 @@ class SQL(IncrementalConstraint):
             (``CREATE TABLE ...``; run in a private in-memory database), or a Spider
             ``tables.json`` entry (a dict with ``table_names_original``,
             ``column_names_original``, ``column_types``, ...).
-        critic: also build :attr:`critic`, a schema-aware log-weight of a prefix for SMC.
+        critic: also build :attr:`critic`, a schema-aware log-weight of a prefix that SMC
+            uses as a guide (``awrs.generate(guide=...)``: a twist cancelled at completion);
+            ``False``: no critic.
         schema_prefix: reject a prefix that no completion can make compile (by
             :meth:`SchemaCritic.dead`): an unknown table after FROM / JOIN, an unknown
             function called, ``t.c`` where ``t`` is bound to tables without a column ``c``;
@@ -106,7 +108,7 @@ class SQL(IncrementalConstraint):
     does not compile.
     """
 
-    def __init__(self, db: Any, *, critic: bool = False, max_whitespace: int | None = 16,
+    def __init__(self, db: Any, *, critic: bool = True, max_whitespace: int | None = 16,
                  functions: frozenset[str] | None = SAFE_FUNCTIONS,
                  introspection: bool = False, schema_prefix: bool = False,
                  strict_names: bool = False):
