@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -66,20 +67,42 @@ def _convert_default(target: Path) -> None:
         model.hf_quantizer = None  # dequantized already: save as plain float32
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        model.save_pretrained(partial)
-        tok.save_pretrained(partial)
-        shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
+        # a folder of its own, renamed into place once complete
+        partial = Path(tempfile.mkdtemp(prefix=target.name + ".partial-", dir=target.parent))
+        try:
+            model.save_pretrained(partial)
+            tok.save_pretrained(partial)
+            shutil.rmtree(target, ignore_errors=True)
+            partial.rename(target)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """An exclusive lock on ``path`` across processes (``flock``; none where unavailable)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: conversions may race, each in its own folder
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def default_model_path() -> Path:
-    """Path of the converted default model, converting it on first use."""
+    """Path of the converted default model, converting it on first use (once, when several
+    processes ask at the same time: the others wait for it)."""
     target = cache_dir() / DEFAULT_MODEL
     if not (target / "config.json").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        _convert_default(target)
+        with _exclusive(target.with_name(target.name + ".lock")):
+            if not (target / "config.json").exists():
+                _convert_default(target)
     return target
 
 

@@ -1,6 +1,8 @@
 """Loading: cached default model, local folders, clear errors for bad paths and heads."""
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -36,3 +38,21 @@ def test_model_without_causal_head_is_refused(tmp_path, default_lm):
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(awrs.UnsupportedModelError, match="causal-LM head"):
         awrs.load_model(tmp_path)
+
+
+def test_concurrent_first_loads_convert_once(tmp_path, monkeypatch):
+    # batch workers starting together on a fresh machine: one converts, the others wait
+    monkeypatch.setenv("AWRS_CACHE", str(tmp_path))
+    calls = []
+
+    def convert(target):
+        calls.append(target)
+        time.sleep(0.3)  # long enough for the other threads to reach the lock
+        target.mkdir()
+        (target / "config.json").write_text("{}")
+
+    monkeypatch.setattr(loading, "_convert_default", convert)
+    with ThreadPoolExecutor(3) as pool:
+        paths = list(pool.map(lambda _: loading.default_model_path(), range(3)))
+    assert calls == [tmp_path / loading.DEFAULT_MODEL]
+    assert paths == calls * 3
