@@ -37,6 +37,10 @@ class Constraint(ABC):
     #: a log-weight of a decoded prefix (``-inf``: no completion is in the language) that SMC
     #: uses as a twist cancelled at completion (``awrs.generate(guide=...)``), or ``None``
     critic: Callable[[str], float] | None = None
+    #: search nodes a completion search (:class:`~awrs.constraints.closing.Closing`) expands
+    #: per pass before giving up, ``None``: its default; a constraint whose
+    #: :meth:`closing_hints` find its completions may lower it so that failures stay cheap
+    closing_nodes: int | None = None
 
     @abstractmethod
     def prefix_ok(self, b: bytes) -> bool:
@@ -196,6 +200,8 @@ class Conjunction(IncrementalConstraint):
         self.left, self.right = left, right
         if left.critic is not None or right.critic is not None:
             self.critic = _SumCritic(left.critic, right.critic)
+        if left.closing_nodes is not None and right.closing_nodes is not None:
+            self.closing_nodes = max(left.closing_nodes, right.closing_nodes)
 
     def start(self):
         return (self.left.start(), self.right.start())
@@ -261,6 +267,7 @@ class _Guarded(IncrementalConstraint):
     def __init__(self, inner: Constraint):
         self.inner = inner
         self.critic = inner.critic
+        self.closing_nodes = inner.closing_nodes
 
     def _call(self, fn, *args, prefix: bytes | None):
         try:

@@ -23,7 +23,8 @@ CLASSES: tuple[bytes, ...] = (
     b"-", b".", b"_", b"=", b"*", b"+", b"/", b"<", b">", b"!", b"@", b"#", b"$", b"%", b"&",
     b"?", b"^", b"`", b"|", b"~", b" ", b"\\", bytes(range(0x80, 0xC0)), WHITESPACE,
 )
-#: search nodes expanded per search before giving up (the state then has no known completion)
+#: search nodes expanded per search pass before giving up (the state then has no known
+#: completion), unless the constraint sets ``closing_nodes``
 MAX_NODES = 200
 #: constraint transitions tried per search before giving up
 MAX_ADVANCES = 4000
@@ -43,7 +44,7 @@ class Closing:
     """
 
     __slots__ = ("constraint", "_vocab", "_longest", "_cache", "_classes", "_advance", "_hints",
-                 "nodes", "searches", "failures", "advances")
+                 "_max_nodes", "nodes", "searches", "failures", "advances")
 
     def __init__(self, constraint, tokens: Sequence[bytes] | frozenset):
         self.constraint = constraint
@@ -60,6 +61,7 @@ class Closing:
         self._classes = [c for c in keep[:-1] if c] + [keep[-1]]
         self._advance = getattr(constraint, "search_advance", constraint.advance)
         self._hints = getattr(constraint, "closing_hints", _no_hints)
+        self._max_nodes = getattr(constraint, "closing_nodes", None) or MAX_NODES
 
     def cached(self, state):
         """``(tokens, completion)`` of ``state`` if already known (no search), else ``None``."""
@@ -113,7 +115,8 @@ class Closing:
     def completion(self, state, limit: int = MAX_ADVANCES) -> bytes | None:
         """A short byte string taking ``state`` to a complete state (``b""`` when it is
         complete): one of the constraint's ``closing_hints`` that does, else found
-        depth-first; ``None`` when the searches stopped at :data:`MAX_NODES` nodes or
+        depth-first; ``None`` when the searches stopped at :data:`MAX_NODES` nodes (the constraint's
+        ``closing_nodes``) or
         ``limit`` transitions tried, or found nothing."""
         c = self.constraint
         if c.is_complete(state):
@@ -139,13 +142,13 @@ class Closing:
         c, advance = self.constraint, self._advance
         seen = {self._key(state)}
         stack = [(state, b"", 0, 0)]  # (state, path, class index, next byte in that class)
-        nodes = 0
+        nodes, max_nodes = 0, self._max_nodes
         while stack:
             s, path, k, j = stack.pop()
             if k == j == 0:
                 nodes += 1
                 self.nodes += 1
-                if nodes > MAX_NODES:
+                if nodes > max_nodes:
                     return None
             if k >= len(classes) or len(path) >= MAX_BYTES:
                 continue

@@ -130,3 +130,22 @@ def test_searches_stop_at_their_transition_limit():
     assert cl.searches == cl.failures == 1
     fresh = Closing(c, BYTES)
     assert fresh.entry(state)[1] == b"x))))))" and fresh.advances > 3
+
+
+def test_searches_stop_at_the_constraints_node_limit(data_dir):
+    # a grammar whose only completion is 30 bytes away: found with the default node limit,
+    # not when the constraint lowers it (each of the two passes stops after closing_nodes)
+    g = awrs.Grammar('start: "ab"~15\n')
+    assert closes(g, b"", Closing(g, BYTES)) == b"ab" * 15
+
+    class Few(awrs.Grammar):
+        closing_nodes = 5
+
+    few = Few('start: "ab"~15\n')
+    cl = Closing(few, BYTES)
+    assert closes(few, b"", cl) is None and cl.nodes <= 2 * (5 + 1)
+    # wrappers keep it: a conjunction the larger of two limits, the default when one has none
+    assert (few & few).closing_nodes == 5 and (few & g).closing_nodes is None
+    db = data_dir / "spider" / "concert_singer.sqlite"
+    if db.exists():
+        assert awrs.SQL(str(db)).closing_nodes < 200  # its hints find its completions
