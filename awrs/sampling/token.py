@@ -431,6 +431,10 @@ class Checker:
         if isinstance(memo, np.ndarray):
             return int(memo[tok])
         r = memo[tok]
+        if r is None:  # drawn from an exact mask that its advance contradicts
+            raise ConstraintEvaluationError(
+                f"the constraint's token_mask accepted token {tok} but its advance rejects "
+                "it: token_mask must accept exactly the tokens advance accepts")
         return None if r is _EOS_OK else r
 
 

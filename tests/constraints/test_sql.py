@@ -215,6 +215,20 @@ def test_token_mask_applies_whitespace_bound_and_semicolon_check():
         assert (c.token_mask(state, trie) == Constraint.token_mask(c, state, trie)).all(), pre
 
 
+def test_token_mask_checks_whitespace_after_a_comment_ending_in_a_semicolon():
+    # the newline ending "-- x y;" leaves a text ending in ";": the statement is closed, and an
+    # aggregate in WHERE does not compile, so advance refuses it; the mask must agree (it had
+    # accepted it, and SMC then drew a token whose state was None)
+    c = awrs.SQL("CREATE TABLE t (a INT);")
+    trie = VocabTrie([b"\n", b"\n  ", b" ", b"x", b";", b"\n;"])
+    for pre, ok in ((b"SELECT a FROM t WHERE SUM(a) > 1 -- x y;", False),
+                    (b"SELECT a FROM t -- x y;", True)):
+        state = c.advance(c.start(), pre)
+        mask = c.token_mask(state, trie)
+        assert (mask == Constraint.token_mask(c, state, trie)).all(), pre
+        assert bool(mask[0]) is ok, pre
+
+
 # -- SQLite SELECT beyond the basics, the safe profile, internal tables ------------------------
 
 MODERN = [

@@ -165,3 +165,17 @@ def test_twin_and_compiled_agree_with_the_fallback(problem, seed, est, max_rejec
                    for _ in range(5)]
         outs.append((results, calls, rng.random()))
     assert outs[0] == outs[1]
+
+
+def test_a_mask_that_advance_contradicts_is_a_clear_error():
+    # a token drawn from the exact mask is advanced on first access; when advance rejects it
+    # (the constraint's token_mask is wrong), the error says so instead of a None state
+    import awrs
+    from awrs.sampling.token import Checker, _Memo
+
+    memo = _Memo()
+    memo.check = lambda tok: dict.__setitem__(memo, tok, None)  # advance rejects it
+    with pytest.raises(awrs.ConstraintEvaluationError, match="token_mask accepted token 3"):
+        Checker.result(memo, 3)
+    memo[4] = ("state",)
+    assert Checker.result(memo, 4) == ("state",)

@@ -183,7 +183,13 @@ class SQL(IncrementalConstraint):
         semicolon = getattr(trie, "_semicolon", None)
         if semicolon is None:
             semicolon = trie._semicolon = np.array([b";" in t for t in trie.token_bytes])
-        for tid in np.flatnonzero(mask & semicolon):
+        blank = getattr(trie, "_blank", None)
+        if blank is None:
+            blank = trie._blank = np.array([bool(t) and not t.strip() for t in trie.token_bytes])
+        # the compile check of a text ending in ";": tokens holding one, and whitespace after
+        # one (e.g. the newline ending a comment whose last character is ";")
+        closing = semicolon | blank if state[1].rstrip().endswith(b";") else semicolon
+        for tid in np.flatnonzero(mask & closing):
             mask[tid] = self.advance(state, trie.token_bytes[tid]) is not None
         if self._schema is not None:
             schema_mask(self._schema, state[1], mask & ~semicolon, mask, trie.token_bytes)
