@@ -115,9 +115,8 @@ class Closing:
     def completion(self, state, limit: int = MAX_ADVANCES) -> bytes | None:
         """A short byte string taking ``state`` to a complete state (``b""`` when it is
         complete): one of the constraint's ``closing_hints`` that does, else found
-        depth-first; ``None`` when the searches stopped at :data:`MAX_NODES` nodes (the constraint's
-        ``closing_nodes``) or
-        ``limit`` transitions tried, or found nothing."""
+        depth-first; ``None`` when the searches stopped at :data:`MAX_NODES` nodes (or the
+        constraint's ``closing_nodes``) or ``limit`` transitions tried, or found nothing."""
         c = self.constraint
         if c.is_complete(state):
             return b""

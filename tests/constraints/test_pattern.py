@@ -86,7 +86,8 @@ def _patterns():
             st.tuples(inner, st.sampled_from(QUANTS)).map(lambda t: f"(?:{t[0]}){t[1]}"),
             inner.map(lambda s: f"(?>{s})"),
             inner.map(lambda s: f"({s})"),
-            st.tuples(inner, inner).map(lambda t: f"({t[0]}){t[1]}(?:\\1)"),  # back-reference (grouped: no "\\11")
+            # back-reference, grouped so that a following digit cannot make it "\\11"
+            st.tuples(inner, inner).map(lambda t: f"({t[0]}){t[1]}(?:\\1)"),
         )
     return st.recursive(atom, extend, max_leaves=6)
 
