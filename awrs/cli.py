@@ -93,11 +93,14 @@ def _read(path: str) -> str:
 
 
 def _generate(args) -> dict:
+    from .threads import configure
+
+    threads = configure(None)  # before torch loads
     import awrs
 
     constraint = _constraint(args)
     method = args.method or ("smc" if constraint is not None else "direct")
-    lm = awrs.load_model(args.model)
+    lm = awrs.load_model(args.model, threads=threads)
     extra = {}
     if method in ("smc", "awrs") and (args.no_budget or args.sound_budget):
         extra = {"budget": False if args.no_budget else "sound"}

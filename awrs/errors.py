@@ -31,6 +31,10 @@ class ConstraintSizeError(ConstraintError, MemoryError):
     """A constraint would exceed a size limit (e.g. an exploding DFA)."""
 
 
+class ConstraintTimeoutError(ConstraintError, TimeoutError):
+    """Building a constraint ran past its bound (time or steps), e.g. a schema DDL statement."""
+
+
 class ConstraintEvaluationError(AwrsError, RuntimeError):
     """A constraint raised while checking a prefix; the prefix is attached."""
 
@@ -51,6 +55,12 @@ __all__ = [
     "ConstraintError",
     "UnsupportedFeatureError",
     "ConstraintSizeError",
+    "ConstraintTimeoutError",
     "ConstraintEvaluationError",
     "RewardError",
+    "DeadlineExceeded",
 ]
+
+
+class DeadlineExceeded(AwrsError, TimeoutError):
+    """Work ran past its deadline, or its caller cancelled it (a client went away)."""

@@ -17,7 +17,7 @@ import time
 from awrs.batch.engine import _drive
 from awrs.batch.records import parse_record
 
-from .common import markdown_table, median
+from .common import DATA, PeakRSS, markdown_table, median
 
 SCHEMA = {"type": "array", "items": {"type": "boolean"}, "minItems": 1, "maxItems": 3}
 
@@ -61,11 +61,13 @@ def run_one(kind: str, records: list, args) -> dict:
     engine = _engine(kind, args)
     lines = []
     t0 = time.perf_counter()
+    peak = PeakRSS()
     try:
-        engine.start()
-        t1 = time.perf_counter()
-        _drive(engine, iter(records), lines.append, retries=2)
-        t2 = time.perf_counter()
+        with peak:
+            engine.start()
+            t1 = time.perf_counter()
+            _drive(engine, iter(records), lines.append, retries=2)
+            t2 = time.perf_counter()
     finally:
         engine.stop()
         if kind.startswith("ray"):
@@ -75,7 +77,26 @@ def run_one(kind: str, records: list, args) -> dict:
     errors = sum("error" in line for line in lines)
     return {"engine": kind, "records": len(lines), "errors": errors, "startup_s": t1 - t0,
             "process_s": t2 - t1, "rate": len(lines) / (t2 - t1),
-            "end_to_end_rate": len(lines) / (t2 - t0)}
+            "end_to_end_rate": len(lines) / (t2 - t0), "peak_rss_mb": peak.bytes / 2**20}
+
+
+def maskbench_records(n: int) -> list[dict]:
+    """``n`` MaskBench schemas as chat records (the schema in the prompt: up to ~1k tokens)."""
+    path = DATA / "maskbench" / "maskbench-open.jsonl"
+    if not path.exists():
+        raise SystemExit(f"--maskbench needs {path}")
+    out = []
+    with path.open() as f:
+        for i, line in enumerate(f):
+            if len(out) >= n:
+                break
+            item = json.loads(line)
+            text = json.dumps(item["schema"])
+            if len(text) > 4000:
+                continue
+            out.append({"id": i, "json_schema": item["schema"], "prompt": [
+                {"role": "user", "content": f"Write a JSON document valid under: {text}"}]})
+    return out
 
 
 def main(argv=None) -> None:
@@ -90,11 +111,14 @@ def main(argv=None) -> None:
     p.add_argument("--model", default=None)
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     p.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    p.add_argument("--maskbench", action="store_true",
+                   help="MaskBench chat records (long prompts: the memory case) instead")
     args = p.parse_args(argv)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     defaults = {"method": args.method, "n_particles": args.particles,
                 "max_tokens": args.max_tokens, "seed": 0}
-    records = [parse_record(r, defaults) for r in make_records(args.records)]
+    raw = maskbench_records(args.records) if args.maskbench else make_records(args.records)
+    records = [parse_record(r, defaults) for r in raw]
     runs: dict[str, list[dict]] = {k: [] for k in args.engines}
     for _ in range(args.repeat):  # engines interleaved, so load drifts hit each alike
         for kind in args.engines:
@@ -106,12 +130,14 @@ def main(argv=None) -> None:
                      "startup_s": median([r["startup_s"] for r in rs]),
                      "process_s": median([r["process_s"] for r in rs]),
                      "rate": median([r["rate"] for r in rs]),
-                     "end_to_end_rate": median([r["end_to_end_rate"] for r in rs])})
+                     "end_to_end_rate": median([r["end_to_end_rate"] for r in rs]),
+                     "peak_rss_mb": max(r["peak_rss_mb"] for r in rs)})
     print(markdown_table(["engine", "records", "errors", "start-up s", "processing s",
-                          "records/s", "records/s end to end"],
+                          "records/s", "records/s end to end", "peak RSS MB"],
                          [[r["engine"], r["records"], r["errors"], f"{r['startup_s']:.1f}",
                            f"{r['process_s']:.1f}", f"{r['rate']:.2f}",
-                           f"{r['end_to_end_rate']:.2f}"] for r in rows]))
+                           f"{r['end_to_end_rate']:.2f}", f"{r['peak_rss_mb']:.0f}"]
+                          for r in rows]))
     by = {r["engine"]: r for r in rows}
     if "ray-2" in by and "local-2" in by:
         over = by["local-2"]["rate"] / by["ray-2"]["rate"] - 1

@@ -45,7 +45,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(args) -> tuple[subprocess.Popen, str]:
+def start_server(args, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """``awrs serve`` from the source tree ``root`` (another checkout: ``--compare``)."""
     port = _free_port()
     cmd = [sys.executable, "-m", "awrs", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--max-pending", "256", "--max-rows", str(args.max_rows)]
@@ -53,8 +54,9 @@ def start_server(args) -> tuple[subprocess.Popen, str]:
         cmd += ["--threads", str(args.threads)]
     if args.model:
         cmd += ["--model", args.model]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "AWRS_API_KEY": ""})
+    env = {**os.environ, "AWRS_API_KEY": "", "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
     base = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -102,14 +104,15 @@ def one_request(client, i: int, args) -> dict:
             "particle_tokens": r.usage.model_extra["particle_tokens"]}
 
 
-def run_level(base: str, clients: int, args, first_seed: int) -> dict:
+def run_level(base: str, clients: int, args, first_seed: int, keep_tokens: bool = False) -> dict:
     import httpx
     import openai
 
     results: list[dict] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + args.level_seconds
-    counter = iter(range(first_seed, first_seed + clients * args.requests))
+    per_client = max(args.requests, -(-getattr(args, "min_requests", 0) // clients))
+    counter = iter(range(first_seed, first_seed + clients * per_client))
 
     def worker():
         client = openai.OpenAI(base_url=f"{base}/v1", api_key="none", max_retries=0,
@@ -147,6 +150,8 @@ def run_level(base: str, clients: int, args, first_seed: int) -> dict:
         "particle_tokens": tokens, "particle_tokens_per_s": tokens / wall,
         "forwards": forwards, "tokens_per_forward": tokens / forwards if forwards else None,
         "engine_busy": (after["busy_seconds"] - before["busy_seconds"]) / wall,
+        "server_peak_rss_mb": after.get("peak_rss_mb"),
+        **({"tokens": [r["particle_tokens"] for r in answered]} if keep_tokens else {}),
     }
 
 
@@ -164,7 +169,16 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None)
     p.add_argument("--url", default=None, help="use a running server at this loopback URL")
     p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--compare", default=None, metavar="DIR",
+                   help="another checkout (e.g. the base commit): both servers run, their levels "
+                   "interleaved, and the ratio of the last level over the first is reported "
+                   "for each with a bootstrap interval")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds with --compare (2)")
+    p.add_argument("--min-requests", type=int, default=0,
+                   help="at least this many requests per level (more per client at low levels)")
     args = p.parse_args(argv)
+    if args.compare:
+        return compare(args)
     if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
         raise SystemExit("--url must be a loopback address")
     proc, base = (None, args.url.rstrip("/")) if args.url else start_server(args)
@@ -207,6 +221,73 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps({"settings": vars(args), "levels": rows},
                                               indent=2))
     return 0 if lost == 0 else 1
+
+
+def _warm(base: str, args) -> None:
+    import openai
+
+    warm = openai.OpenAI(base_url=f"{base}/v1", api_key="none", max_retries=0)
+    for i in range(len(SCHEMAS)):  # compile paths, load caches
+        one_request(warm, 10_000 + i, args)
+
+
+def _ratio_interval(first: list[dict], last: list[dict], seed: int = 0) -> tuple[float, ...]:
+    """Ratio of particle-tokens/s, last level over first, summed over rounds; 95 % bootstrap
+    over rounds x requests (each round's wall time held, its requests' tokens resampled)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def rate(rows, resample: bool) -> float:
+        tokens = 0.0
+        for r in rows:
+            t = np.asarray(r["tokens"], dtype=float)
+            if resample and len(t):
+                t = rng.choice(t, size=len(t))
+            tokens += t.sum()
+        return tokens / sum(r["wall_s"] for r in rows)
+
+    point = rate(last, False) / rate(first, False)
+    boots = [rate(last, True) / rate(first, True) for _ in range(2000)]
+    return point, float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+
+
+def compare(args) -> int:
+    """Both versions, levels interleaved round by round, on the same machine in one run."""
+    trees = {"this": ROOT, "compare": Path(args.compare).resolve()}
+    servers = {name: start_server(args, root) for name, root in trees.items()}
+    rows: dict[str, dict[int, list[dict]]] = {n: {c: [] for c in args.levels} for n in trees}
+    try:
+        for _, base in servers.values():
+            _warm(base, args)
+        seed = 0
+        for rnd in range(args.rounds):
+            for clients in args.levels:
+                for name, (_, base) in servers.items():
+                    row = run_level(base, clients, args, seed, keep_tokens=True)
+                    rows[name][clients].append(row)
+                    print(f"round {rnd} {name:>7} {clients:>3} clients: {row['answered']}/"
+                          f"{row['sent']} | {row['particle_tokens_per_s']:.1f} particle-tokens/s",
+                          flush=True)
+                seed += 100_000
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=20)
+    first, last = args.levels[0], args.levels[-1]
+    out = {}
+    for name in trees:
+        point, lo, hi = _ratio_interval(rows[name][first], rows[name][last])
+        out[name] = {"ratio": point, "ci95": [lo, hi], "levels": {
+            c: [{k: v for k, v in r.items() if k != "tokens"} for r in rs]
+            for c, rs in rows[name].items()}}
+        print(f"{name} ({trees[name]}): particle-tokens/s at {last} clients / at {first}: "
+              f"{point:.2f}x (95 % interval {lo:.2f}-{hi:.2f})")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"settings": vars(args), "versions": out},
+                                              indent=2))
+    return 0
 
 
 if __name__ == "__main__":

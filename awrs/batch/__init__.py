@@ -61,7 +61,8 @@ def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike
           retries: int = 2, model=None, method: str | None = None, n_particles: int = 4,
           max_tokens: int = 128, seed: int | None = None, temperature: float = 1.0,
           raw: bool = False, max_whitespace: int | None = 8, top: int = 5,
-          in_flight: int = 16, progress: bool = False) -> Summary:
+          in_flight: int = 16, progress: bool = False,
+          sql_root: str | os.PathLike | None = None) -> Summary:
     """Run constrained generation over records; one output line per record.
 
     A record is an object with ``id`` (default: its line number), ``prompt`` (text or chat
@@ -84,6 +85,9 @@ def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike
             :class:`~awrs.LanguageModel` runs the job in this process (one worker).
         in_flight: records each worker holds at a time.
         progress: a progress bar (records, rate, ETA) on stderr.
+        sql_root: the folder whose SQLite files a record's ``sql`` may name (a path relative
+            to it, or an absolute one inside it; symlinks and ``..`` are resolved first).
+            ``None``: a record's ``sql`` must be DDL text or a Spider entry, never a path.
 
     Raises:
         ConfigurationError: an unreadable input, a line that is not a JSON object, a duplicate
@@ -91,6 +95,7 @@ def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike
         ModelLoadError: a worker could not load the model.
     """
     _check(engine, workers, retries, in_flight, address, model)
+    sql_root = _sql_root(sql_root)
     objs = _objects(records)
     total = check_ids(objs() if callable(objs) else objs)
     defaults = {"method": method, "n_particles": n_particles, "max_tokens": max_tokens,
@@ -111,7 +116,7 @@ def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike
             first = next(parsed, None)
             if first is not None:  # no worker is started for a job already done
                 runner = _engine(engine, workers, address, in_flight, model, raw,
-                                 max_whitespace, top)
+                                 max_whitespace, top, sql_root)
                 runner.run(itertools.chain([first], parsed), emit, retries)
         finally:
             bar.close()
@@ -134,6 +139,16 @@ def _check(engine, workers, retries, in_flight, address, model) -> None:
     if isinstance(model, LanguageModel) and (engine != "local" or (workers or 1) > 1):
         raise ConfigurationError("a loaded model runs in this process: expected engine='local' "
                                  "and workers=1, or a model folder for several workers")
+
+
+def _sql_root(sql_root) -> str | None:
+    """The absolute path of the operator's ``sql_root`` folder (workers may run elsewhere)."""
+    if sql_root is None:
+        return None
+    root = Path(sql_root).resolve()
+    if not root.is_dir():
+        raise ConfigurationError(f"sql_root must be an existing directory, got {str(sql_root)!r}")
+    return str(root)
 
 
 def _objects(records):
@@ -173,8 +188,10 @@ def _bar(total: int, progress: bool):
                 desc="awrs batch", dynamic_ncols=True)
 
 
-def _engine(engine, workers, address, in_flight, model, raw, max_whitespace, top) -> Engine:
-    config = {"model": model, "raw": raw, "max_whitespace": max_whitespace, "top": top}
+def _engine(engine, workers, address, in_flight, model, raw, max_whitespace, top,
+            sql_root=None) -> Engine:
+    config = {"model": model, "raw": raw, "max_whitespace": max_whitespace, "top": top,
+              "sql_root": sql_root}
     from ..models.base import LanguageModel
 
     if isinstance(model, LanguageModel):

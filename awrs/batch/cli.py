@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--raw", action="store_true", help="no chat template for text prompts")
     p.add_argument("--max-whitespace", type=int, default=8, metavar="N",
                    help="longest whitespace run for grammar and SQL records (0: unbounded)")
+    p.add_argument("--sql-root", default=None, metavar="DIR",
+                   help="a record's sql may name an SQLite file inside DIR (default: none; sql "
+                        "must then be DDL text or a Spider tables.json entry)")
     p.add_argument("--top", type=int, default=5, help="posterior entries per output line")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -43,6 +46,6 @@ def run(args) -> dict:
               method=args.method, n_particles=args.particles, max_tokens=args.max_tokens,
               seed=args.seed, temperature=args.temperature, raw=args.raw,
               max_whitespace=args.max_whitespace or None, top=args.top,
-              in_flight=args.in_flight, progress=not args.quiet)
+              in_flight=args.in_flight, progress=not args.quiet, sql_root=args.sql_root)
     return {"total": s.total, "skipped": s.skipped, "written": s.written, "errors": s.errors,
             "seconds": round(s.seconds, 2), "records_per_s": round(s.rate, 3)}

@@ -17,6 +17,7 @@ _EARLY_DEATHS = 3  # a slot whose process dies before loading the model this oft
 def _serve(slot: int, gen: int, tasks, results, config: dict) -> None:
     """A worker process: load the model, then answer ``advance`` calls until told to stop."""
     threads = config.get("threads")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (awrs.threads)
     if threads:  # before torch loads: OpenMP pools sized to the worker's share (as Ray does)
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(threads)

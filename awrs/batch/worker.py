@@ -23,20 +23,23 @@ class Worker:
         max_whitespace: whitespace bound for grammar and SQL constraints (``None``: unbounded).
         top: posterior entries kept on each output line.
         max_rows: the scheduler's bound on rows (particles) per model call.
+        sql_root: the folder whose SQLite files a record's ``sql`` may name (``None``: none).
     """
 
     def __init__(self, model=None, *, threads: int | None = None, raw: bool = False,
-                 max_whitespace: int | None = 8, top: int = 5, max_rows: int = 64):
+                 max_whitespace: int | None = 8, top: int = 5, max_rows: int = 64,
+                 sql_root: str | None = None):
         from ..models.base import LanguageModel
 
         if isinstance(model, LanguageModel):
             self.lm = model
         else:
             from ..models.loading import load_model
+            from ..threads import configure
 
-            self.lm = load_model(model, threads=threads)
+            self.lm = load_model(model, threads=configure(threads))
         self.raw, self.top = raw, top
-        self.cache = ConstraintCache(max_whitespace=max_whitespace)
+        self.cache = ConstraintCache(max_whitespace=max_whitespace, sql_root=sql_root)
         from ..sampling.scheduler import Scheduler
 
         self.scheduler = Scheduler(self.lm, max_rows=max_rows)

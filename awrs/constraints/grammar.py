@@ -53,7 +53,10 @@ class Grammar(IncrementalConstraint):
             recogniser over terminals of lark's basic lexer; O(|G| n) per token, see
             :mod:`awrs.constraints.earley`) or ``"auto"``: LALR(1) unless lark reports a
             conflict (shift/reduce or reduce/reduce), then Earley.
-        import_paths: folders searched by ``%import`` of grammar files.
+        import_paths: folders searched by ``%import`` of grammar files. Without them (a
+            grammar given as text, e.g. by a request to ``awrs serve``) ``%import`` may name
+            only lark's ``common`` library and the grammars shipped with awrs (``json``,
+            ``sql``): nothing is looked up on the disk.
 
     Raises:
         ConstraintError: the grammar is malformed (the message names the grammar line), or
@@ -74,7 +77,11 @@ class Grammar(IncrementalConstraint):
         if not isinstance(lark_text, str):
             raise ConfigurationError(f"lark_text must be str, got {type(lark_text).__name__}")
         self.text, self.start_symbol = lark_text, start
-        self._c = _compile(lark_text, start, parser, tuple(import_paths))
+        import_paths = tuple(import_paths)
+        if not import_paths:
+            _check_imports(lark_text)
+            import_paths = (_shipped_dir(),)
+        self._c = _compile(lark_text, start, parser, import_paths)
         self.parser = self._c.backend.kind
 
     @classmethod
@@ -414,6 +421,50 @@ def _compile(text: str, start: str, parser: str, import_paths: tuple[str, ...]) 
     if backend.start_sym < 0:
         raise ConstraintError(f"the grammar has no rule {start!r} (the start rule)")
     return _Compiled(obj, backend, names)
+
+
+def _shipped_dir() -> str:
+    """The folder of the grammars shipped with awrs (the source checkout's when there is one)."""
+    local = Path(__file__).resolve().parents[2] / "grammars"
+    if (local / "sql.lark").is_file():
+        return str(local)
+    import importlib.resources
+
+    return str(importlib.resources.files("awrs.grammars"))
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> frozenset[str]:
+    """What a grammar given as text may ``%import``: ``common`` and the shipped grammars."""
+    return frozenset({"common"} | {p.stem for p in Path(_shipped_dir()).glob("*.lark")})
+
+
+def _check_imports(text: str) -> None:
+    """Refuse an ``%import`` other than ``common.X`` or a shipped grammar's (``sql.X``): the
+    refusal is the same whether or not a file of that name exists anywhere."""
+    from lark.exceptions import LarkError
+    from lark.load_grammar import _parse_grammar
+
+    try:
+        tree = _parse_grammar(text, "<string>")
+    except (LarkError, ValueError, KeyError):
+        return  # malformed: lark reports it (before any import) when the grammar is built
+    allowed = _shipped()
+    for stmt in tree.children:
+        if getattr(stmt, "data", None) != "import":
+            continue
+        path = stmt.children[0]
+        dotted = [str(tok) for tok in path.children]
+        if path.data == "import_lib" and len(dotted) >= 1 and dotted[0] in allowed and (
+                len(dotted) == 2 or (len(dotted) == 1 and len(stmt.children) > 1)):
+            continue  # common.X, sql.X, or common (A, B)
+        line = getattr(path.children[0], "line", "?")
+        raise ConstraintError(
+            f"%import of {'.' if path.data == 'import_rel' else ''}{'.'.join(dotted)!s} at "
+            f"line {line} is not allowed in a grammar given as text: expected imports from "
+            f"lark's common library or the grammars shipped with awrs "
+            f"({', '.join(sorted(allowed))}), e.g. %import common.WS; use "
+            f"Grammar.from_file or import_paths to import other grammar files")
 
 
 def _ids(names: list[str], lark_obj=None) -> dict[str, int]:

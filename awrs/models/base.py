@@ -39,6 +39,14 @@ class LanguageModel(ABC):
             temperature: logits are divided by it before normalising.
         """
 
+    def prefill(self, ids: Sequence[int]) -> None:
+        """Cache the state of the context ``ids`` ahead of a call that extends it (a long
+        prompt computed a chunk per scheduler step). A backend without a cache ignores it."""
+
+    def kv_bytes_per_token(self) -> int:
+        """Bytes of cached state per token of one row (0: the backend caches none)."""
+        return 0
+
     @property
     def vocab_size(self) -> int:
         return len(self.vocab)

@@ -31,6 +31,19 @@ def _cache_nbytes(cache) -> int:
                if getattr(l, "keys", None) is not None and l.keys.numel())
 
 
+def _trim(cache, mask: torch.Tensor) -> torch.Tensor:
+    """Drop the leading columns no row attends to (left padding of rows that left the batch);
+    returns the trimmed mask. Cache tensors are replaced by views, never written."""
+    used = mask.any(dim=0).nonzero()
+    start = int(used[0]) if used.numel() else mask.shape[1]
+    if start == 0:
+        return mask
+    for layer in cache.layers:
+        if getattr(layer, "keys", None) is not None and layer.keys.numel():
+            layer.keys, layer.values = layer.keys[:, :, start:], layer.values[:, :, start:]
+    return mask[:, start:]
+
+
 def _clone_cache(cache, config):
     """A new cache object sharing the tensors (updates replace tensors, never write in place)."""
     from transformers import DynamicCache
@@ -45,7 +58,7 @@ def _select(batch: _Batch, rows: list[int], config) -> _Batch:
     cache = _clone_cache(batch.cache, config)
     cache.reorder_cache(idx)
     logits = batch.logits[idx] if batch.logits.numel() else batch.logits
-    return _Batch([batch.keys[r] for r in rows], cache, batch.mask[idx], logits)
+    return _Batch([batch.keys[r] for r in rows], cache, _trim(cache, batch.mask[idx]), logits)
 
 
 def _concat(a: _Batch, b: _Batch, config) -> _Batch:
@@ -109,6 +122,7 @@ class HFLanguageModel(LanguageModel):
         self._pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
         self._live: _Batch | None = None
         self._lru: OrderedDict[tuple[int, ...], _Batch] = OrderedDict()
+        self._last_prefill: tuple[int, ...] | None = None
         self.forward_calls = 0
         self.device = next(model.parameters()).device
         params = inspect.signature(model.forward).parameters
@@ -146,6 +160,33 @@ class HFLanguageModel(LanguageModel):
         """Drop every cached key/value tensor."""
         self._live = None
         self._lru.clear()
+
+    @torch.no_grad()
+    def prefill(self, ids) -> None:
+        """Compute and cache the keys/values of ``ids`` (a prompt, one chunk more each call):
+        a later call whose contexts start with ``ids`` computes only what follows. The entry
+        of the previous chunk of the same prompt is dropped once extended."""
+        key = tuple(int(t) for t in ids)
+        if not key or key in self._lru:
+            return
+        self.check_contexts([list(key)])
+        before = set(self._lru)
+        self._prefix_batch(key)
+        used = max((k for k in before if len(k) < len(key) and key[:len(k)] == k),
+                   key=len, default=None)
+        if used is not None and used == self._last_prefill:
+            self._lru.pop(used, None)
+        self._last_prefill = key
+
+    def kv_bytes_per_token(self) -> int:
+        """Bytes of cached keys and values per token of one row."""
+        cfg = self.model.config
+        layers = getattr(cfg, "num_hidden_layers", 0)
+        heads = getattr(cfg, "num_attention_heads", 0)
+        kv = getattr(cfg, "num_key_value_heads", None) or heads
+        dim = getattr(cfg, "head_dim", None) or (cfg.hidden_size // max(heads, 1))
+        size = next(self.model.parameters()).element_size()
+        return int(layers * 2 * kv * dim * size)
 
     def _logits(self, keys: list[tuple[int, ...]]) -> torch.Tensor:
         live = self._live
@@ -196,18 +237,24 @@ class HFLanguageModel(LanguageModel):
         while n < shortest and all(k[n] == first[n] for k in keys):
             n += 1
         prefix = first[:n]
-        base = self._lookup(prefix) if n else None
+        base = self._prefix_batch(prefix)
+        live = _Batch([prefix], _clone_cache(base.cache, self.model.config), base.mask, base.logits)
+        return live, [(0, k[n:]) for k in keys]
+
+    def _prefix_batch(self, prefix: tuple[int, ...]) -> _Batch:
+        """The one-row cache of ``prefix``: from the LRU store, extended from its longest
+        cached prefix, or computed (and stored)."""
+        base = self._lookup(prefix) if prefix else None
         if base is None:
             from transformers import DynamicCache
 
             empty = _Batch([()], DynamicCache(config=self.model.config),
                            torch.ones((1, 0), dtype=torch.long, device=self.device),
                            torch.empty(0, device=self.device))
-            base = self._extend(empty, [prefix], [(0, prefix)]) if n else empty
-            if n:
+            base = self._extend(empty, [prefix], [(0, prefix)]) if prefix else empty
+            if prefix:
                 self._store(prefix, base)
-        live = _Batch([prefix], _clone_cache(base.cache, self.model.config), base.mask, base.logits)
-        return live, [(0, k[n:]) for k in keys]
+        return base
 
     def _lookup(self, prefix):
         hit = self._lru.get(prefix)
@@ -240,6 +287,7 @@ class HFLanguageModel(LanguageModel):
             idx = torch.tensor(rows, dtype=torch.long, device=self.device)
             cache.reorder_cache(idx)
             mask, old_logits = live.mask[idx], (live.logits[idx] if live.logits.numel() else None)
+            mask = _trim(cache, mask)
         else:
             mask, old_logits = live.mask, live.logits
         width = max(len(s) for _, s in plan)

@@ -7,25 +7,27 @@ import codecs
 import contextlib
 import json
 import math
+import resource
+import threading
 import time
 import weakref
 from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
+from ..deadline import Deadline
 from ..errors import AwrsError
 from ..sampling.sampler import make_sampler
 from . import output
-from .engine import Busy, Engine
+from .engine import Busy, Engine, ShuttingDown, _resolve
 from .errors import APIError, from_awrs, install
 from .guard import Guard
 from .plan import Limits, Plan, make_plan
 from .schemas import ChatCompletionRequest, CompletionRequest
 
 def create_app(lm, model_id: str, *, api_key: str | None = None,
-               limits: Limits = Limits(), max_rows: int = 64) -> FastAPI:
+               limits: Limits = Limits(), max_rows: int = 64, **scheduler: Any) -> FastAPI:
     """The server for ``lm``, known to clients as ``model_id`` (or ``"default"``).
 
     Args:
@@ -34,8 +36,10 @@ def create_app(lm, model_id: str, *, api_key: str | None = None,
         api_key: when set, every route but ``/health`` needs ``Authorization: Bearer <key>``.
         limits: request bounds, queue size and time limit.
         max_rows: bound on rows per batched forward.
+        scheduler: ``prefill_chunk`` and ``max_cache_bytes`` of the
+            :class:`~awrs.sampling.scheduler.Scheduler`.
     """
-    engine = Engine(lm, max_rows=max_rows, max_pending=limits.max_pending)
+    engine = Engine(lm, max_rows=max_rows, max_pending=limits.max_pending, **scheduler)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -54,7 +58,8 @@ def create_app(lm, model_id: str, *, api_key: str | None = None,
         return {"status": "ok", "model": model_id, "pending": engine.pending,
                 "active": engine.active, "finished": engine.finished,
                 "cancelled": engine.cancelled, "steps": engine.steps,
-                "lm_calls": engine.lm_calls, "busy_seconds": round(engine.busy_seconds, 3)}
+                "lm_calls": engine.lm_calls, "busy_seconds": round(engine.busy_seconds, 3),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -74,7 +79,7 @@ def create_app(lm, model_id: str, *, api_key: str | None = None,
     async def completions(req: CompletionRequest, request: Request):
         return await served.complete(req, request)
 
-    app.state.engine = engine
+    app.state.engine, app.state.served = engine, served
     return app
 
 
@@ -83,6 +88,8 @@ class Served:
 
     def __init__(self, engine: Engine, lm, model_id: str, limits: Limits):
         self.engine, self.lm, self.model_id, self.limits = engine, lm, model_id, limits
+        self.builds: set[Deadline] = set()  # builds in flight (cancelled on shutdown)
+        self.closing = False  # the drain time after SIGTERM ran out
 
     def check_model(self, name: str, param: str = "model") -> None:
         if name not in (self.model_id, "default"):
@@ -98,22 +105,60 @@ class Served:
             raise APIError(429, f"server busy: {exc}; retry later", code="queue_full",
                            headers={"Retry-After": "1"}) from None
         handed = False
+        deadline = Deadline(self.limits.timeout, "building the request")
         try:
-            plan = await run_in_threadpool(make_plan, req, self.lm, self.limits)
-            sampler = await run_in_threadpool(self._sampler, plan)
+            plan, sampler = await self._build(req, deadline, request)
             if plan.stream:
                 include_usage = bool((req.stream_options or {}).get("include_usage"))
                 slot = _Slot(self.engine)
-                events = self._stream(plan, sampler, include_usage, slot)
+                events = self._stream(plan, sampler, include_usage, slot, deadline)
                 # the stream frees the slot when it ends, or when it is dropped unstarted
                 weakref.finalize(events, slot.release)
                 handed = True
                 return StreamingResponse(events, media_type="text/event-stream",
                                          headers={"Cache-Control": "no-cache"})
-            return await self._guarded(self._answer(plan, sampler), request)
+            return await self._guarded(self._answer(plan, sampler), request, deadline)
         finally:
             if not handed:
                 self.engine.release()
+
+    async def _build(self, req, deadline: Deadline, request: Request) -> tuple[Plan, Any]:
+        """Plan and sampler, built on a thread of their own under the request's deadline.
+
+        Past the deadline (504) or when the client goes away (499) the build is cancelled:
+        it stops computing (see :mod:`awrs.deadline`) and the slot is freed at once.
+        """
+        def work():
+            plan = make_plan(req, self.lm, self.limits)
+            return plan, self._sampler(plan)
+
+        fut = _in_thread(deadline, work)
+        self.builds.add(deadline)
+        try:
+            while not fut.done():
+                await asyncio.wait({fut}, timeout=max(min(0.2, deadline.left()), 0))
+                if fut.done():
+                    break
+                if deadline.left() <= 0:
+                    deadline.cancel(f"past this server's time limit of {self.limits.timeout:g} s")
+                    raise _timeout(self.limits.timeout)
+                if await request.is_disconnected():
+                    deadline.cancel("the client disconnected")
+                    raise APIError(499, "client disconnected", code="client_closed")
+        finally:
+            self.builds.discard(deadline)
+        exc = fut.exception()
+        if exc is None:
+            return fut.result()
+        if self.closing:
+            raise _shutting_down()
+        if deadline.expired():  # the build ended itself on the deadline
+            raise _timeout(self.limits.timeout) from None
+        if isinstance(exc, APIError):
+            raise exc
+        if isinstance(exc, AwrsError):
+            raise from_awrs(exc, None) from exc
+        raise exc
 
     def _sampler(self, plan: Plan):
         try:
@@ -121,20 +166,17 @@ class Served:
         except AwrsError as exc:
             raise from_awrs(exc, None) from exc
 
-    async def _guarded(self, coro, request: Request):
-        """Await ``coro`` under the time limit; cancel it when the client goes away."""
+    async def _guarded(self, coro, request: Request, deadline: Deadline):
+        """Await ``coro`` until the request's deadline; cancel it when the client goes away."""
         task = asyncio.ensure_future(coro)
-        deadline = asyncio.get_running_loop().time() + self.limits.timeout
         try:
             while True:
-                left = deadline - asyncio.get_running_loop().time()
+                left = deadline.left()
                 done, _ = await asyncio.wait({task}, timeout=max(min(0.2, left), 0))
                 if done:
                     return task.result()
                 if left <= 0:
-                    raise APIError(504, f"request ran past this server's time limit of "
-                                   f"{self.limits.timeout:g} s and was cancelled",
-                                   code="timeout")
+                    raise _timeout(self.limits.timeout)
                 if await request.is_disconnected():
                     raise APIError(499, "client disconnected", code="client_closed")
         finally:
@@ -145,8 +187,18 @@ class Served:
     async def _run(self, plan: Plan, sampler, on_step=None):
         try:
             return await self.engine.run(sampler, on_step)
+        except ShuttingDown:
+            raise _shutting_down() from None
         except AwrsError as exc:
             raise from_awrs(exc, None) from exc
+
+    def drain_expired(self) -> None:
+        """The drain time after SIGTERM ran out: end every request still in flight."""
+        reason = "the server is shutting down and its drain time ran out"
+        self.closing = True
+        for d in list(self.builds):
+            d.cancel(reason)
+        self.engine.fail_all(reason)
 
     async def _answer(self, plan: Plan, sampler) -> dict[str, Any]:
         result = await self._run(plan, sampler)
@@ -154,7 +206,7 @@ class Served:
             choices = [await self._select(plan, result)]
         else:
             choices = output.choose(result, plan.n, result.stats.seed)
-        choices = output.stopped(choices, plan.stop)
+        choices = output.stopped(self.lm, choices, plan.stop)  # text, ids, usage cut alike
         logprobs = None
         if plan.logprobs is not None:
             logprobs = await self._logprobs(plan, choices)
@@ -197,16 +249,22 @@ class Served:
 
     # -- streaming -----------------------------------------------------------------------------
     async def _stream(self, plan: Plan, sampler, include_usage: bool,
-                      slot: "_Slot") -> AsyncIterator[str]:
+                      slot: "_Slot", deadline: Deadline) -> AsyncIterator[str]:
         """Server-sent events. method="awrs": token by token, choice i following particle i;
         other methods: each choice's final text as one chunk."""
         rid, chat = output.new_id(plan.chat), plan.chat
+        created = int(time.time())  # one value for every chunk of this stream
+
+        def chunk(i: int, text: str | None, finish_reason: str | None = None, **kw):
+            return output.chunk(chat, rid, self.model_id, i, text, finish_reason,
+                                created=created, with_usage=include_usage, **kw)
+
         snaps: asyncio.Queue = asyncio.Queue()
         live = plan.method == "awrs"
         task = asyncio.ensure_future(self._run(plan, sampler, snaps.put_nowait if live else None))
         task.add_done_callback(lambda _: snaps.put_nowait(None))
-        deadline = asyncio.get_running_loop().time() + self.limits.timeout
         streams = [_TextStream(self.lm, plan.stop) for _ in range(plan.n)]
+        drawn = 0  # tokens of every particle in the latest snapshot
 
         def event(obj) -> str:
             return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
@@ -214,9 +272,9 @@ class Served:
         try:
             if chat:
                 for i in range(plan.n):
-                    yield event(output.chunk(chat, rid, self.model_id, i, "", first=True))
+                    yield event(chunk(i, "", first=True))
             while True:
-                left = deadline - asyncio.get_running_loop().time()
+                left = deadline.left()
                 try:
                     snap = await asyncio.wait_for(snaps.get(), timeout=max(left, 0.001))
                 except asyncio.TimeoutError:
@@ -225,18 +283,19 @@ class Served:
                                    code="timeout") from None
                 if snap is None:
                     break
+                drawn = sum(len(p[0]) for p in snap)
                 for i, s in enumerate(streams):
                     delta = s.update(snap[i][0])
                     if delta:
-                        yield event(output.chunk(chat, rid, self.model_id, i, delta))
+                        yield event(chunk(i, delta))
                 if all(s.stopped for s in streams):  # every choice hit a stop sequence
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                     break
-            if task.cancelled():
-                choices = [output.Choice(s.sent, (), "stop") for s in streams]
-                tokens = 0
+            if task.cancelled():  # every choice stopped: their kept ids, the tokens drawn
+                choices = [s.finish(None) for s in streams]
+                tokens = drawn
             else:
                 result = task.result()
                 tokens = result.stats.tokens
@@ -244,13 +303,12 @@ class Served:
                     choices = [s.finish(result.samples[i]) for i, s in enumerate(streams)]
                 else:
                     choices = output.stopped(
-                        output.choose(result, plan.n, result.stats.seed), plan.stop)
+                        self.lm, output.choose(result, plan.n, result.stats.seed), plan.stop)
             for i, c in enumerate(choices):
                 text = streams[i].tail if live and i < len(streams) else c.text
-                yield event(output.chunk(chat, rid, self.model_id, i, text or None,
-                                         c.finish_reason))
-            if include_usage:
-                last = output.chunk(chat, rid, self.model_id, 0, None)
+                yield event(chunk(i, text or None, c.finish_reason))
+            if include_usage:  # the final chunk: no choices, the usage of the whole answer
+                last = chunk(0, None)
                 last["choices"] = []
                 last["usage"] = output.usage(plan.prompt_ids, choices, tokens)
                 yield event(last)
@@ -264,6 +322,35 @@ class Served:
                 task.cancel()
             slot.release()
         yield "data: [DONE]\n\n"
+
+
+def _shutting_down() -> APIError:
+    return APIError(503, "the server is shutting down and its drain time ran out; retry on "
+                    "another server", code="server_shutting_down", headers={"Retry-After": "1"})
+
+
+def _timeout(limit: float) -> APIError:
+    return APIError(504, f"request ran past this server's time limit of {limit:g} s and was "
+                    "cancelled", code="timeout")
+
+
+def _in_thread(deadline: Deadline, fn) -> asyncio.Future:
+    """Run ``fn`` under ``deadline`` on a new daemon thread; a future of its result."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    def target() -> None:
+        try:
+            value, error = deadline.run(fn), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
+            value, error = None, exc
+        try:
+            loop.call_soon_threadsafe(_resolve, fut, value, error)
+        except RuntimeError:  # the loop is closed
+            pass
+
+    threading.Thread(target=target, name="awrs-build", daemon=True).start()
+    return fut
 
 
 class _Slot:
@@ -284,7 +371,8 @@ class _TextStream:
     def __init__(self, lm, stop: list[str]):
         self.lm, self.stop = lm, stop
         self.hold = max((len(s) for s in stop), default=1) - 1
-        self.n_ids, self.text, self.sent, self.tail = 0, "", "", ""
+        self.ids: list[int] = []
+        self.text, self.sent, self.tail = "", "", ""
         self.stopped = False
         self.dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
@@ -292,9 +380,9 @@ class _TextStream:
         """Feed the particle's ids; return the text now safe to send."""
         if self.stopped:
             return ""
-        for t in ids[self.n_ids:]:
+        for t in ids[len(self.ids):]:
             self.text += self.dec.decode(self.lm.vocab[t])
-        self.n_ids = len(ids)
+        self.ids = list(ids)
         cut, hit = output.apply_stop(self.text, self.stop)
         if hit:
             self.stopped = True
@@ -307,11 +395,17 @@ class _TextStream:
         return delta
 
     def finish(self, sample) -> output.Choice:
-        """The choice at the end; ``tail`` is what remains to send."""
+        """The choice at the end (``sample``: the particle's final sample, or None when the
+        run was cancelled because every choice had stopped); ``tail`` is what remains to send.
+        Token ids are cut with the text (:func:`output.kept_ids`), so usage counts what was
+        sent."""
         if self.stopped:
             self.tail = ""
-            return output.Choice(self.sent, tuple(sample.token_ids), "stop")
-        text, hit = output.apply_stop(sample.text, self.stop)
-        self.tail = text[len(self.sent):] if text.startswith(self.sent) else ""
-        reason = "stop" if hit or sample.finished else "length"
-        return output.Choice(text, tuple(sample.token_ids), reason)
+            # the ids that made the text sent (the particle may have been resampled since)
+            return output.Choice(self.sent, output.kept_ids(self.lm, self.ids, len(self.sent)),
+                                 "stop")
+        c = output.stop_choice(self.lm, output.Choice(
+            sample.text, tuple(sample.token_ids), "stop" if sample.finished else "length"),
+            self.stop)
+        self.tail = c.text[len(self.sent):] if c.text.startswith(self.sent) else ""
+        return c

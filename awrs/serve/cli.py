@@ -7,6 +7,7 @@ import ipaddress
 import os
 import sys
 
+from ..limits import DEFAULT_CACHE_BYTES, DEFAULT_PREFILL_CHUNK
 from .plan import Limits
 
 
@@ -19,8 +20,23 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=None,
                    help="require 'Authorization: Bearer KEY' on every route but /health "
                    "(default: $AWRS_API_KEY)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: half the cores, at least 1; OpenMP waits "
+                   "passively unless OMP_WAIT_POLICY is set)")
     p.add_argument("--max-rows", type=int, default=64, help="rows per batched forward (64)")
+    p.add_argument("--prefill-chunk", type=int, default=DEFAULT_PREFILL_CHUNK,
+                   help="prompt tokens computed per step for a long prompt, beside the "
+                   f"decoding requests ({DEFAULT_PREFILL_CHUNK}; 0: whole prompts at once)")
+    p.add_argument("--max-prompt-tokens", type=int, default=d.max_prompt_tokens,
+                   help="longest prompt in tokens; longer ones get 413 (default: the model's "
+                   "context length, past which prompt + max_tokens get 400 "
+                   "context_length_exceeded)")
+    p.add_argument("--max-cache-mib", type=int, default=DEFAULT_CACHE_BYTES >> 20,
+                   help="bound on the batch's cached keys/values in MiB: rows x longest "
+                   f"context x bytes per token ({DEFAULT_CACHE_BYTES >> 20})")
+    p.add_argument("--drain-timeout", type=float, default=d.drain_timeout,
+                   help="seconds SIGTERM waits for requests in flight before ending them "
+                   f"with 503 ({d.drain_timeout:g})")
     p.add_argument("--max-pending", type=int, default=d.max_pending,
                    help=f"requests queued or running at once; more get 429 ({d.max_pending})")
     p.add_argument("--timeout", type=float, default=d.timeout,
@@ -43,7 +59,10 @@ def _loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the model and serve until interrupted."""
+    """Load the model and serve until interrupted (SIGTERM drains, see ``--drain-timeout``)."""
+    from ..threads import configure
+
+    threads = configure(args.threads)  # before torch loads
     try:
         import uvicorn
 
@@ -58,11 +77,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"awrs serve: warning: binding {args.host} without an API key", file=sys.stderr)
     limits = Limits(max_body_bytes=args.max_body_bytes, max_tokens=args.max_tokens_limit,
                     max_particles=args.max_particles, max_pending=args.max_pending,
-                    timeout=args.timeout)
-    lm = load_model(args.model, threads=args.threads)
+                    timeout=args.timeout, max_prompt_tokens=args.max_prompt_tokens or None,
+                    drain_timeout=args.drain_timeout)
+    lm = load_model(args.model, threads=threads)
     model_id = DEFAULT_MODEL if args.model is None else Path(args.model).name
-    app = create_app(lm, model_id, api_key=key, limits=limits, max_rows=args.max_rows)
-    print(f"awrs serve: {model_id} on http://{args.host}:{args.port}/v1", file=sys.stderr,
-          flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    app = create_app(lm, model_id, api_key=key, limits=limits, max_rows=args.max_rows,
+                     prefill_chunk=args.prefill_chunk or None,
+                     max_cache_bytes=(args.max_cache_mib << 20) or None)
+    print(f"awrs serve: {model_id} on http://{args.host}:{args.port}/v1 ({threads} threads)",
+          file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                            timeout_graceful_shutdown=args.drain_timeout + 5)
+    _DrainingServer(config, app.state.served, args.drain_timeout).run()
     return 0
+
+
+def _DrainingServer(config, served, drain_timeout: float):
+    """uvicorn's server, which on SIGTERM / SIGINT stops accepting, lets requests in flight
+    finish for ``drain_timeout`` seconds, then ends the rest with 503 (``Served.drain_expired``)."""
+    import threading
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        timer: threading.Timer | None = None
+
+        def handle_exit(self, sig, frame) -> None:
+            if self.timer is None:
+                self.timer = threading.Timer(drain_timeout, served.drain_expired)
+                self.timer.daemon = True
+                self.timer.start()
+            super().handle_exit(sig, frame)
+
+    return Server(config)

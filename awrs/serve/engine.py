@@ -23,6 +23,10 @@ class Busy(Exception):
     """The engine already holds ``max_pending`` requests."""
 
 
+class ShuttingDown(Exception):
+    """The server is shutting down and ended the request (its drain time ran out)."""
+
+
 class _Job:
     __slots__ = ("sampler", "loop", "future", "on_step")
 
@@ -46,10 +50,13 @@ class Engine:
         lm: the model (touched only by the engine thread).
         max_rows: bound on rows per forward (passed to the Scheduler).
         max_pending: requests admitted at once (queued or running); more raise :class:`Busy`.
+        scheduler: more keyword arguments of the Scheduler (``prefill_chunk``,
+            ``max_cache_bytes``).
     """
 
-    def __init__(self, lm, *, max_rows: int = 64, max_pending: int = 64):
+    def __init__(self, lm, *, max_rows: int = 64, max_pending: int = 64, **scheduler: Any):
         self.lm, self.max_rows, self.max_pending = lm, max_rows, max_pending
+        self.scheduler_options = scheduler
         self.pending = 0  # admitted and not yet released (event-loop side)
         self.active = 0  # samplers in the scheduler (engine side)
         self.finished = self.cancelled = self.steps = 0
@@ -65,6 +72,10 @@ class Engine:
     def stop(self) -> None:
         self._inbox.put(("stop",))
         self._thread.join(timeout=30)
+
+    def fail_all(self, reason: str) -> None:
+        """End every request in flight with :class:`ShuttingDown` (thread-safe)."""
+        self._inbox.put(("fail", reason))
 
     def admit(self) -> None:
         """Count a request in, or raise :class:`Busy` when ``max_pending`` are in already."""
@@ -105,7 +116,7 @@ class Engine:
             pass
 
     def _run(self) -> None:
-        sch = Scheduler(self.lm, max_rows=self.max_rows)
+        sch = Scheduler(self.lm, max_rows=self.max_rows, **self.scheduler_options)
         jobs: dict[int, _Job] = {}
         while True:
             msgs = [] if not sch.idle else [self._inbox.get()]
@@ -115,15 +126,20 @@ class Engine:
                 except queue.Empty:
                     break
             for msg in msgs:
-                if msg[0] == "stop":
+                if msg[0] in ("stop", "fail"):
                     for job in jobs.values():
+                        sch.remove(job.sampler)
                         self._post(job.loop, _resolve, job.future, None,
-                                   RuntimeError("the server is shutting down"))
-                    return
+                                   ShuttingDown(msg[1] if len(msg) > 1 else
+                                                "the server is shutting down"))
+                    jobs.clear()
+                    if msg[0] == "stop":
+                        return
+                    continue
                 self._handle(msg, sch, jobs)
             if not sch.idle:
                 self._step(sch, jobs)
-            self.active = len(sch.active) + len(sch.waiting)
+            self.active = len(sch.active) + len(sch.waiting) + len(sch.prefilling)
 
     def _handle(self, msg, sch, jobs: dict[int, _Job]) -> None:
         kind = msg[0]

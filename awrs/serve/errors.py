@@ -66,6 +66,16 @@ def from_awrs(exc: Exception, param: str | None) -> APIError:
     return APIError(500, f"{type(exc).__name__}: {msg}", code="internal_error")
 
 
+_HTTP_CODES = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return f"{len(value)} bytes that are not a JSON object"
+    return "JSON " + {dict: "object", list: "array", str: "string", bool: "boolean",
+                      type(None): "null"}.get(type(value), "number")
+
+
 def _loc(loc: tuple) -> str | None:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts) or None
@@ -92,6 +102,10 @@ def install(app) -> None:
         if kind == "missing" and tuple(first.get("loc", ())) == ("body",):
             return APIError(400, "expected a JSON object body, got none",
                             code="invalid_json").response()
+        if tuple(first.get("loc", ())) == ("body",):  # JSON, but not an object (or not JSON)
+            return APIError(400, "expected the body to be a JSON object (with Content-Type: "
+                            f"application/json), got {_what(first.get('input'))}",
+                            code="invalid_json").response()
         param = _loc(tuple(first.get("loc", ())))
         detail = "; ".join(f"{_loc(tuple(e.get('loc', ()))) or 'body'}: {e.get('msg')}"
                            for e in errors[:5])
@@ -100,9 +114,23 @@ def install(app) -> None:
                         code=code).response()
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
         msg = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        return APIError(exc.status_code, msg, headers=dict(exc.headers or {})).response()
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        if exc.status_code == 400:  # FastAPI's only 400: a body it could not parse as JSON
+            cause = exc.__cause__
+            if isinstance(cause, UnicodeDecodeError):
+                msg = (f"the request body is not valid UTF-8 (byte {cause.start}: "
+                       f"{cause.reason}): expected a JSON object encoded as UTF-8")
+            else:
+                msg = f"the request body could not be parsed as JSON: {msg}"
+            code = "invalid_json"
+        elif exc.status_code == 404:
+            msg = f"no route {request.method} {request.url.path}: {msg}"
+        elif exc.status_code == 405:
+            msg = f"method {request.method} is not allowed on {request.url.path}: {msg}"
+        return APIError(exc.status_code, msg, code=code,
+                        headers=dict(exc.headers or {})).response()
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception):

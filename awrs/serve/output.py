@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import math
 import time
 import uuid
@@ -58,12 +59,38 @@ def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
-def stopped(choices: list[Choice], stop: Sequence[str]) -> list[Choice]:
-    out = []
-    for c in choices:
-        text, hit = apply_stop(c.text, stop)
-        out.append(Choice(text, c.token_ids, "stop" if hit else c.finish_reason, c.probability))
-    return out
+def kept_ids(lm, ids: Sequence[int], chars: int) -> tuple[int, ...]:
+    """The shortest prefix of ``ids`` whose decoding covers its first ``chars`` characters.
+
+    The rule for a cut text (``stop``): a token is kept when it contributes a byte to a kept
+    character, so a token straddling the cut (part kept text, part stop sequence) is kept —
+    every returned character has its token, log-probability and count, and the decoding of
+    the kept ids is the returned text, followed by the straddling token's excess when the cut
+    falls inside a token. Characters are counted as ``lm.decode`` makes them (UTF-8,
+    invalid bytes replaced), across tokens that split a character.
+    """
+    if chars <= 0:
+        return ()
+    dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    emitted = 0
+    for k, tid in enumerate(ids):
+        if emitted >= chars:  # everything from token k on lies past the cut
+            return tuple(ids[:k])
+        emitted += len(dec.decode(lm.vocab[tid]))
+    return tuple(ids)
+
+
+def stop_choice(lm, c: Choice, stop: Sequence[str]) -> Choice:
+    """``c`` cut before its first stop sequence: text, token ids (so logprobs and usage) and
+    finish reason together."""
+    text, hit = apply_stop(c.text, stop)
+    if not hit:
+        return c
+    return Choice(text, kept_ids(lm, c.token_ids, len(text)), "stop", c.probability)
+
+
+def stopped(lm, choices: list[Choice], stop: Sequence[str]) -> list[Choice]:
+    return [stop_choice(lm, c, stop) for c in choices]
 
 
 # -- logprobs (computed on the engine thread: they use the model) ------------------------------
@@ -152,8 +179,13 @@ def body(chat: bool, rid: str, model: str, choices: list[Choice], logprobs: list
 
 
 def chunk(chat: bool, rid: str, model: str, index: int, text: str | None,
-          finish_reason: str | None = None, *, first: bool = False) -> dict[str, Any]:
-    """One server-sent event: a text delta of choice ``index`` (and/or its finish reason)."""
+          finish_reason: str | None = None, *, first: bool = False, created: int,
+          with_usage: bool = False) -> dict[str, Any]:
+    """One server-sent event: a text delta of choice ``index`` (and/or its finish reason).
+
+    ``created`` is the stream's (one value for all its chunks); ``with_usage`` (the request
+    asked for ``stream_options.include_usage``) adds ``"usage": null``, as every chunk but the
+    final usage chunk carries."""
     if chat:
         delta: dict[str, Any] = {"role": "assistant"} if first else {}
         if text is not None:
@@ -165,5 +197,8 @@ def chunk(chat: bool, rid: str, model: str, index: int, text: str | None,
         choice = {"index": index, "text": text or "", "logprobs": None,
                   "finish_reason": finish_reason}
         kind = "text_completion"
-    return {"id": rid, "object": kind, "created": int(time.time()), "model": model,
-            "choices": [choice]}
+    out = {"id": rid, "object": kind, "created": created, "model": model,
+           "choices": [choice]}
+    if with_usage:
+        out["usage"] = None
+    return out

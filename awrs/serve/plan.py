@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..constraints.sql.schema import looks_like_ddl
 from ..errors import AwrsError
 from .errors import APIError, from_awrs
-from .schemas import ChatCompletionRequest, CompletionRequest, neutral_violations
+from .schemas import (MAX_TEMPERATURE, MIN_TEMPERATURE, ChatCompletionRequest,
+                      CompletionRequest, neutral_violations)
 
-_DDL = re.compile(r"\bcreate\s+(?:temp\w*\s+)?(?:table|view)\b", re.I)
 _SOURCES = ("response_format", "regex", "pattern", "grammar", "sql")
 
 
@@ -27,6 +27,9 @@ class Limits:
         max_whitespace: whitespace-run bound for ``grammar`` and ``sql`` constraints.
         pattern_timeout: seconds per match of a ``pattern`` (a catastrophic pattern fails
             its request with 400 instead of stalling every request).
+        max_prompt_tokens: longest prompt in tokens (413 past it; ``None``: the model's
+            context length bounds it alone).
+        drain_timeout: seconds SIGTERM waits for requests in flight before ending them.
     """
 
     max_body_bytes: int = 1 << 20
@@ -36,6 +39,8 @@ class Limits:
     timeout: float = 300.0
     max_whitespace: int = 8
     pattern_timeout: float = 0.5
+    max_prompt_tokens: int | None = None
+    drain_timeout: float = 10.0
 
 
 @dataclass(slots=True)
@@ -71,17 +76,44 @@ def make_plan(req: ChatCompletionRequest | CompletionRequest, lm, limits: Limits
                        "expected it unset (or at its neutral value)", param=bad[0],
                        code="unsupported_option")
     prompt_ids, prompt_text = _chat_prompt(req, lm) if chat else _text_prompt(req, lm)
+    max_tokens = (req.max_completion_tokens if chat else None) or req.max_tokens or 256
+    _check_limits(req, max_tokens, limits)  # the cheap bounds first, then the build
+    _check_prompt(prompt_ids, limits, "messages" if chat else "prompt")
     constraint, _ = _constraint(req, limits)
     method = req.method or ("smc" if constraint is not None else "direct")
-    max_tokens = (req.max_completion_tokens if chat else None) or req.max_tokens or 256
-    _check_limits(req, max_tokens, limits)
     n_particles = req.best_of_k or req.n_particles or (
         max(8, req.n) if method in ("smc", "rerank") else req.n)
     _check_options(req, method, n_particles, chat)
     temperature = 1.0 if req.temperature is None else req.temperature
     if temperature == 0:
         raise APIError(400, "temperature=0 (greedy decoding) is not supported: awrs samples; "
-                       "expected a temperature > 0", param="temperature", code="invalid_value")
+                       f"expected {MIN_TEMPERATURE:g} <= temperature <= {MAX_TEMPERATURE:g}",
+                       param="temperature", code="invalid_value")
+    if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
+        why = (f"below the minimum of {MIN_TEMPERATURE:g}: logits divided by a smaller "
+               "temperature can overflow float32 to inf/NaN (and the sampled text is "
+               f"meaningless), while {MIN_TEMPERATURE:g} already samples nearly greedily"
+               if temperature < MIN_TEMPERATURE else
+               f"above the maximum of {MAX_TEMPERATURE:g}: the distribution is then "
+               "nearly uniform over the vocabulary")
+        raise APIError(400, f"temperature={temperature:g} is {why}; expected "
+                       f"{MIN_TEMPERATURE:g} <= temperature <= {MAX_TEMPERATURE:g}",
+                       param="temperature", code="invalid_value")
+    limit = getattr(lm, "max_length", None)  # the model's context: prompt + generated tokens
+    if limit is not None:
+        field_ = "messages" if chat else "prompt"
+        room = limit - len(prompt_ids) + 1  # the last token drawn is never fed back
+        asked = (req.max_completion_tokens if chat else None) or req.max_tokens
+        if asked is None and room >= 1:
+            max_tokens = min(max_tokens, room)  # the default: as much as the context holds
+        if max_tokens > room:
+            raise APIError(400, f"this model's maximum context length is {limit} tokens, "
+                           f"but {len(prompt_ids)} tokens were given in the {field_} and "
+                           f"max_tokens={max_tokens}: expected {field_} shorter or max_tokens "
+                           f"<= {room}" if room >= 1 else
+                           f"this model's maximum context length is {limit} tokens, but the "
+                           f"{field_} has {len(prompt_ids)} tokens: expected a shorter one",
+                           param=field_, code="context_length_exceeded")
     sampler = dict(method=method, n_particles=n_particles, max_tokens=max_tokens,
                    temperature=float(temperature), seed=req.seed)
     if req.ess_threshold is not None:
@@ -181,7 +213,7 @@ def _build(awrs, req, source: str, limits: Limits):
         grammar = awrs.Grammar(req.grammar)
         return grammar if ws is None else grammar & ws
     db = req.sql
-    if isinstance(db, str) and not _DDL.search(db):  # never a path on the server's disk
+    if isinstance(db, str) and not looks_like_ddl(db):  # never a path on the server's disk
         raise APIError(400, "sql expects DDL text (CREATE TABLE ...) or a Spider tables.json "
                        "entry (an object), got text without CREATE TABLE", param="sql",
                        code="invalid_value")
@@ -197,6 +229,14 @@ def _check_limits(req, max_tokens: int, limits: Limits) -> None:
         if value is not None and value > limit:
             raise APIError(413, f"{name}={value} exceeds this server's limit of {limit}",
                            param=name, code="limit_exceeded")
+
+
+def _check_prompt(prompt_ids: list[int], limits: Limits, param: str) -> None:
+    bound = limits.max_prompt_tokens
+    if bound is not None and len(prompt_ids) > bound:
+        raise APIError(413, f"the {param} has {len(prompt_ids)} tokens, over this server's "
+                       f"limit of {bound} prompt tokens: expected a shorter one", param=param,
+                       code="limit_exceeded")
 
 
 def _unsupported(param: str, message: str) -> APIError:

@@ -7,6 +7,11 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 METHODS = ("smc", "awrs", "mask", "rerank", "direct")
+#: the temperatures served (plan.py refuses others with 400): logits / T stays finite in
+#: float32 for every logit a float16/bfloat16/float32 model gives below 3.4e36 in magnitude,
+#: and T = 0.01 already samples nearly greedily (a logit gap of 0.1 becomes 10 nats); above
+#: 100 the distribution is nearly uniform.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-2, 100.0
 REWARDS = ("logprob", "judge")
 
 
@@ -51,7 +56,7 @@ class Extensions(_Strict):
     ess_threshold: float | None = Field(None, ge=0, le=1)
     best_of_k: int | None = Field(None, ge=1)
     reward: Literal["logprob", "judge"] | None = None
-    selection_temperature: float | None = Field(None, ge=0)
+    selection_temperature: float | None = Field(None, ge=0, allow_inf_nan=False)
 
 
 class _Common(Extensions):
@@ -59,7 +64,7 @@ class _Common(Extensions):
 
     model: str
     max_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0)
+    temperature: float | None = Field(None, ge=0, allow_inf_nan=False)  # range: plan.py
     n: int = Field(1, ge=1)
     seed: int | None = None
     stop: str | list[str] | None = None

@@ -211,7 +211,9 @@ def test_schema_as_json_text_and_options_checked():
     ({"items": [{}], "$defs": {}}, UnsupportedFeatureError, "array-form 'items' at /items"),
     ({"$ref": "https://example.com/missing.json"}, UnsupportedFeatureError, "registry="),
     ({"$ref": "#/$defs/missing"}, UnsupportedFeatureError, "#/\\$defs/missing"),
-    ({"patternProperties": {"\\p{L}": {}}}, UnsupportedFeatureError, "/patternProperties"),
+    ({"patternProperties": {"\\p{L}": {}}, "unevaluatedProperties": False},
+     UnsupportedFeatureError, "/patternProperties"),
+    ({"patternProperties": {"a(": {}}}, UnsupportedFeatureError, "/patternProperties/a"),
     ({"$schema": "http://json-schema.org/draft-03/schema#"}, UnsupportedFeatureError, "dialect"),
 ])
 def test_refusals_name_keyword_and_pointer(schema, error, match):

@@ -359,8 +359,11 @@ def test_pattern_basics():
 def test_pattern_known_over_approximation():
     """Documented limitation of the matcher path (patterns that are not compiled to a DFA):
     partial matching does not see that an atomic group or a look-ahead makes the language
-    empty; completion stays exact."""
-    for pat, text in [(r"(?>a+)a", "aa"), (r"(?=.*x)abc", "abc")]:
+    empty; completion stays exact. (A look-ahead at the start of the text is compiled
+    exactly: ``(?=.*x)abc`` is regular and refuses every prefix.)"""
+    exact = Pattern(r"(?=.*x)abc")
+    assert exact.regular and not exact.accepts_prefix("")
+    for pat, text in [(r"(?>a+)a", "aa"), (r"a(?=.*x)bc", "abc")]:
         p = Pattern(pat)
         assert not p.regular
         assert p.accepts_prefix(text)  # would be False for an exact check
@@ -404,7 +407,7 @@ def test_pattern_prefix_monotone_on_sample(data_dir):
 
 
 def test_pattern_timeout_is_an_evaluation_error():
-    p = Pattern(r"(?=a)(a|aa)+c", timeout=1e-3)  # exponential backtracking (matcher path)
+    p = Pattern(r"a(?=a)(a|aa)+c", timeout=1e-3)  # exponential backtracking (matcher path)
     assert not p.regular
     with pytest.raises(awrs.ConstraintEvaluationError) as info:
         p.accepts("a" * 40 + "b")

@@ -265,10 +265,11 @@ def test_the_last_token_checks_only_the_end_of_sequence():
 
 
 def test_children_of_a_state_without_known_completion_are_not_searched():
-    # a lookahead the prefix check cannot judge: "hello" passes it but no completion exists
-    # (a doubled letter), so its search walks its whole limit; its children inherit the verdict
+    # a lookahead the prefix check cannot judge (a back-reference to an unbounded group: not
+    # regular): "hello" passes it but no completion exists (a repeated substring), so its
+    # search walks its whole limit; its children inherit the verdict
     lm = ToyLM([b"he", b"l", b"o", b"x", b"<eos>"], 4, lambda ctx: {i: 0.2 for i in range(5)})
-    pattern = awrs.Pattern(r"\b(?!\w*([a-z])\1)\w+\b")
+    pattern = awrs.Pattern(r"\b(?!\w*(\w+)\1)\w+\b")
     assert not pattern.regular
     b = Budget(pattern, lm, awrs.sampling.population.Stats("smc", 0, 1))
     parent = pattern.advance(pattern.advance(pattern.start(), b"hel"), b"l")
@@ -310,7 +311,7 @@ def test_the_twist_follows_the_known_completion():
     from awrs.sampling.budget import UNKNOWN_TWIST
 
     lm = ToyLM([b"he", b"l", b"o", b"x", b"<eos>"], 4, lambda ctx: {i: 0.2 for i in range(5)})
-    pattern = awrs.Pattern(r"\b(?!\w*([a-z])\1)\w+\b")
+    pattern = awrs.Pattern(r"\b(?!\w*(\w+)\1)\w+\b")
     b = Budget(pattern, lm, awrs.sampling.population.Stats("smc", 0, 1), twist=True)
     dead = pattern.advance(pattern.start(), b"hell")  # no completion: the search finds none
     assert b.closing.entry(dead) == (None, None)

@@ -11,7 +11,8 @@ import regex
 from referencing.exceptions import Unresolvable
 
 from ...errors import ConstraintError, UnsupportedFeatureError
-from .drafts import ANNOTATIONS, ASSERTING, Draft, children, compile_pattern, escape
+from .drafts import (ANNOTATIONS, ASSERTING, Draft, children, compile_pattern, escape,
+                     needs_regex)
 
 _TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 _COUNTS = frozenset({"minLength", "maxLength", "minItems", "maxItems", "minProperties",
@@ -66,6 +67,8 @@ def audit(root, draft: Draft, resolver, max_depth: int = 128) -> AuditResult:
     uf = _UnionFind()
     names: dict = {}
     stack = [(root, resolver, "", False, None, 0)]
+    regex_keys: list = []  # (pointer, key) of patternProperties keys re cannot compile
+    unevaluated: list = []  # pointers of unevaluatedProperties
     while stack:
         s, res, ptr, entered, parent, depth = stack.pop()
         if isinstance(s, bool):
@@ -99,6 +102,11 @@ def audit(root, draft: Draft, resolver, max_depth: int = 128) -> AuditResult:
                 continue  # ignored by drafts 4-7 next to $ref
             if k in draft.keywords:
                 _check_value(k, v, draft, f"{ptr}/{k}")
+                if k == "unevaluatedProperties":
+                    unevaluated.append(f"{ptr}/{k}")
+                elif k == "patternProperties":
+                    regex_keys.extend((f"{ptr}/{k}/{escape(p)}", p) for p in v
+                                      if needs_regex(p))
             elif k in ASSERTING and k not in ANNOTATIONS:
                 raise UnsupportedFeatureError(
                     f"keyword {k!r} at {ptr or '/'} is not part of JSON Schema {draft.name} (the "
@@ -116,6 +124,12 @@ def audit(root, draft: Draft, resolver, max_depth: int = 128) -> AuditResult:
             if not suffix.startswith(_CONTAINERS):
                 same = suffix.startswith(_SAME)
                 stack.append((sub, res, ptr + suffix, False, key if same else None, depth + 1))
+    if regex_keys and unevaluated:
+        raise UnsupportedFeatureError(
+            f"patternProperties key {regex_keys[0][1]!r} at {regex_keys[0][0]} needs the regex "
+            f"package (ECMA 262 syntax), and the schema uses unevaluatedProperties (at "
+            f"{unevaluated[0]}), whose validation matches keys with Python's re; expected "
+            f"re syntax for the key (e.g. an explicit character class)")
     _refuse_cycles(edges, where)
     groups: dict = {}
     for key, declared in names.items():
@@ -230,13 +244,13 @@ def _check_value(k: str, v, draft: Draft, ptr: str) -> None:
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
             bad = "an array of strings"
     elif k == "pattern":
-        bad = _pattern(v, ptr, ecma=True)
+        bad = _pattern(v, ptr)
     elif k == "patternProperties":
         if not isinstance(v, dict):
             bad = "an object"
         else:
             for p, x in v.items():
-                _pattern(p, f"{ptr}/{escape(p)}", ecma=False)
+                _pattern(p, f"{ptr}/{escape(p)}")
                 _check_schema(x, f"{ptr}/{escape(p)}")
     elif k in _MAPS:
         if not isinstance(v, dict):
@@ -284,27 +298,26 @@ def _count(v) -> bool:
 
 
 def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # not NaN
 
 
-def _pattern(p, ptr: str, ecma: bool) -> str | None:
-    """Patterns are Python ``re`` patterns; ``pattern`` values may also use the ECMA 262
-    property escapes of the ``regex`` package (``\\p{L}``)."""
+def _pattern(p, ptr: str) -> str | None:
+    """Patterns (``pattern`` values and ``patternProperties`` keys) are Python ``re``
+    patterns, or may use the ECMA 262 property escapes of the ``regex`` package
+    (``\\p{L}``)."""
     if not isinstance(p, str):
         return "a regular expression string"
     try:
         re.compile(p)
     except re.error as exc:
-        if ecma:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    compile_pattern(p)
-                return None
-            except regex.error:
-                pass
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                compile_pattern(p)
+            return None
+        except regex.error:
+            pass
         raise UnsupportedFeatureError(
             f"pattern {p!r} at {ptr} is not a Python regular expression ({exc}); JSON Schema "
-            f"patterns are matched as jsonschema matches them, with Python's re"
-            + ("" if ecma else " (patternProperties keys: re only)")) from exc
+            f"patterns are matched as jsonschema matches them, with Python's re") from exc
     return None

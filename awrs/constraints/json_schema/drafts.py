@@ -59,15 +59,54 @@ def compile_pattern(pattern: str):
         return regex.compile(pattern)
 
 
+def needs_regex(pattern: str) -> bool:
+    """Whether ``pattern`` takes the ``regex`` package (ECMA 262 syntax ``re`` lacks)."""
+    return not isinstance(compile_pattern(pattern), re.Pattern)
+
+
 def _pattern(validator, pattern, instance, schema):
     if validator.is_type(instance, "string") and not search(pattern, instance):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
+def _by_search(base, matched: bool):
+    """``base`` (jsonschema's ``patternProperties`` or ``additionalProperties``) where Python's
+    ``re`` takes every key of ``patternProperties`` (jsonschema matches them with
+    ``re.search``); else the same keyword with keys matched by :func:`.patterns.search`, as
+    ``pattern`` is. ``matched``: the keyword applies to the matching keys (else to the keys
+    nothing matches). ``unevaluatedProperties`` beside such keys is refused by the audit."""
+    def keyword(validator, value, instance, schema):
+        pats = schema.get("patternProperties")
+        if not isinstance(pats, dict) or not any(needs_regex(p) for p in pats):
+            yield from base(validator, value, instance, schema)
+            return
+        if not validator.is_type(instance, "object"):
+            return
+        if matched:
+            for p, sub in pats.items():
+                for k, v in instance.items():
+                    if search(p, k):
+                        yield from validator.descend(v, sub, path=k, schema_path=p)
+            return
+        props = schema.get("properties", {})
+        extras = sorted(k for k in instance
+                        if k not in props and not any(search(p, k) for p in pats))
+        if validator.is_type(value, "object"):
+            for k in extras:
+                yield from validator.descend(instance[k], value, path=k)
+        elif not value and extras:
+            yield jsonschema.ValidationError(
+                f"{', '.join(map(repr, extras))} not allowed: no property or pattern of "
+                f"{sorted(pats)!r} matches")
+    return keyword
+
+
 def _extended(cls, dependencies: bool):
-    # ``pattern`` also takes ECMA 262 property escapes; the 2019-09 and 2020-12 meta-schemas
-    # keep ``dependencies`` for compatibility.
-    extra = {"pattern": _pattern}
+    # ``pattern`` and ``patternProperties`` also take ECMA 262 property escapes; the 2019-09
+    # and 2020-12 meta-schemas keep ``dependencies`` for compatibility.
+    extra = {"pattern": _pattern,
+             "patternProperties": _by_search(cls.VALIDATORS["patternProperties"], True),
+             "additionalProperties": _by_search(cls.VALIDATORS["additionalProperties"], False)}
     if dependencies:
         extra["dependencies"] = _legacy_keywords.dependencies_draft4_draft6_draft7
     return jsonschema.validators.extend(cls, extra)

@@ -3,9 +3,14 @@
 JSON Schema patterns match anywhere in the string (``re.search``). A regular pattern ``p`` is
 compiled by :func:`awrs.constraints.regex.compile_dfa` as the full match of
 ``(?s:.*)(?:p)(?s:.*)`` (anchors inside ``p`` keep their meaning: the DFA handles ``^``/``$``
-anywhere), so prefix checks are exact and every check is linear in the string. Patterns the DFA
-cannot take (back-references, look-arounds, ``\\p{..}``, too many states) fall back to the
-``regex`` package, with a time limit per match that raises a typed error instead of hanging.
+anywhere), so prefix checks are exact and every check is linear in the string. A look-ahead
+right after a start anchor (``^(?!(in|if)$)\\w+``) is compiled exactly too (see
+:mod:`awrs.constraints.regex.lookahead`): a prefix is alive iff some completion matches.
+Patterns in the ``regex`` package's syntax only (``\\p{..}``) take its automaton
+(:func:`~awrs.constraints.regex.extended.compile_extended`); ``pattern`` and
+``patternProperties`` share this path. Patterns no automaton takes (back-references,
+look-arounds elsewhere, too many states) fall back to the ``regex`` package, with a time limit
+per match that raises a typed error instead of hanging.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import warnings
 
 import regex
 
-from ...errors import ConstraintError, ConstraintEvaluationError
+from ...errors import ConstraintError, ConstraintEvaluationError, ConstraintSizeError
 from ..regex import compile_dfa
+from ..regex.extended import compile_extended
 
 #: DFA states allowed to one pattern (1 KiB of table each) before the fallback is used.
 MAX_STATES = 4096
@@ -93,7 +99,7 @@ class Matcher:
         self.dfa = self.rx = self.partial_rx = None
         source = f"(?:{pattern})" if anchored else f"(?s:.*)(?:{pattern})(?s:.*)"
         try:
-            self.dfa = compile_dfa(source, max_states=MAX_STATES)
+            self.dfa = _regular(source)
             self._table = self.dfa.table
         except ConstraintError:  # not regular (or too large): the regex package, bounded
             self.rx = _compile(pattern, anchored)
@@ -154,6 +160,21 @@ class Matcher:
                 f"pattern {self.pattern!r} is not regular and took over {TIMEOUT} s on a "
                 f"string of {len(s)} characters; expected a pattern without catastrophic "
                 f"backtracking", s.encode("utf-8", "replace")) from exc
+
+
+def _regular(source: str):
+    """The byte DFA of ``source``: with Python's ``re`` meaning where ``re`` takes the pattern
+    and the automaton does, else with the ``regex`` package's (``\\p{..}``, atomic groups…).
+
+    Raises:
+        ConstraintError: neither compiles it to an automaton of at most ``MAX_STATES``.
+    """
+    try:
+        return compile_dfa(source, max_states=MAX_STATES)
+    except ConstraintSizeError:
+        raise
+    except ConstraintError:
+        return compile_extended(source, max_states=MAX_STATES)
 
 
 def _compile(pattern: str, anchored: bool):

@@ -28,8 +28,9 @@ class Regex(IncrementalConstraint):
     Supported: literals, escapes, ``.``, classes (negated, ranges, ``\\d \\w \\s`` and their
     negations with Python's Unicode or ASCII meaning), quantifiers (greedy or lazy),
     alternation, groups (capturing, named, non-capturing, scoped flags), anchors and word
-    boundaries anywhere (``^ $ \\A \\Z \\b \\B``), flags IGNORECASE, DOTALL, MULTILINE,
-    VERBOSE, ASCII.
+    boundaries anywhere (``^ $ \\A \\Z \\b \\B``), look-aheads at the start of the text
+    (``(?!(in|if)$)\\w+``: exact products of automata, see :mod:`.lookahead`), flags
+    IGNORECASE, DOTALL, MULTILINE, VERBOSE, ASCII.
 
     Args:
         pattern: a ``str`` pattern in Python ``re`` syntax (or a compiled ``re.Pattern``).
@@ -38,8 +39,9 @@ class Regex(IncrementalConstraint):
 
     Raises:
         ConstraintError: the pattern is malformed (the message names the offset).
-        UnsupportedFeatureError: back-references, look-arounds, conditional groups, atomic
-            groups, possessive quantifiers — use :class:`Pattern` for those.
+        UnsupportedFeatureError: back-references, look-behinds, look-aheads after the first
+            character, conditional groups, atomic groups, possessive quantifiers — use
+            :class:`Pattern` for those.
         ConstraintSizeError: the DFA would exceed ``max_states``.
     """
 
@@ -104,8 +106,8 @@ class Pattern(Constraint):
 
     Where the pattern is regular — ``\\p{…}``/``\\P{…}``, ``\\N{…}``, POSIX classes, set
     operations, inline flags, atomic groups or possessive quantifiers that provably keep the
-    language, look-behinds at the start and look-aheads at the end of the text, references to
-    a group of at most 64 values — it is compiled to the byte DFA (:mod:`.extended`), and every
+    language, look-behinds at the start and look-aheads at either end of the text, references
+    to a group of at most 64 values — it is compiled to the byte DFA (:mod:`.extended`), and every
     check is
     exact: ``prefix_ok`` is false as soon as no completion exists, incomplete UTF-8 tails
     included (``regular`` is True). Otherwise (back-references, recursion, conditionals,

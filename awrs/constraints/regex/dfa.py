@@ -5,10 +5,14 @@ from __future__ import annotations
 import functools
 import re
 
+import re._constants as _C
+import re._parser as _P
+
 import numpy as np
 
 from ...kernels import dfa as _dfa
-from ...errors import ConfigurationError, ConstraintError
+from ...errors import ConfigurationError, ConstraintError, ConstraintSizeError
+from . import lookahead as _la
 from . import nfa as _nfa
 from .subset import determinise
 from .utf8 import ByteBuilder
@@ -72,8 +76,9 @@ def compile_dfa(pattern: str, flags: int = 0, *, max_states: int = DEFAULT_MAX_S
 
     Raises:
         ConstraintError: the pattern is malformed (the message names the offset).
-        UnsupportedFeatureError: back-references, look-arounds, conditionals, atomic groups
-            or possessive quantifiers.
+        UnsupportedFeatureError: back-references, look-behinds, look-aheads after the first
+            character, conditionals, atomic groups or possessive quantifiers (look-aheads
+            before it are compiled exactly: see :mod:`.lookahead`).
         ConstraintSizeError: the automaton would need more than ``max_states`` states.
     """
     if isinstance(pattern, re.Pattern):
@@ -99,8 +104,84 @@ def _compile(pattern: str, flags: int, max_states: int) -> DFA:
                               f"{exc.msg}") from exc
     except (OverflowError, RecursionError) as exc:
         raise ConstraintError(f"regular expression {pattern!r} rejected by re: {exc}") from exc
-    nfa = _nfa.build(pattern, flags, limit=8 * max_states + 1024)
+    limit = 8 * max_states + 1024
+    if _has_look(_nfa.parse(pattern, flags)[0]):
+        cdfa = _lifted(pattern, flags, limit, max_states)
+        if cdfa is not None:
+            return lower(cdfa, max_states, pattern)
+    nfa = _nfa.build(pattern, flags, limit=limit)
     return lower(determinise(nfa, max_states, pattern), max_states, pattern)
+
+
+# -- look-aheads at the start of the text (see :mod:`.lookahead`), on ``re``'s parse tree ------
+# Items are ``(op, av, flags)``: inlining a group keeps the flags in scope of its items.
+
+def _lifted(pattern: str, flags: int, limit: int, max_states: int):
+    tree, gflags = _nfa.parse(pattern, flags)
+    if _nfa._size(tree) > limit:
+        return None  # refused with its message by _nfa.build
+    try:
+        return _la.compile_lifted(
+            [(op, av, gflags) for op, av in tree], classify=_classify,
+            build=lambda items: determinise(_build_items(items, pattern, limit), max_states,
+                                            pattern),
+            star=lambda body: list(body) + [(_C.MAX_REPEAT, (0, _C.MAXREPEAT, [(_C.ANY, None)]),
+                                             re.DOTALL)],
+            max_states=max_states, pattern=pattern)
+    except RecursionError as exc:
+        raise ConstraintSizeError(f"the look-aheads of {pattern!r} nest too deeply to compile "
+                                  f"to an automaton") from exc
+
+
+def _classify(item):
+    op, av, flags = item
+    if op is _C.SUBPATTERN:
+        _group, add, rem, sub = av
+        inner = flags & ~_P.TYPE_FLAGS if add & _P.TYPE_FLAGS else flags
+        inner = (inner | add) & ~rem
+        return _la.INLINE, [(o, a, inner) for o, a in sub]
+    if op is _C.BRANCH:
+        if any(_has_look(alt) for alt in av[1]):
+            return _la.SPLIT, [[(o, a, flags) for o, a in alt] for alt in av[1]]
+        return _la.STOP, None
+    if op is _C.AT:
+        start = _nfa._assertion(av, flags) == _nfa.A_START
+        return (_la.START if start else _la.ZERO), None
+    if op is _C.ASSERT or op is _C.ASSERT_NOT:
+        direction, sub = av
+        if direction >= 0:
+            return _la.AHEAD, (op is _C.ASSERT, [(o, a, flags) for o, a in sub])
+        return _la.ZERO, None
+    if (op is _C.MAX_REPEAT or op is _C.MIN_REPEAT) and av[0] == 0:
+        return _la.SKIP, None
+    return _la.STOP, None
+
+
+def _has_look(items) -> bool:
+    """Whether a look-ahead or look-behind occurs in ``items`` (a ``re`` parse tree)."""
+    stack = [items]
+    while stack:
+        for op, av in stack.pop():
+            if op is _C.ASSERT or op is _C.ASSERT_NOT:
+                return True
+            for x in av if isinstance(av, tuple) else (av,):
+                if isinstance(x, (_P.SubPattern, list)):
+                    if isinstance(x, list) and x and isinstance(x[0], _P.SubPattern):
+                        stack.extend(x)
+                    elif isinstance(x, _P.SubPattern) or (x and isinstance(x[0], tuple)):
+                        stack.append(x)
+    return False
+
+
+def _build_items(items, pattern: str, limit: int) -> _nfa.NFA:
+    nfa = _nfa.NFA(limit)
+    nfa.start = cur = nfa.new()
+    for op, av, fl in items:
+        s, e = _nfa._item(nfa, op, av, fl, pattern)
+        nfa.eps[cur].append(s)
+        cur = e
+    nfa.final = cur
+    return nfa
 
 
 def lower(cdfa, max_states: int, pattern: str) -> DFA:

@@ -6,7 +6,8 @@ set with ``&& -- || ~~``, ``.``) becomes the exact code-point set it matches, re
 running that item alone over every code point (cached per item). Atomic groups and
 possessive quantifiers are compiled only when they provably keep the language (see
 :meth:`_Builder.forced`); look-behinds before the first character and look-aheads after
-the last are decided (they see the empty string), and a back-reference to a group of at most
+the last are decided (they see the empty string), look-aheads before the first character are
+compiled as products of automata (:mod:`.lookahead`), and a back-reference to a group of at most
 ``MAX_REF_VALUES`` values is expanded. Other back-references, recursion, conditionals,
 look-arounds, fuzzy matching and full case folding raise :class:`UnsupportedFeatureError`.
 """
@@ -17,6 +18,7 @@ import functools
 
 from ...errors import ConstraintError, ConstraintSizeError, UnsupportedFeatureError
 from . import charset as cs
+from . import lookahead as _la
 from . import nfa as _nfa
 from .dfa import DFA, lower
 from .subset import determinise
@@ -333,6 +335,46 @@ class _Builder:
         c = determinise(b.nfa, 4096, self.pattern)
         return c.start >= 0 and bool(c.accept[c.start])
 
+    # -- look-aheads at the start of the text (see :mod:`.lookahead`) --------------------------
+    def _sub(self) -> "_Builder":
+        """A builder of the same pattern with an NFA of its own."""
+        b = _Builder.__new__(_Builder)
+        b.R, b.pattern, b.flags, b.limit = self.R, self.pattern, self.flags, self.limit
+        b.nfa, b._pf = _nfa.NFA(self.limit), self._pf
+        return b
+
+    def char_dfa(self, n, max_states: int, word: cs.Ranges):
+        """The minimal code-point DFA of ``n`` (full match; edge look-arounds decided)."""
+        b = self._sub()
+        b.nfa.start, b.nfa.final = b.node(b.resolve_edges(n), cs.EMPTY)
+        return determinise(b.nfa, max_states, self.pattern, word=word, nb_empty=True)
+
+    def classify(self, n):
+        """The kind of item ``n`` is for :func:`.lookahead.alternatives`."""
+        R = self.R
+        if isinstance(n, R.Sequence):
+            return _la.INLINE, n.items
+        if isinstance(n, R.Group):
+            return _la.INLINE, [n.subpattern]
+        if isinstance(n, R.Branch) and not isinstance(n, R.StringSet):
+            if any(isinstance(x, R.LookAround) for x in walk(n, R)):
+                return _la.SPLIT, [[b] for b in n.branches]
+            return _la.STOP, None
+        if isinstance(n, R.LookAround):
+            return (_la.ZERO, None) if n.behind else (_la.AHEAD, (n.positive, [n.subpattern]))
+        code = self.assertion(n)
+        if code is not None:
+            return (_la.START if code == _nfa.A_START else _la.ZERO), None
+        if isinstance(n, R.GreedyRepeat) and not isinstance(n, R.PossessiveRepeat) \
+                and n.min_count == 0:
+            return _la.SKIP, None
+        return _la.STOP, None
+
+    def then_anything(self, items) -> list:
+        """``items (?s:.*)``."""
+        R = self.R
+        return list(items) + [R.GreedyRepeat(R.AnyAll(), 0, None)]
+
     def _chain(self, parts: list[tuple[int, int]]) -> tuple[int, int]:
         start = cur = self.nfa.new()
         for a, b in parts:
@@ -403,12 +445,20 @@ def compile_extended(pattern: str, flags: int = 0, *, max_states: int = 4096) ->
     if info.flags & (R.REVERSE | R.POSIX | R.LOCALE) or isinstance(tree, R.Fuzzy):
         raise _unsupported("REVERSE, POSIX, LOCALE or fuzzy matching", pattern)
     b = _Builder(pattern, info, version, limit=8 * max_states + 1024)
+    word = _word_set(info.flags)
     try:
-        b.nfa.start, b.nfa.final = b.node(b.resolve_edges(b.expand_refs(tree)), cs.EMPTY)
+        tree = b.expand_refs(tree)
+        cdfa = None
+        if any(isinstance(x, R.LookAround) for x in walk(tree, R)):
+            cdfa = _la.compile_lifted(
+                [tree], classify=b.classify, star=b.then_anything, max_states=max_states,
+                pattern=pattern,
+                build=lambda items: b.char_dfa(R.Sequence(list(items)), max_states, word))
+        if cdfa is None:
+            cdfa = b.char_dfa(tree, max_states, word)
     except RecursionError as exc:
         raise ConstraintSizeError(f"the pattern {pattern!r} nests too deeply to compile to "
                                   f"an automaton") from exc
-    cdfa = determinise(b.nfa, max_states, pattern, word=_word_set(info.flags), nb_empty=True)
     return lower(cdfa, max_states, pattern)
 
 

@@ -283,3 +283,84 @@ def _minimise(delta: np.ndarray, accept: np.ndarray, start: int):
     ren[order] = np.arange(len(order))
     reps = first[order]
     return ren[cls[full[reps]]], accept[reps], int(ren[cls[start]])
+
+
+#: Boolean operations of :func:`combine`.
+AND, OR, MINUS = "and", "or", "minus"
+
+
+def combine(a: CharDFA, b: CharDFA, op: str, max_states: int, pattern: str) -> CharDFA:
+    """The minimal DFA of ``L(a) ∩ L(b)`` (``AND``), ``L(a) ∪ L(b)`` (``OR``) or
+    ``L(a) \\ L(b)`` (``MINUS``): the product automaton over the common refinement of the
+    two atom partitions, pruned and minimised.
+
+    Raises:
+        ConstraintSizeError: when more than ``max_states`` product states are reachable.
+    """
+    pts = np.unique(np.concatenate([a.iv_lo, a.iv_hi + 1, b.iv_lo, b.iv_hi + 1]))
+    lo, hi = pts[:-1], pts[1:] - 1
+
+    def atom_of(d: CharDFA) -> np.ndarray:
+        if len(d.iv_lo) == 0:
+            return np.full(len(lo), -1, np.int64)
+        k = np.maximum(np.searchsorted(d.iv_lo, lo, side="right") - 1, 0)
+        inside = (d.iv_lo[k] <= lo) & (hi <= d.iv_hi[k])
+        return np.where(inside, d.iv_atom[k], -1)
+
+    aa, ab = atom_of(a), atom_of(b)
+    keep = (aa >= 0) & (ab >= 0) if op == AND else aa >= 0 if op == MINUS else \
+        (aa >= 0) | (ab >= 0)
+    lo, hi, aa, ab = lo[keep], hi[keep], aa[keep], ab[keep]
+    pair, atom = np.unique((aa + 1) * (b.delta.shape[1] + 1) + (ab + 1), return_inverse=True)
+    atom = atom.reshape(-1)
+    pa, pb = pair // (b.delta.shape[1] + 1) - 1, pair % (b.delta.shape[1] + 1) - 1
+    n_atoms = len(pair)
+
+    def row(d: CharDFA, q: int, cols: np.ndarray) -> np.ndarray:
+        if q < 0 or d.delta.shape[1] == 0:  # dead, or no transitions at all
+            return np.full(n_atoms, -1, np.int64)
+        return np.where(cols >= 0, d.delta[q][np.maximum(cols, 0)], -1)
+
+    def acc(d: CharDFA, q: int) -> bool:
+        return q >= 0 and bool(d.accept[q])
+
+    width = len(b.accept) + 1
+    start = (a.start, b.start)
+    index = {start: 0}
+    states = [start]
+    rows = []
+    i = 0
+    while i < len(states):
+        qa, qb = states[i]
+        ta, tb = row(a, qa, pa), row(b, qb, pb)
+        live = (ta >= 0) & (tb >= 0) if op == AND else ta >= 0 if op == MINUS else \
+            (ta >= 0) | (tb >= 0)
+        out = np.full(n_atoms, -1, np.int64)
+        if live.any():
+            codes = (ta[live] + 1) * width + (tb[live] + 1)
+            uniq, inv = np.unique(codes, return_inverse=True)
+            ids = []
+            for c in uniq.tolist():
+                key = (c // width - 1, c % width - 1)
+                j = index.get(key)
+                if j is None:
+                    if len(states) >= max_states:
+                        raise ConstraintSizeError(
+                            f"the look-around product of {pattern!r} needs more than "
+                            f"max_states={max_states} states; raise max_states or simplify "
+                            f"the pattern")
+                    j = index[key] = len(states)
+                    states.append(key)
+                ids.append(j)
+            out[live] = np.asarray(ids, np.int64)[inv.reshape(-1)]
+        rows.append(out)
+        i += 1
+    fa = np.array([acc(a, qa) for qa, _ in states], bool)
+    fb = np.array([acc(b, qb) for _, qb in states], bool)
+    accept = fa & fb if op == AND else fa & ~fb if op == MINUS else fa | fb
+    delta = np.vstack(rows) if rows else np.full((0, n_atoms), -1, np.int64)
+    delta, accept, s0 = _prune(delta, accept)
+    if s0 >= 0:
+        delta, accept, s0 = _minimise(delta, accept, s0)
+    return CharDFA(delta, accept, s0, lo.astype(np.int64), hi.astype(np.int64),
+                   atom.astype(np.int64))
