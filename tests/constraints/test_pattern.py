@@ -61,7 +61,8 @@ def test_regular_subset_examples(pat, yes, no):
 
 @pytest.mark.parametrize("pat", [r"(?>a+)a", r"(?>foo|foobar)baz", r"^(?>a+?)b$",
                                  r"(?>a|ab)c", r"a++a", r"(\w)\1", r"a(?=b).",
-                                 r"(?(DEFINE)(?<d>\d))(?&d)+", r"(a)?(?(1)b|c)"])
+                                 r"(?(DEFINE)(?<d>\d))(?&d)+", r"(a)?(?(1)b|c)",
+                                 r"((?:a)?+)a(?:\1)"])
 def test_language_changing_or_nonregular_features_use_the_matcher(pat):
     """Atomic groups and possessive quantifiers that drop strings are not compiled (nor
     look-aheads after a character; one at the start is: see test_lookahead.py)."""

@@ -31,6 +31,30 @@ def _unsupported(what: str, pattern: str) -> UnsupportedFeatureError:
     return UnsupportedFeatureError(f"{what} in {pattern!r} is not regular (or not provably so)")
 
 
+class _Hidden:
+    """A node kept out of :func:`.syntax.walk` and :func:`.syntax.rebuild`."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+
+@functools.lru_cache(maxsize=1)
+def _fixed_group():
+    """The class of an expanded group's value whose pattern has atomic groups or possessive
+    quantifiers: the literal, built only where the pattern, committing as the regex package
+    does, matches that literal (see :meth:`_Builder.node`)."""
+    _, R = core()
+
+    class FixedGroup(R.String):
+        def __init__(self, w, sub):
+            super().__init__(w)
+            self.sub = _Hidden(sub)
+
+    return FixedGroup
+
+
 class _Builder:
     """Builds the NFA of a parsed pattern; ``follow`` is the set of characters that may come
     right after the node being built (used to prove atomic groups harmless)."""
@@ -40,7 +64,7 @@ class _Builder:
         self.pattern, self.flags = pattern, info.flags | version
         self.nfa = _nfa.NFA(limit)
         self.limit = limit
-        self._pf: dict[int, bool] = {}
+        self._pf: dict[int, tuple[object, bool]] = {}
 
     # -- character sets -----------------------------------------------------------------------
     def char_set(self, n) -> cs.Ranges | None:
@@ -159,10 +183,11 @@ class _Builder:
                 if sub.nfa.assertions:
                     raise _unsupported("an assertion inside an atomic group", self.pattern)
                 c = determinise(sub.nfa, 4096, self.pattern)
-                self._pf[key] = c.start < 0 or not bool((c.delta[c.accept] >= 0).any())
+                ok = c.start < 0 or not bool((c.delta[c.accept] >= 0).any())
             except (UnsupportedFeatureError, ConstraintSizeError):
-                self._pf[key] = False
-        return self._pf[key]
+                ok = False
+            self._pf[key] = (n, ok)  # n kept alive: its id is not reused by another node
+        return self._pf[key][1]
 
     # -- NFA ------------------------------------------------------------------------------------
     def assertion(self, n) -> int | None:
@@ -191,6 +216,11 @@ class _Builder:
         if s is not None:
             return _nfa._char(nfa, s)
         if isinstance(n, R.String):
+            if isinstance(n, _fixed_group()):
+                # The group's pattern, with its atomic groups and possessive quantifiers
+                # checked against what follows here, must match the same ends as without
+                # them: then where the rest matches, backtracking also captures this value.
+                self._sub().node(n.sub.node, follow)
             return self._chain([_nfa._char(nfa, x) for x in self._string_sets(n)])
         if isinstance(n, R.Sequence):
             fs = self._follows(n.items, follow)
@@ -230,7 +260,10 @@ class _Builder:
         """``n`` with each back-reference to a group of at most ``MAX_REF_VALUES`` possible
         values expanded: the sequence holding the group (as a direct item, outside any
         repeat) becomes the alternation over those values, group and references fixed to
-        each. Other references stay (and make the pattern non-regular)."""
+        each. Other references stay (and make the pattern non-regular). A group whose
+        pattern has atomic groups or possessive quantifiers becomes a :func:`_fixed_group`:
+        its values are read as if nothing followed it, so each is built only where those
+        constructs, checked against what follows that value, keep the language."""
         R = self.R
         refs = [x for x in walk(n, R) if isinstance(x, R.RefGroup)]
         for g in dict.fromkeys(r.group for r in refs):
@@ -242,10 +275,16 @@ class _Builder:
             seq = self._owner(n, groups[0])
             if seq is None:
                 continue
-            values = self._values(groups[0].subpattern)
+            sub = groups[0].subpattern
+            values = self._values(sub)
             if values is None:
                 continue
-            alts = [subst(seq, g, w, R) for w in values]
+            # Committing constructs in the group are checked where each value is built (their
+            # values were read with nothing after the group).
+            fixed = None
+            if any(isinstance(x, (R.PossessiveRepeat, R.Atomic)) for x in walk(sub, R)):
+                fixed = functools.partial(_fixed_group(), sub=sub)
+            alts = [subst(seq, g, w, R, fixed) for w in values]
             n = replace(n, seq, R.Branch(alts) if alts else R.Failure(), R)
         return n
 

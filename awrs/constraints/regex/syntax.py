@@ -95,11 +95,14 @@ def rebuild(n, R, fn):
     return m
 
 
-def subst(n, g: int, w: tuple[int, ...], R):
-    """``n`` with group ``g`` and its references replaced by the literal ``w``."""
-    if (isinstance(n, R.Group) and n.group == g) or (isinstance(n, R.RefGroup) and n.group == g):
+def subst(n, g: int, w: tuple[int, ...], R, group=None):
+    """``n`` with group ``g`` and its references replaced by the literal ``w`` (the group by
+    ``group(w)`` when given)."""
+    if isinstance(n, R.Group) and n.group == g:
+        return R.String(w) if group is None else group(w)
+    if isinstance(n, R.RefGroup) and n.group == g:
         return R.String(w)
-    return rebuild(n, R, lambda c: subst(c, g, w, R))
+    return rebuild(n, R, lambda c: subst(c, g, w, R, group))
 
 
 def replace(n, old, new, R):
