@@ -13,9 +13,7 @@ extensions = [
     for pyx in sorted(Path("csrc").glob("*.pyx"))
 ]
 
-# grammars/ sits at the top of the repository and installs as the package awrs.grammars
 setup(
-    packages=find_packages(include=["awrs", "awrs.*"]) + ["awrs.grammars"],
-    package_dir={"awrs.grammars": "grammars"},
+    packages=find_packages(include=["awrs", "awrs.*"]),
     ext_modules=cythonize(extensions, language_level=3, quiet=True),
 )

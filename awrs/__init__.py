@@ -6,7 +6,7 @@ import importlib
 
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors
-from .kernels import native as _native_loaded
+from .kernels import native as native
 
 __version__ = "0.1.0"
 
@@ -32,28 +32,21 @@ _LAZY = {
     "prepare": "awrs.sampling.api",
     "Sampler": "awrs.sampling.sampler",
     "Scheduler": "awrs.sampling.scheduler",
+    "ConstraintSpec": "awrs.request",
+    "SamplingOptions": "awrs.request",
+    "METHODS": "awrs.request",
     "best_of_k": "awrs.scaling.best_of_k",
     "Selection": "awrs.scaling.best_of_k",
     "rewards": "awrs.rewards",
-    "batch": "awrs.batch",
-    "hf": "awrs.hf",
+    "batch": "awrs.jobs",
+    "logits_processor": "awrs.logits_processor",
+    "hf": "awrs.hf",  # deprecated alias of awrs.logits_processor (warns)
 }
-_MODULES = ("rewards", "batch", "hf")  # names that are modules (awrs.batch is also callable)
+# names that are modules (awrs.batch is the function of the package awrs.jobs)
+_MODULES = ("rewards", "logits_processor", "hf")
+_DEPRECATED = ("hf",)  # resolvable for one release, not exported
 
-__all__ = sorted([*_errors, *_LAZY, "native", "__version__"])
-
-
-def native() -> dict[str, str]:
-    """Which implementation each compiled kernel uses: ``{"_name": "compiled" | "python"}``.
-
-    ``AWRS_NO_EXTENSIONS=1`` forces the pure-Python twins; a missing compiled module falls back
-    to its twin and shows as ``"python"`` here.
-    """
-    from pathlib import Path
-
-    for twin in sorted((Path(__file__).parent / "kernels").glob("_*_py.py")):
-        importlib.import_module(f"awrs.kernels.{twin.stem[1:-3]}")
-    return _native_loaded()
+__all__ = sorted([*_errors, *(n for n in _LAZY if n not in _DEPRECATED), "native", "__version__"])
 
 
 def __getattr__(name: str):

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from .errors import AwrsError, ConfigurationError
-
-METHODS = ("smc", "awrs", "mask", "direct", "rerank")
+from .request import METHODS, ConstraintSpec
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -50,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     bok = sub.add_parser("best-of-k", help="reward-weighted best-of-k selection (LLM judge)")
     scaling_cli.add_arguments(bok)
     bok.add_argument("--model", default=None, help="local model folder (default: SmolLM2)")
-    from .batch import cli as batch_cli
+    from .jobs import cli as batch_cli
 
     batch_cli.add_arguments(sub.add_parser("batch", help="run a JSONL file of records (local "
                                            "processes or Ray); resumable"))
@@ -64,32 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _constraint(args):
-    import awrs
-
-    if args.regex:
-        return awrs.Regex(args.regex)
-    if args.pattern:
-        return awrs.Pattern(args.pattern)
-    if args.json_schema:
-        return awrs.JSONSchema(_read(args.json_schema))
-    bound = args.max_whitespace if args.max_whitespace > 0 else None
-    if args.grammar:
-        grammar = awrs.Grammar.from_file(args.grammar)
-        return grammar if bound is None else grammar & awrs.MaxWhitespace(bound)
-    if args.sql:
-        path = Path(args.sql)
-        if not path.exists():
-            raise ConfigurationError(f"--sql expects an SQLite file or DDL file, got {args.sql!r}")
-        schema = path.read_text() if path.suffix in (".sql", ".ddl") else str(path)
-        return awrs.SQL(schema, max_whitespace=bound)
+    """The constraint of the ``--regex`` / ``--pattern`` / ``--json-schema`` / ``--grammar`` /
+    ``--sql`` flag given (``None``: none)."""
+    settings = {"max_whitespace": args.max_whitespace if args.max_whitespace > 0 else None}
+    for kind in ("regex", "pattern"):
+        if getattr(args, kind):
+            return ConstraintSpec(kind, getattr(args, kind), settings).build()
+    for kind in ("json_schema", "grammar", "sql"):
+        if getattr(args, kind):
+            return ConstraintSpec.from_file(kind, getattr(args, kind), settings).build()
     return None
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path!r}: {exc.strerror}") from exc
 
 
 def _generate(args) -> dict:
@@ -131,17 +114,33 @@ def _jsonable(obj):
 
 
 def _bench(rest: list[str]) -> int:
-    """Run the benchmark harness of a source checkout (``bench/`` is not installed)."""
-    root = Path(__file__).resolve().parent.parent
-    if (root / "bench" / "harness.py").exists() and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    try:
-        from bench.harness import main as bench_main
-    except ImportError as exc:
-        raise ConfigurationError(
-            "`awrs bench` needs the repository checkout (its bench/ folder); run it from there"
-        ) from exc
-    return int(bench_main(rest, prog="awrs bench") or 0)
+    """Run the benchmark harness of a source checkout (``bench/`` is not installed with awrs).
+
+    The harness runs when ``bench`` is importable (``python -m awrs bench`` from the repository
+    root). The installed ``awrs`` script does not import from the current folder: run from the
+    repository root, it hands over to ``python -m awrs bench`` there.
+    """
+    import importlib
+    import importlib.util
+    import subprocess
+
+    missing = ("awrs bench needs a source checkout: run it from the repository root "
+               "(python -m bench ...)")
+    if importlib.util.find_spec("bench") is not None:
+        try:
+            harness = importlib.import_module("bench.harness")
+        except ImportError as exc:  # another package named bench, or a harness dependency
+            raise ConfigurationError(f"{missing}: {exc}") from exc
+        return int(harness.main(rest, prog="awrs bench") or 0)
+    # python -m puts the current folder first on the import path (unless -P: no loop then)
+    if Path("bench", "harness.py").is_file() and not sys.flags.safe_path:
+        with subprocess.Popen([sys.executable, "-m", "awrs", "bench", *rest]) as child:
+            while True:
+                try:
+                    return child.wait()
+                except KeyboardInterrupt:  # the child has it too: let it write its report
+                    continue
+    raise ConfigurationError(missing)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     try:
         if args.command == "batch":
-            from .batch.cli import run as run_batch
+            from .jobs.cli import run as run_batch
 
             print(json.dumps(run_batch(args)))
             return 0

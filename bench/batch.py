@@ -14,8 +14,8 @@ import json
 import os
 import time
 
-from awrs.batch.engine import _drive
-from awrs.batch.records import parse_record
+from awrs.jobs.engine import _drive
+from awrs.jobs.records import parse_record
 
 from .common import DATA, PeakRSS, markdown_table, median
 
@@ -41,16 +41,16 @@ def make_records(n: int) -> list[dict]:
 def _engine(kind: str, args):
     config = {"model": args.model, "in_flight": args.in_flight, "threads": args.threads}
     if kind == "local-1":
-        from awrs.batch.local import LocalEngine
+        from awrs.jobs.local import LocalEngine
 
         return LocalEngine(1, **config)
     if kind == "local-2":
-        from awrs.batch.local import LocalEngine
+        from awrs.jobs.local import LocalEngine
 
         return LocalEngine(2, **config)
     import ray
 
-    from awrs.batch.ray_engine import RayEngine
+    from awrs.jobs.ray_engine import RayEngine
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     return RayEngine(2, **config)

@@ -1,5 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled AWRS rejection kernel; the reference (and the docstrings) is ``awrs/_awrs_py.py``."""
+"""Compiled AWRS rejection kernel: the extension module ``awrs.kernels._awrs_c``.
+
+Its pure-Python twin ``awrs/kernels/_awrs_py.py`` is the reference and holds the
+docstrings; ``awrs/kernels/awrs.py`` selects one of the two.
+"""
 
 import numpy as np
 cimport numpy as cnp
@@ -21,6 +25,8 @@ cdef enum:
 
 
 cdef class SplitMix64:
+    """The splitmix64 generator; see its twin ``awrs.kernels._awrs_py.SplitMix64``."""
+
     cdef public uint64_t state
 
     def __init__(self, seed):
@@ -216,6 +222,8 @@ cdef inline double _phantoms(SplitMix64 rng, double kept, double total) noexcept
 
 
 cdef class DfaCheck:
+    """The in-kernel DFA check; see its twin ``awrs.kernels._awrs_py.DfaCheck``."""
+
     cdef const int[:, ::1] table
     cdef const unsigned char[::1] accept
     cdef public int state

@@ -1,5 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Compiled categorical sampling kernel; the reference is ``awrs/_categorical_py.py``."""
+"""Compiled categorical sampling kernel: the extension module ``awrs.kernels._categorical_c``.
+
+Its pure-Python twin ``awrs/kernels/_categorical_py.py`` is the reference and holds the
+docstrings; ``awrs/kernels/categorical.py`` selects one of the two.
+"""
 
 import numpy as np
 cimport numpy as cnp

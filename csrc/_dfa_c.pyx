@@ -1,5 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Compiled byte-DFA kernel; the reference (and docstrings) is ``awrs/_dfa_py.py``."""
+"""Compiled byte-DFA kernel: the extension module ``awrs.kernels._dfa_c``.
+
+Its pure-Python twin ``awrs/kernels/_dfa_py.py`` is the reference and holds the
+docstrings; ``awrs/kernels/dfa.py`` selects one of the two.
+"""
 
 import numpy as np
 cimport numpy as cnp

@@ -1,5 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Compiled LALR(1) shift/reduce kernel; the reference is ``awrs/_lalr_py.py``."""
+"""Compiled LALR(1) shift/reduce kernel: the extension module ``awrs.kernels._lalr_c``.
+
+Its pure-Python twin ``awrs/kernels/_lalr_py.py`` is the reference and holds the
+docstrings; ``awrs/kernels/lalr.py`` selects one of the two.
+"""
 
 import numpy as np
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM, PyTuple_GET_SIZE, PyTuple_GET_ITEM
@@ -12,6 +16,8 @@ cdef enum:
 
 
 cdef class LALRTables:
+    """LALR(1) tables and their loop; see its twin ``awrs.kernels._lalr_py.LALRTables``."""
+
     cdef readonly object action, goto, rule_len, rule_lhs
     cdef readonly int end_term, end_state
     cdef const int[:, ::1] _act

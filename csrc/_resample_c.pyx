@@ -1,5 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled resampling kernels; the reference (and the docstrings) is ``awrs/_resample_py.py``."""
+"""Compiled resampling kernels: the extension module ``awrs.kernels._resample_c``.
+
+Its pure-Python twin ``awrs/kernels/_resample_py.py`` is the reference and holds the
+docstrings; ``awrs/kernels/resample.py`` selects one of the two.
+"""
 
 import numpy as np
 cimport numpy as cnp

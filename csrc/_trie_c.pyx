@@ -1,5 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Compiled vocabulary-trie walk; the reference and docstring are in ``awrs/_trie_py.py``."""
+"""Compiled vocabulary-trie walk kernel: the extension module ``awrs.kernels._trie_c``.
+
+Its pure-Python twin ``awrs/kernels/_trie_py.py`` is the reference and holds the
+docstrings; ``awrs/kernels/trie.py`` selects one of the two.
+"""
 
 import numpy as np
 cimport numpy as cnp

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .base import completion
+
 WHITESPACE = b"\n\t"
 #: byte classes tried at each search node, in order (closers first: a short completion ends
 #: values early; UTF-8 continuation bytes finish a split character; newline and tab only when
@@ -39,12 +41,14 @@ class Closing:
 
     Args:
         constraint: an incremental constraint (``advance``, ``is_complete``); its
-            ``state_key(state)`` identifies states that complete alike (cache and search key).
+            :class:`~awrs.constraints.base.Completion` (``search_advance``, ``closing_hints``,
+            ``closing_nodes``, and ``state_key``: states that complete alike share a cache and
+            search key) steers the search.
         tokens: the vocabulary's byte strings (EOS excluded).
     """
 
     __slots__ = ("constraint", "_vocab", "_longest", "_cache", "_classes", "_advance", "_hints",
-                 "_max_nodes", "nodes", "searches", "failures", "advances")
+                 "_max_nodes", "_state_key", "nodes", "searches", "failures", "advances")
 
     def __init__(self, constraint, tokens: Sequence[bytes] | frozenset):
         self.constraint = constraint
@@ -59,9 +63,11 @@ class Closing:
         keep = [bytes(b for b in c if alphabet is None or b in alphabet) for c in CLASSES]
         # the last class is whitespace, searched only when nothing else completes
         self._classes = [c for c in keep[:-1] if c] + [keep[-1]]
-        self._advance = getattr(constraint, "search_advance", constraint.advance)
-        self._hints = getattr(constraint, "closing_hints", _no_hints)
-        self._max_nodes = getattr(constraint, "closing_nodes", None) or MAX_NODES
+        capability = completion(constraint)
+        self._advance = capability.search_advance
+        self._hints = capability.closing_hints
+        self._max_nodes = capability.closing_nodes or MAX_NODES
+        self._state_key = capability.state_key
 
     def cached(self, state):
         """``(tokens, completion)`` of ``state`` if already known (no search), else ``None``."""
@@ -187,14 +193,9 @@ class Closing:
         return best[n] if best[n] <= n else None
 
     def _key(self, state):
-        key = self.constraint.state_key(state) if hasattr(self.constraint, "state_key") \
-            else state
+        key = self._state_key(state)
         try:
             hash(key)
         except TypeError:
             return None
         return key
-
-
-def _no_hints(state) -> tuple:
-    return ()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigurationError, ConstraintError, UnsupportedFeatureError
-from .base import IncrementalConstraint
+from .base import Completion, IncrementalConstraint
 from .earley import EarleyBackend
 from .lalr import LALRBackend
 from .lexer import DEAD, LazyDFA, Program
@@ -21,7 +21,7 @@ __all__ = ["Grammar"]
 _PARSERS = ("auto", "lalr", "earley")
 
 
-class Grammar(IncrementalConstraint):
+class Grammar(IncrementalConstraint, Completion):
     """Byte strings that a Lark grammar parses, checked exactly on every prefix.
 
     Semantics. ``complete_ok(b)`` is true iff lark itself parses ``b.decode("utf-8")``: with
@@ -377,16 +377,17 @@ class _Compiled:
         return self.backend.feed_end(pstate)
 
 
-_TRIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: per vocabulary trie, what :func:`_trie_lists` returns (dropped with the trie)
+_TRIE_LISTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _trie_lists(trie):
     """The trie's arrays as lists, and the node of each ``tok_ids`` entry (cached per trie)."""
-    got = _TRIES.get(trie)
+    got = _TRIE_LISTS.get(trie)
     if got is None:
         tok_node = np.repeat(np.arange(trie.n_nodes), np.diff(trie.tok_ptr))
-        got = _TRIES[trie] = (trie.byte.tolist(), trie.depth.tolist(), trie.skip.tolist(),
-                              tok_node)
+        got = _TRIE_LISTS[trie] = (trie.byte.tolist(), trie.depth.tolist(),
+                                   trie.skip.tolist(), tok_node)
     return got
 
 
@@ -424,10 +425,7 @@ def _compile(text: str, start: str, parser: str, import_paths: tuple[str, ...]) 
 
 
 def _shipped_dir() -> str:
-    """The folder of the grammars shipped with awrs (the source checkout's when there is one)."""
-    local = Path(__file__).resolve().parents[2] / "grammars"
-    if (local / "sql.lark").is_file():
-        return str(local)
+    """The folder of the grammars shipped with awrs (the package ``awrs.grammars``)."""
     import importlib.resources
 
     return str(importlib.resources.files("awrs.grammars"))

@@ -16,6 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .base import completion
+
 
 class CompletionBound(ABC):
     """A lower bound on the tokens a constraint state needs before it is complete.
@@ -115,7 +117,7 @@ def one_token_completion(constraint, state, trie, limit: int = 4096) -> bool | N
     """
     byte, skip, ptr = trie.byte, trie.skip, trie.tok_ptr
     depth = trie.depth
-    advance = getattr(constraint, "search_advance", constraint.advance)
+    advance = completion(constraint).search_advance
     complete = constraint.is_complete
     n = len(byte)
     stack = [state]  # stack[d] is the state at depth d along the current path

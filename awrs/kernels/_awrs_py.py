@@ -21,7 +21,7 @@ softmax row, with tokens pruned up front set to 0); the returned weight estimate
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class _Urn:
         return float(np.cumsum(self.bm)[-1])
 
     def draw(self, u: float) -> int:
-        """A token drawn with probability proportional to ``p`` among the non-excluded; -1 if none."""
+        """A token drawn in proportion to ``p`` among the non-excluded ones; -1 if none."""
         cum = np.cumsum(self.bm)
         total = float(cum[-1])
         if not total > 0:
@@ -322,6 +322,7 @@ def _masked_urn(urn: _Urn, mask: np.ndarray) -> tuple[_Urn, float]:
 
 def _exact(urn: _Urn, rng: SplitMix64, ck: _Checks, estimator: int):
     """FIRST / RECURSIVE after the fallback: one draw from the masked row, ``w = Z``."""
+    assert ck.mask is not None  # the fallback fetched it before this is called
     m, z = _masked_urn(urn, ck.mask)
     if not z > 0:
         return -1, -math.inf, ck.n

@@ -52,7 +52,7 @@ def dfa_run_batch(table: np.ndarray, states: np.ndarray, tokens: list) -> np.nda
     if len(states) != len(tokens):
         raise ValueError(f"expected as many tokens as states, but got {len(tokens)} tokens "
                          f"for {len(states)} states")
-    return np.array([dfa_run(table, int(s), t) for s, t in zip(states, tokens)],
+    return np.array([dfa_run(table, int(s), t) for s, t in zip(states, tokens, strict=True)],
                     dtype=np.int32)
 
 

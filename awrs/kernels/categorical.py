@@ -1,10 +1,9 @@
-"""Selector for the categorical sampling kernel (compiled unless AWRS_NO_EXTENSIONS is set)."""
+"""Selector for the categorical sampling kernel (see :mod:`awrs.kernels`).
 
-from . import load_kernel
+The compiled ``_categorical_c`` (``csrc/_categorical_c.pyx``) or its twin ``_categorical_py``.
+"""
 
-_impl = load_kernel("_categorical")
-sample_categorical = _impl.sample_categorical
-sample_categorical_batch = _impl.sample_categorical_batch
-sample_categorical.__doc__ = load_kernel("_categorical", python=True).sample_categorical.__doc__
+from . import select
 
 __all__ = ["sample_categorical", "sample_categorical_batch"]
+sample_categorical, sample_categorical_batch = select("categorical", __all__)

@@ -1,8 +1,9 @@
-"""Selector for the LALR(1) shift/reduce kernel (compiled unless AWRS_NO_EXTENSIONS is set)."""
+"""Selector for the LALR(1) shift/reduce kernel (see :mod:`awrs.kernels`).
 
-from . import load_kernel
+The compiled ``_lalr_c`` (``csrc/_lalr_c.pyx``) or its twin ``_lalr_py``.
+"""
 
-_impl = load_kernel("_lalr")
-LALRTables = _impl.LALRTables
+from . import select
 
 __all__ = ["LALRTables"]
+(LALRTables,) = select("lalr", __all__)

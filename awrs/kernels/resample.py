@@ -1,17 +1,9 @@
-"""Selector for the resampling kernels (compiled unless AWRS_NO_EXTENSIONS is set)."""
+"""Selector for the resampling kernels (see :mod:`awrs.kernels`).
 
-from . import load_kernel
+The compiled ``_resample_c`` (``csrc/_resample_c.pyx``) or its twin ``_resample_py``.
+"""
 
-_impl = load_kernel("_resample")
-_twin = load_kernel("_resample", python=True)
-
-multinomial = _impl.multinomial
-stratified = _impl.stratified
-systematic = _impl.systematic
-for _name in ("multinomial", "stratified", "systematic"):
-    try:
-        getattr(_impl, _name).__doc__ = getattr(_twin, _name).__doc__
-    except (AttributeError, TypeError):  # pragma: no cover - builtins without writable docs
-        pass
+from . import select
 
 __all__ = ["multinomial", "stratified", "systematic"]
+multinomial, stratified, systematic = select("resample", __all__)

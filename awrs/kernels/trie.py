@@ -1,7 +1,9 @@
-"""Selector for the vocabulary-trie walk kernel (compiled unless AWRS_NO_EXTENSIONS is set)."""
+"""Selector for the vocabulary-trie walk kernel (see :mod:`awrs.kernels`).
 
-from . import load_kernel
+The compiled ``_trie_c`` (``csrc/_trie_c.pyx``) or its twin ``_trie_py``.
+"""
 
-trie_walk = load_kernel("_trie").trie_walk
+from . import select
 
 __all__ = ["trie_walk"]
+(trie_walk,) = select("trie", __all__)

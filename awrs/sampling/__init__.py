@@ -1,7 +1,8 @@
 """Sampling: the AWRS token step, SMC over particles, the baselines, step-able samplers,
 the scheduler and ``generate``."""
 
-from .api import METHODS, generate, make_sampler
+from ..request import METHODS
+from .api import generate, make_sampler
 from .population import Stats
 from .sampler import Result, Sample, Sampler
 from .scheduler import Scheduler

@@ -12,7 +12,7 @@ from ..kernels import awrs as _awrs
 from ..constraints.base import IncrementalConstraint
 from .population import Particle, Run
 from .sampler import Sampler
-from .token import awrs_token, block_sums, vocab_trie
+from .token import awrs_token, block_sums
 
 
 class Everything(IncrementalConstraint):
@@ -85,9 +85,9 @@ class AWRSSampler(LockstepSampler):
 
     Every token is an exact draw from the model's distribution restricted to the accepted
     tokens (what token masking gives, with a handful of checks). Weights stay 0 (log), except
-    ``-inf`` for a sample whose every candidate was rejected (a dead end). With
-    ``run.budget`` set, only tokens after which the text can still finish in time are
-    accepted (see :mod:`awrs.sampling.budget`).
+    ``-inf`` for a sample whose every candidate was rejected (a dead end). The run's budget
+    policy (``run.budget``, :mod:`awrs.sampling.budget`) accepts only tokens after which the
+    text can still finish in time.
     """
 
     method = "awrs"
@@ -101,23 +101,17 @@ class AWRSSampler(LockstepSampler):
         if last:
             _end_locally(run, probs, row, p)
             return None
-        mr, gave_up = self.max_rejects, None
-        if run.budget is None:
-            check, memo = run.checker.bind(p.state, p.ids)
-        else:
-            remaining = run.max_tokens - self.step_index
-            check, memo, mr, gave_up = run.budget.bind_step(run.checker, p.state, p.ids,
-                                                            remaining, mr)
+        budget, remaining = run.budget, run.max_tokens - self.step_index
+        check, memo, mr, gave_up = budget.bind_step(run.checker, p.state, p.ids, remaining,
+                                                    self.max_rejects)
         tok, _, n_checks = awrs_token(probs, row, run.rng, check, _awrs.FIRST, mr)
-        if tok < 0 and gave_up is not None and gave_up(n_checks):  # pruned to completion
+        if tok < 0 and budget.pruned_out(gave_up, n_checks):  # pruned to completion
             p.log_w = -math.inf
-            run.stats.budget_dead += 1
             return None
         if tok < 0 or tok in run.eos_set:
             return tok, None
         state = run.checker.result(memo, tok)
-        if run.budget is not None:
-            run.budget.descend(p.state, state)
+        budget.descend(p.state, state)
         return tok, state
 
 
@@ -130,7 +124,7 @@ def _masked_row(run: Run, probs, row: int, p: Particle) -> np.ndarray:
     v = probs.vocab_size
     t0 = time.perf_counter()
     try:
-        mask = np.asarray(constraint.token_mask(p.state, vocab_trie(run.lm)), dtype=bool)
+        mask = np.asarray(constraint.token_mask(p.state, run.tables.trie), dtype=bool)
     except Exception as exc:
         raise checker.fail(exc, p.ids, None, "(computing the token mask after it)") from exc
     finally:

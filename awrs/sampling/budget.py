@@ -8,124 +8,166 @@ in ``remaining - 2`` tokens. Two tests, both on the state after the token:
   lower bound on the tokens any completion needs (exact for byte DFAs; one token before the
   end a bounded walk of the vocabulary trie decides whether a single token completes the
   state). A token it prunes can never finish in time.
-- *close-forcing* (``force``, on by default, for constraints without an exact bound: JSON
-  Schema, grammars, SQL): :class:`~awrs.constraints.closing.Closing` knows one short
-  completion of the state and its cost in tokens; a token after which that completion no
-  longer fits is pruned too. Every particle keeps a known way to finish, so a text that wanders
-  (a long string, a growing list) is closed in time instead of ending with nothing. The cost is
-  an upper bound on the shortest completion, so this may prune a token after which only some
-  cleverer completion would fit: the target is then the model conditioned on the constraint
-  and on its known completion fitting the budget at every step (``stats.budget_forced``
-  counts these prunings).
+- *closing* (``close``, on by default, for constraints without an exact bound: JSON Schema,
+  grammars, SQL): :class:`~awrs.constraints.closing.Closing` knows one short completion of the
+  state and its cost in tokens; a token after which that completion no longer fits is pruned
+  too. Every particle keeps a known way to finish, so a text that wanders (a long string, a
+  growing list) is closed in time instead of ending with nothing. The cost is an upper bound on
+  the shortest completion, so this may prune a token after which only some cleverer completion
+  would fit: the target is then the model conditioned on the constraint and on its known
+  completion fitting the budget at every step (``stats.budget_forced`` counts these prunings).
 
 Pruned tokens count as rejected, so the AWRS weight is the mass of the tokens that are both
 accepted and feasible, and SMC targets the budget-conditioned distribution with proper weights.
 When the rejection kernel falls back to an exact mask, the mask is that of the feasible
 accepted tokens.
+
+A sampler asks all of this of one object, the run's :class:`BudgetPolicy` (``run.budget``):
+:class:`Budget` where budget feasibility is on (``budget=True`` or ``"sound"``), the base
+class, which changes nothing, where it is off.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import weakref
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from ..constraints.base import completion
 from ..constraints.closing import Closing
 from ..constraints.shortest import CompletionBound, one_token_completion
-from .token import FALLBACK_AFTER_KNOWN, Binding, Checker, _cached, vocab_trie
+from .tables import ModelTables
+from .token import FALLBACK_AFTER_KNOWN, Binding, Checker
 
-#: verdicts of :meth:`Budget.verdict`
-KEEP, PRUNED, FORCED = 0, 1, 2
+#: verdicts of :meth:`Budget.verdict`: kept, pruned by the sound bound, pruned by closing
+KEEP, PRUNED, CLOSING = 0, 1, 2
 #: trie advances allowed per exact one-token search (beyond it the token is kept)
 SEARCH_LIMIT = 1024
 #: trie advances allowed to all one-token searches of one step together
 STEP_SEARCH_LIMIT = 4096
 #: completion-search transitions (:class:`~awrs.constraints.closing.Closing`) allowed to one
 #: step of all particles together; past it, states without a known completion are kept
-#: unforced (a fixed count, not a time, so that seeds reproduce)
+#: unpruned by closing (a fixed count, not a time, so that seeds reproduce)
 STEP_CLOSE_ADVANCES = 10_000
-#: close-forcing stops for the rest of a run when, after this many searches, most found no
+#: closing stops for the rest of a run when, after this many searches, most found no
 #: completion (e.g. SQL whose identifiers only the database can judge): it would cost
-#: searches and force nothing
+#: searches and prune nothing
 CLOSE_PROBE = 24
 #: rejections tolerated per token at steps where the budget prunes with an inexact bound:
 #: near the end most of the vocabulary may be infeasible, and scanning it all costs seconds;
 #: beyond this the particle dies (``max_rejects``: the weights stay proper)
 MAX_REJECTS = 512
 
-#: log twist of a state without a known completion (budget twist with close-forcing)
+#: log twist of a state without a known completion (budget twist with closing)
 UNKNOWN_TWIST = math.log(0.05)
-
-_BOUNDS: "weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary]" = weakref.WeakKeyDictionary()
 
 
 def completion_bound(constraint, lm) -> CompletionBound:
-    """``constraint.completion_bound`` over the model's tokens (EOS excluded), cached per
-    (constraint, model) pair."""
-    def make():
-        eos = lm.eos_token_ids
-        return constraint.completion_bound([t for i, t in enumerate(lm.vocab) if i not in eos])
-
-    try:
-        inner = _cached(_BOUNDS, constraint, weakref.WeakKeyDictionary)
-        return _cached(inner, lm, make)
-    except TypeError:
-        return make()
+    """The constraint's completion bound over the model's tokens (EOS excluded), computed once
+    per (constraint, model) pair (:class:`~awrs.sampling.tables.ModelTables`)."""
+    return ModelTables.of(lm).completion_bound(constraint)
 
 
-_VOCABS: "weakref.WeakKeyDictionary[Any, frozenset]" = weakref.WeakKeyDictionary()
+def _never(n_checks: int) -> bool:
+    return False
 
 
-def token_ids(lm) -> dict[bytes, int]:
-    """bytes -> token id of the model's vocabulary (EOS excluded; the first id of a
-    duplicate), built once per model."""
-    def make():
-        out: dict[bytes, int] = {}
-        eos = lm.eos_token_ids
-        for i, t in enumerate(lm.vocab):
-            if t and i not in eos:
-                out.setdefault(t, i)
-        return out
+class BudgetPolicy:
+    """How a run treats ``max_tokens``: what its sampler asks about the budget.
 
-    return _cached(_IDS, lm, make)
+    This base class is the policy of a run without budget feasibility (``budget=False``,
+    unconstrained text, or a method that ignores the budget): it binds the constraint's own
+    check, prunes nothing and twists nothing. :class:`Budget` is the policy of the others.
+
+    Attributes:
+        mode: ``"on"`` (sound pruning and closing), ``"sound"`` (sound pruning only) or
+            ``"off"``.
+        twist: whether :meth:`retwist` tilts SMC's weights (the budget twist).
+    """
+
+    __slots__ = ()
+
+    mode = "off"
+    twist = False
+
+    def bind_step(self, checker: Checker, state, ids: Sequence[int], remaining: int,
+                  max_rejects: int):
+        """The kernel's check for a particle at ``state`` (prefix ``ids``) with ``remaining``
+        tokens left (this one included), restricted to the tokens the budget allows.
+
+        Returns:
+            ``(check, memo, max_rejects, gave_up)``: the check and its memo
+            (:meth:`Checker.bind`), this step's rejection bound, and ``gave_up(n_checks)``:
+            whether a step whose every candidate was rejected is the budget's doing (see
+            :meth:`pruned_out`).
+        """
+        check, memo = checker.bind(state, ids)
+        return check, memo, max_rejects, _never
+
+    def pruned_out(self, gave_up: Callable[[int], bool], n_checks: int) -> bool:
+        """Whether a particle whose every candidate was rejected after ``n_checks`` checks was
+        pruned to completion by the budget (counted in ``stats.budget_dead``) rather than
+        stopped at a dead end of the constraint."""
+        return False
+
+    def descend(self, parent, child) -> bool:
+        """Note that a particle went from state ``parent`` to ``child`` (see
+        :meth:`Budget.descend`)."""
+        return False
+
+    def retwist(self, checker: Checker, p, left: int) -> None:
+        """Swap particle ``p``'s budget twist for its value at its new state (``left`` tokens
+        left); nothing without the twist."""
+
+    def untwist(self, p) -> float:
+        """Remove particle ``p``'s budget twist (it cancels when the particle finishes) and
+        return it, for the caller to take out of the weight."""
+        twist, p.budget_twist = p.budget_twist, 0.0
+        return twist
+
+    def flush(self) -> None:
+        """Settle the counts of the step that ended."""
 
 
-_IDS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+class Budget(BudgetPolicy):
+    """The budget policy of a run with budget feasibility: its checks, its state and its
+    statistics (``stats.budget_*``), and the optional budget twist.
 
-
-def closing(constraint, lm) -> Closing:
-    """A fresh :class:`~awrs.constraints.closing.Closing` of the constraint over the model's
-    tokens (one per run: what a run computes does not depend on earlier runs)."""
-    vocab = _cached(_VOCABS, lm, lambda: frozenset(token_ids(lm)))
-    return Closing(constraint, vocab)
-
-
-class Budget:
-    """Budget feasibility checks (and the optional budget twist) for one run.
+    Args:
+        constraint, lm: the run's.
+        stats: the run's :class:`~awrs.sampling.population.Stats`.
+        twist: apply the budget twist (:meth:`log_twist`, SMC).
+        search: run the exact one-token search where the bound is not exact.
+        close: closing (mode ``"on"``); ``False``: sound pruning only (``"sound"``).
+        tables: the model's :class:`~awrs.sampling.tables.ModelTables` (``None``: its own).
 
     Attributes:
         bound: the constraint's completion bound over the model's vocabulary.
         search: whether to run the exact one-token search where the bound is not exact.
-        closing: the known completions used for close-forcing (``None``: off, or the bound
-            is exact).
-        twist: whether SMC applies :meth:`log_twist`.
+        closing: the known completions used for closing (``None``: off, or the bound is
+            exact).
     """
 
-    __slots__ = ("constraint", "lm", "stats", "bound", "search", "closing", "twist", "eos",
-                 "_cache", "_cache_key", "_search_left", "_dfa_seen", "_close_until")
+    __slots__ = ("constraint", "lm", "stats", "mode", "twist", "tables", "bound", "search",
+                 "closing", "eos", "_completion", "_cache", "_cache_key", "_search_left",
+                 "_dfa_seen", "_close_until")
 
     def __init__(self, constraint, lm, stats, *, twist: bool = False, search: bool = True,
-                 force: bool = True):
+                 close: bool = True, tables: ModelTables | None = None):
         self.constraint = constraint
         self.lm = lm
         self.stats = stats
-        self.bound = completion_bound(constraint, lm)
-        self.search = search and not self.bound.exact
-        self.closing = closing(constraint, lm) if force and not self.bound.exact else None
+        self.mode = "on" if close else "sound"
         self.twist = twist
+        self.tables = tables if tables is not None else ModelTables.of(lm)
+        self._completion = completion(constraint)
+        self.bound = self.tables.completion_bound(constraint)
+        self.search = search and not self.bound.exact
+        # a fresh one per run: what a run computes does not depend on earlier runs
+        self.closing = Closing(constraint, self.tables.tokens) \
+            if close and not self.bound.exact else None
         self.eos = frozenset(lm.eos_token_ids)
         self._cache: dict[tuple[int, int], bool] = {}
         self._cache_key = None
@@ -149,7 +191,7 @@ class Budget:
         return remaining - 2 < self.bound.horizon + (1 if self.search else 0)
 
     def verdict(self, state, remaining: int, parent=None, token: bytes = b"") -> int:
-        """:data:`KEEP`, :data:`PRUNED` (proven unable to finish in time) or :data:`FORCED`
+        """:data:`KEEP`, :data:`PRUNED` (proven unable to finish in time) or :data:`CLOSING`
         (its known completion no longer fits) for ``state``, reached from ``parent`` by
         ``token`` with ``remaining`` tokens left (this one included)."""
         k = remaining - 2  # tokens that may come before the end of sequence
@@ -159,11 +201,11 @@ class Budget:
         if self.closing is not None:
             known = self._known(state, parent, token)
             if known is not None:
-                return KEEP if known <= k else FORCED
+                return KEEP if known <= k else CLOSING
         if self.search and k == 1 and lb == 1 and self._search_left > 0:
             limit = min(SEARCH_LIMIT, self._search_left)
             self._search_left -= limit  # charged in full: a failed search walks its limit
-            trie = vocab_trie(self.lm)
+            trie = self.tables.trie
             found = one_token_completion(self.constraint, state, trie, limit)
             return PRUNED if found is False else KEEP
         return KEEP
@@ -210,7 +252,7 @@ class Budget:
         hit = cl.entry(state, left)
         if cl.searches > searched and cl.searches >= CLOSE_PROBE and \
                 2 * cl.failures > cl.searches:
-            self.closing = None  # mostly unknown: forcing is off for the rest of the run
+            self.closing = None  # mostly unknown: closing is off for the rest of the run
         return hit
 
     def max_rejects(self, remaining: int, max_rejects: int, has_mask: bool = False) -> int:
@@ -256,7 +298,7 @@ class Budget:
             return self._bind_follow(checker, check, memo, self._follow(known, remaining),
                                      binding)
         if known is None and not self.provable(remaining):
-            # nothing to force along and nothing provable: no pruning, no extra work
+            # no completion to close along and nothing provable: no pruning, no extra work
             return binding, memo, None
         cache, eos, pruned = self._cache, self.eos, [0]
         key0 = id(state)
@@ -287,7 +329,7 @@ class Budget:
 
     def _entry(self, checker: Checker, state, ids):
         """The state's known ``(tokens, completion)``, searched while the step's node budget
-        lasts; ``None`` when unknown or close-forcing is off."""
+        lasts; ``None`` when unknown or closing is off."""
         if self.closing is None:
             return None
         t0 = time.perf_counter()
@@ -304,7 +346,7 @@ class Budget:
     def _follow(self, known, remaining: int) -> set[int]:
         """Without slack (the known completion needs every token left): the tokens that follow
         that completion and leave the rest of it fitting."""
-        k, tail, ids_of, spell = remaining - 2, known[1], token_ids(self.lm), self.closing.spell
+        k, tail, ids_of, spell = remaining - 2, known[1], self.tables.token_ids, self.closing.spell
         out = set()
         for j in range(1, len(tail) + 1):
             if tail[:j] in ids_of:
@@ -350,7 +392,7 @@ class Budget:
         state's key unchanged share one verdict, the others are checked one by one."""
         out = accepted.copy()
         live = np.flatnonzero(accepted & ~checker.eos_mask())
-        same = self.constraint.unchanged_tokens(state, vocab_trie(self.lm))
+        same = self._completion.unchanged_tokens(state, self.tables.trie)
         if same is not None:
             group = live[same[live]]
             live = live[~same[live]]
@@ -367,7 +409,7 @@ class Budget:
     def _count(self, verdict: int, n: int) -> None:
         if verdict != KEEP:
             self.stats.budget_pruned += n
-            self.stats.budget_forced += n if verdict == FORCED else 0
+            self.stats.budget_forced += n if verdict == CLOSING else 0
 
     def bind_step(self, checker: Checker, state, ids: Sequence[int], remaining: int,
                   max_rejects: int):
@@ -388,6 +430,28 @@ class Budget:
             return bool(pruned and pruned[0]) or (capped and n_checks >= mr)
 
         return check, memo, mr, gave_up
+
+    def pruned_out(self, gave_up: Callable[[int], bool], n_checks: int) -> bool:
+        if not gave_up(n_checks):
+            return False
+        self.stats.budget_dead += 1
+        return True
+
+    def retwist(self, checker: Checker, p, left: int) -> None:
+        if not self.twist:
+            return
+        t0 = time.perf_counter()
+        try:
+            value = self.log_twist(p.state, left)
+        except Exception as exc:
+            raise checker.fail(exc, p.ids, None, "(bounding its shortest completion)") from exc
+        finally:
+            checker.seconds += time.perf_counter() - t0
+        if value == -math.inf:  # proven unable to finish: the particle dies
+            p.log_w, p.budget_twist = -math.inf, 0.0
+            return
+        p.log_w += value - p.budget_twist
+        p.budget_twist = value
 
     def flush(self) -> None:
         """Count the DFA tokens the kernel pruned in the step that ended (``budget_pruned``)."""
@@ -410,7 +474,7 @@ class Budget:
         """log of a heuristic probability of finishing with ``left`` tokens left:
         ``(left + 1 - b) / (left + 1)`` for a completion bound ``b`` (1 when complete, falling
         linearly as the state needs more of what is left; ``-inf`` when it cannot finish).
-        With close-forcing, ``b`` is the known completion's length where one is known, and a
+        With closing, ``b`` is the known completion's length where one is known, and a
         state whose completion search found nothing gets :data:`UNKNOWN_TWIST` (a text that
         no short completion repairs, e.g. a name the schema lacks, rarely finishes)."""
         b = self.bound.min_tokens(state)

@@ -11,15 +11,18 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .token import Checker, TokenProbs, padded, pruning_mask, token_probs
+from .budget import BudgetPolicy
+from .tables import ModelTables
+from .token import Checker, TokenProbs, padded, token_probs
 
 
 @dataclass(slots=True)
 class Particle:
     """One sequence being generated: token ids (EOS excluded), constraint state, log weight.
 
-    ``twist`` is the critic value currently included in ``log_w`` (removed at the next step);
-    ``budget_twist`` likewise for the budget twist (removed when the particle finishes).
+    ``twist`` is the critic's value currently included in ``log_w`` (removed at the next
+    step); ``budget_twist`` likewise for the budget twist, which only the run's
+    :class:`~awrs.sampling.budget.BudgetPolicy` sets and removes (when the particle finishes).
     States are immutable, so copies made by resampling share them.
     """
 
@@ -70,7 +73,9 @@ class Stats:
             budget rejected some of them (not counted in ``dead``).
         budget_forced: of ``budget_pruned``, the candidates rejected because their known
             completion (:class:`~awrs.constraints.closing.Closing`) no longer fits, while the
-            sound lower bound alone would have kept them (close-forcing).
+            sound lower bound alone would have kept them (closing).
+
+    The ``budget_*`` counts are kept by the run's :class:`~awrs.sampling.budget.Budget`.
     """
 
     method: str
@@ -90,6 +95,7 @@ class Stats:
     candidates: int = 0
     fallbacks: int = 0
     masks: int = 0
+    # budget feasibility (counted by the run's Budget)
     budget_pruned: int = 0
     budget_dead: int = 0
     budget_forced: int = 0
@@ -124,9 +130,13 @@ class Run:
         self.stats = stats
         self.eos = sorted(lm.eos_token_ids)
         self.eos_set = frozenset(self.eos)
-        self.checker = Checker(constraint, lm) if constraint is not None else None
-        self.keep = padded(pruning_mask(constraint, lm)) if (constraint is not None and prune) else None
-        self.budget = None  # a sampling.budget.Budget when budget feasibility is on
+        self.tables = ModelTables.of(lm)
+        self.checker = Checker(constraint, lm, self.tables) if constraint is not None else None
+        self.keep = padded(self.tables.pruning_mask(constraint)) \
+            if (constraint is not None and prune) else None
+        #: the budget policy (:class:`~awrs.sampling.budget.Budget` when budget feasibility
+        #: is on; the base class, which changes nothing, by default)
+        self.budget: BudgetPolicy = BudgetPolicy()
         self._t0 = time.perf_counter()
         self._evals_before = 0
         self._extra_evals = 0

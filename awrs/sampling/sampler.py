@@ -3,7 +3,8 @@
 A :class:`Sampler` separates *what the next step needs* (:meth:`Sampler.contexts`) from *the
 step itself* (:meth:`Sampler.step`, given the log-probabilities of those contexts), so that a
 scheduler can run many samplers side by side in one batched forward
-(:class:`~awrs.sampling.scheduler.Scheduler`). :func:`awrs.generate` is a loop over one::
+(:class:`~awrs.sampling.scheduler.Scheduler`). :func:`awrs.generate` is a loop over one
+(:func:`awrs.make_sampler` makes it)::
 
     s = make_sampler(lm, prompt, constraint, method="smc", seed=0)
     while not s.finished:
@@ -196,10 +197,3 @@ def build_result(run: Run, particles: list[Particle], method: str) -> Result:
         log_ml = math.nan
     text = next(iter(posterior)) if posterior else None
     return Result(text, posterior, samples, log_ml, run.stats, empty=not posterior)
-
-
-def make_sampler(*args, **kwargs) -> Sampler:
-    """A :class:`Sampler` for one generation; arguments as :func:`awrs.generate`."""
-    from .api import make_sampler as make
-
-    return make(*args, **kwargs)

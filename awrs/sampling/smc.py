@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Callable
 
 from ..errors import RewardError
@@ -38,10 +37,11 @@ def _retwist(run: Run, p: Particle, critic, guide=None) -> None:
 
 
 def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects: int,
-            last: bool, remaining: int | None = None) -> None:
+            last: bool, remaining: int) -> None:
     """Advance one live particle by one token and add its incremental log weight.
 
-    ``remaining``: tokens left in the budget, this one included (for budget feasibility).
+    ``remaining``: tokens left in the budget, this one included (for the run's budget policy,
+    which restricts the proposal and keeps the particle's budget twist).
     """
     checker: Checker = run.checker
     budget = run.budget
@@ -49,53 +49,27 @@ def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects:
         inc = eos_log_weight(probs, row, run.eos)
         if inc > -math.inf and not checker.complete(p.state, p.ids):
             inc = -math.inf
-        p.log_w += inc - p.budget_twist
-        p.budget_twist = 0.0
+        p.log_w += inc - budget.untwist(p)
         p.finished = p.log_w > -math.inf
         if inc == -math.inf:
             run.stats.out_of_budget += 1
         return
-    gave_up = None
-    if budget is None or remaining is None:
-        check, memo = checker.bind(p.state, p.ids)
-    else:
-        check, memo, max_rejects, gave_up = budget.bind_step(checker, p.state, p.ids,
-                                                             remaining, max_rejects)
+    check, memo, max_rejects, gave_up = budget.bind_step(checker, p.state, p.ids, remaining,
+                                                         max_rejects)
     tok, log_w, n_checks = awrs_token(probs, row, run.rng, check, estimator, max_rejects)
     p.log_w += log_w
     if tok < 0:
-        if gave_up is not None and gave_up(n_checks):
-            run.stats.budget_dead += 1
-        else:
+        if not budget.pruned_out(gave_up, n_checks):
             run.stats.dead += 1
         return
     if tok in run.eos_set:
         p.finished = True
-        p.log_w -= p.budget_twist  # the twist cancels at completion
-        p.budget_twist = 0.0
+        p.log_w -= budget.untwist(p)  # the twist cancels at completion
     else:
         p.ids.append(tok)
         parent, p.state = p.state, checker.result(memo, tok)
-        if budget is not None:
-            budget.descend(parent, p.state)
-        if budget is not None and budget.twist and remaining is not None:
-            _budget_retwist(run, p, remaining - 1)
-
-
-def _budget_retwist(run: Run, p: Particle, left: int) -> None:
-    """Swap the particle's budget twist for its value at the new state (``left`` tokens left)."""
-    t0 = time.perf_counter()
-    try:
-        value = run.budget.log_twist(p.state, left)
-    except Exception as exc:
-        raise run.checker.fail(exc, p.ids, None, "(bounding its shortest completion)") from exc
-    finally:
-        run.checker.seconds += time.perf_counter() - t0
-    if value == -math.inf:  # proven unable to finish: the particle dies
-        p.log_w, p.budget_twist = -math.inf, 0.0
-        return
-    p.log_w += value - p.budget_twist
-    p.budget_twist = value
+        budget.descend(parent, p.state)
+        budget.retwist(checker, p, remaining - 1)
 
 
 class SMCSampler(Sampler):
@@ -107,11 +81,11 @@ class SMCSampler(Sampler):
     every weight is set to the log-mean-exp of the weights, which keeps the
     marginal-likelihood estimate unbiased. Finished particles keep their weight and take part
     in resampling; particles that reach ``max_tokens`` end with the end-of-sequence token,
-    weighted by its probability and its acceptance. With ``run.budget`` set, proposals are
-    restricted to tokens after which the text can still finish in time (see
-    :mod:`awrs.sampling.budget`), and its twist tilts the weights towards particles likely to
-    finish (cancelled when they do). A ``guide`` (the constraint's critic) twists like the
-    critic but cancels when a particle finishes.
+    weighted by its probability and its acceptance. The run's budget policy (``run.budget``,
+    :mod:`awrs.sampling.budget`) restricts proposals to tokens after which the text can still
+    finish in time, and its twist tilts the weights towards particles likely to finish
+    (cancelled when they do). A ``guide`` (the constraint's :attr:`~awrs.Constraint.guide`)
+    twists like the critic but cancels when a particle finishes.
     """
 
     method = "smc"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..kernels import awrs as _awrs
 from ..errors import ConfigurationError, ConstraintEvaluationError
+from .tables import ModelTables
 
 #: vocabulary entries per block of the two-level inverse-CDF draw (see ``awrs/_awrs_py.py``)
 BLOCK_SIZE = 256
@@ -104,54 +104,27 @@ def block_sums(row: np.ndarray, block_size: int) -> np.ndarray:
     return _awrs.prepare(row.reshape(1, -1), None, block_size)[0]
 
 
-# -- per-(constraint, model) precomputations, computed once -----------------------------------
-_KEEP: "weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary]" = weakref.WeakKeyDictionary()
-_TRIES: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
-
-
-def _cached(table, key, make: Callable[[], Any]):
-    try:
-        hit = table.get(key)
-    except TypeError:  # not weak-referenceable or not hashable: no caching
-        return make()
-    if hit is None:
-        hit = make()
-        table[key] = hit
-    return hit
-
-
+# -- what every run on a model shares (kept by :class:`~awrs.sampling.tables.ModelTables`) ------
 def pruning_mask(constraint, lm) -> np.ndarray | None:
     """(V,) float32 0/1 mask of the tokens whose bytes all lie in ``constraint.alphabet()``.
 
     End-of-sequence tokens are always kept. ``None`` when the constraint declares no alphabet.
-    Cached per (constraint, model) pair.
+    Computed once per (constraint, model) pair.
     """
-    def make():
-        alphabet = constraint.alphabet()
-        if alphabet is None:
-            return None
-        allowed = bytes(sorted(int(c) for c in alphabet))
-        eos = lm.eos_token_ids
-        keep = np.fromiter(
-            (i in eos or not tok.translate(None, allowed) for i, tok in enumerate(lm.vocab)),
-            dtype=bool, count=len(lm.vocab))
-        return keep.astype(np.float32)
-
-    def per_lm():
-        return weakref.WeakKeyDictionary()
-
-    try:
-        inner = _cached(_KEEP, constraint, per_lm)
-        return _cached(inner, lm, make)
-    except TypeError:
-        return make()
+    return ModelTables.of(lm).pruning_mask(constraint)
 
 
 def vocab_trie(lm):
-    """The model's :class:`~awrs.constraints.trie.VocabTrie` (EOS excluded), built once per model."""
-    from ..constraints.trie import VocabTrie
+    """The model's :class:`~awrs.constraints.trie.VocabTrie` (EOS excluded), built once per
+    model."""
+    return ModelTables.of(lm).trie
 
-    return _cached(_TRIES, lm, lambda: VocabTrie(lm.vocab, exclude=lm.eos_token_ids))
+
+def vocab_bytes(lm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(data, offsets, is_eos)``: the vocabulary's bytes concatenated (uint8), token ``t``
+    being ``data[offsets[t]:offsets[t + 1]]`` (int64), and a (V,) uint8 end-of-sequence flag.
+    Built once per model."""
+    return ModelTables.of(lm).vocab_bytes
 
 
 #: checks after which a state with no mask yet switches to its exact mask: one mask costs
@@ -162,25 +135,6 @@ FALLBACK_AFTER = 200
 FALLBACK_AFTER_KNOWN = 32
 #: bytes of DFA transition memos a run keeps (V int32 per DFA state; all dropped when full)
 DFA_MEMO_BYTES = 64 << 20
-
-
-def vocab_bytes(lm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(data, offsets, is_eos)``: the vocabulary's bytes concatenated (uint8), token ``t``
-    being ``data[offsets[t]:offsets[t + 1]]`` (int64), and a (V,) uint8 end-of-sequence flag.
-    Built once per model."""
-    def make():
-        lens = np.fromiter((len(t) for t in lm.vocab), dtype=np.int64, count=len(lm.vocab))
-        offsets = np.zeros(len(lm.vocab) + 1, dtype=np.int64)
-        np.cumsum(lens, out=offsets[1:])
-        data = np.frombuffer(b"".join(lm.vocab), dtype=np.uint8)
-        is_eos = np.zeros(len(lm.vocab), dtype=np.uint8)
-        is_eos[list(lm.eos_token_ids)] = 1
-        return data, offsets, is_eos
-
-    return _cached(_BYTES, lm, make)
-
-
-_BYTES: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def _dfa_of(constraint):
@@ -247,13 +201,14 @@ class Checker:
         masks: exact masks computed.
     """
 
-    __slots__ = ("constraint", "lm", "vocab", "eos", "evaluations", "seconds", "_memos",
-                 "candidates", "fallbacks", "masks", "fallback", "min_tokens", "_dfa",
+    __slots__ = ("constraint", "lm", "tables", "vocab", "eos", "evaluations", "seconds",
+                 "_memos", "candidates", "fallbacks", "masks", "fallback", "min_tokens", "_dfa",
                  "_dfa_memos", "_dfa_full", "_bytes", "_eos_mask")
 
-    def __init__(self, constraint, lm):
+    def __init__(self, constraint, lm, tables: ModelTables | None = None):
         self.constraint = constraint
         self.lm = lm
+        self.tables = tables if tables is not None else ModelTables.of(lm)
         self.vocab = lm.vocab
         self.eos = frozenset(lm.eos_token_ids)
         self.evaluations = 0
@@ -265,7 +220,7 @@ class Checker:
         self._dfa = _dfa_of(constraint)
         self._dfa_memos: dict[int, np.ndarray] = {}
         self._dfa_full: set[int] = set()
-        self._bytes = vocab_bytes(lm) if self._dfa is not None else None
+        self._bytes = self.tables.vocab_bytes if self._dfa is not None else None
         self._eos_mask: np.ndarray | None = None
 
     def new_step(self) -> None:
@@ -412,7 +367,7 @@ class Checker:
         v = len(self.vocab)
         t0 = time.perf_counter()
         try:
-            mask = np.array(self.constraint.token_mask(state, vocab_trie(self.lm)), dtype=bool)
+            mask = np.array(self.constraint.token_mask(state, self.tables.trie), dtype=bool)
         except Exception as exc:
             raise self.fail(exc, ids, None, "(computing the token mask after it)") from exc
         finally:

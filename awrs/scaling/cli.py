@@ -82,9 +82,9 @@ def run_best_of_k(args: argparse.Namespace, lm: Any = None) -> dict[str, Any]:
         reward_name = "judge"
     constraint = None
     if args.regex is not None:
-        from ..constraints.regex import Regex
+        from ..request import ConstraintSpec
 
-        constraint = Regex(args.regex)
+        constraint = ConstraintSpec("regex", args.regex).build()
     selection = best_of_k(
         lm, args.prompt, args.k, reward,
         temperature=args.temperature, constraint=constraint, method=args.method,

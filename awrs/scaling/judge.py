@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import ConfigurationError, RewardError
 from ..models.base import LanguageModel
-from .forcing import forced_logprobs
 from .reward import Reward
+from .scoring import forced_logprobs
 
 DEFAULT_TEMPLATE = (
     "Rate the response to the request below on a scale from 0 (wrong or useless) to 10 "

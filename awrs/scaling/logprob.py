@@ -8,8 +8,8 @@ from typing import Sequence
 import numpy as np
 
 from ..models.base import LanguageModel
-from .forcing import forced_logprobs
 from .reward import Reward
+from .scoring import forced_logprobs
 
 
 class LogProb(Reward):

@@ -1,4 +1,5 @@
-"""Teacher forcing through the batched next-token interface, one forward per depth."""
+"""Scoring given token ids by teacher forcing: batched next-token log-probabilities, one forward
+per depth."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from ..deadline import Deadline
 from ..errors import AwrsError
-from ..sampling.sampler import make_sampler
+from ..sampling.api import make_sampler
 from . import output
 from .engine import Busy, Engine, ShuttingDown, _resolve
 from .errors import APIError, from_awrs, install

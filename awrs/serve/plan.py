@@ -7,6 +7,7 @@ from typing import Any
 
 from ..constraints.sql.schema import looks_like_ddl
 from ..errors import AwrsError
+from ..request import ConstraintSpec
 from .errors import APIError, from_awrs
 from .schemas import (MAX_TEMPERATURE, MIN_TEMPERATURE, ChatCompletionRequest,
                       CompletionRequest, neutral_violations)
@@ -184,10 +185,8 @@ def _constraint(req, limits: Limits):
     if not given:
         return None, None
     source = given[0]
-    import awrs
-
     try:
-        return _build(awrs, req, source, limits), source
+        return _spec(req, source, limits).build(), source
     except APIError:
         raise
     except AwrsError as exc:
@@ -199,25 +198,22 @@ def _constraint(req, limits: Limits):
                        code="invalid_constraint") from exc
 
 
-def _build(awrs, req, source: str, limits: Limits):
-    ws = awrs.MaxWhitespace(limits.max_whitespace) if limits.max_whitespace else None
+def _spec(req, source: str, limits: Limits) -> ConstraintSpec:
+    """The spec of the request's constraint field, with the server's whitespace bound (for
+    grammars and SQL), pattern timeout, and no SQLite file of the server's disk."""
+    settings = {"max_whitespace": limits.max_whitespace, "sql_root": None}
     if source == "response_format":
         fmt = req.response_format
         schema = fmt.json_schema.schema_ if fmt.type == "json_schema" else {"type": "object"}
-        return awrs.JSONSchema(schema)
-    if source == "regex":
-        return awrs.Regex(req.regex)
+        return ConstraintSpec("json_schema", schema, settings)
     if source == "pattern":
-        return awrs.Pattern(req.pattern, timeout=limits.pattern_timeout)
-    if source == "grammar":
-        grammar = awrs.Grammar(req.grammar)
-        return grammar if ws is None else grammar & ws
+        settings["timeout"] = limits.pattern_timeout
     db = req.sql
-    if isinstance(db, str) and not looks_like_ddl(db):  # never a path on the server's disk
+    if source == "sql" and isinstance(db, str) and not looks_like_ddl(db):
         raise APIError(400, "sql expects DDL text (CREATE TABLE ...) or a Spider tables.json "
                        "entry (an object), got text without CREATE TABLE", param="sql",
                        code="invalid_value")
-    return awrs.SQL(db, max_whitespace=limits.max_whitespace or None)
+    return ConstraintSpec(source, getattr(req, source), settings)
 
 
 # -- options -----------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-METHODS = ("smc", "awrs", "mask", "rerank", "direct")
+from ..request import Method
+
 #: the temperatures served (plan.py refuses others with 400): logits / T stays finite in
 #: float32 for every logit a float16/bfloat16/float32 model gives below 3.4e36 in magnitude,
 #: and T = 0.01 already samples nearly greedily (a logit gap of 0.1 becomes 10 nats); above
@@ -51,7 +52,7 @@ class Extensions(_Strict):
     pattern: str | None = None
     grammar: str | None = None
     sql: str | dict[str, Any] | None = None
-    method: Literal["smc", "awrs", "mask", "rerank", "direct"] | None = None
+    method: Method | None = None
     n_particles: int | None = Field(None, ge=1)
     ess_threshold: float | None = Field(None, ge=0, le=1)
     best_of_k: int | None = Field(None, ge=1)

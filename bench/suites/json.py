@@ -85,9 +85,10 @@ class JSONSuite(Suite):
     def constraint(self, item, policy: str | None = None):
         """``awrs.JSONSchema`` of the item, under a policy of :data:`POLICIES` (default: the
         constraint's own defaults)."""
-        import awrs
+        from awrs.request import ConstraintSpec
 
-        return awrs.JSONSchema(item.data["schema"], **POLICIES.get(policy or "natural", {}))
+        policy_options = POLICIES.get(policy or "natural", {})
+        return ConstraintSpec("json_schema", item.data["schema"], policy_options).build()
 
     def spec(self, item, constraint=None):
         return Spec("json_schema", item.data["schema"], constraint)

@@ -56,9 +56,9 @@ class PatternsSuite(Suite):
                 for i in subset(len(patterns), limit)]
 
     def constraint(self, item):
-        import awrs
+        from awrs.request import ConstraintSpec
 
-        return awrs.Pattern(item.data["pattern"])
+        return ConstraintSpec("pattern", item.data["pattern"]).build()
 
     def spec(self, item, constraint=None):
         return Spec("regex", item.data["pattern"], constraint)

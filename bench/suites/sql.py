@@ -34,7 +34,7 @@ MAX_STEPS = 5_000_000
 #: leaves the critic out, ``prefix`` / ``strict`` add the schema's dead-end check on prefixes.
 POLICIES = {
     "default": {},
-    "nocritic": {"critic": False},
+    "nocritic": {"guide": False},
     "prefix": {"schema_prefix": True},
     "strict": {"strict_names": True},
 }
@@ -162,9 +162,10 @@ class SQLSuite(Suite):
 
     def constraint(self, item, policy: str | None = None):
         """``awrs.SQL`` of the item's schema under a policy of :data:`POLICIES`."""
-        import awrs
+        from awrs.request import ConstraintSpec
 
-        return awrs.SQL(schemas()[item.data["db_id"]], **POLICIES[policy or "default"])
+        entry = schemas()[item.data["db_id"]]
+        return ConstraintSpec("sql", entry, POLICIES[policy or "default"]).build()
 
     def spec(self, item, constraint=None):
         # the grammar of awrs.SQL (peers get its syntax, not the schema check at the end)

@@ -366,7 +366,7 @@ def test_each_prompt_is_run_through_the_model_once_before_the_timed_runs(tmp_pat
 def test_the_per_model_tables_are_built_with_the_constraint_and_timed_as_build(tmp_path,
                                                                                monkeypatch):
     from bench.methods import ItemContext
-    from awrs.sampling.budget import _BOUNDS
+    from awrs.sampling.tables import ATTRIBUTE
 
     suite = ToyRegexSuite()
     item = suite.items(None)[0]
@@ -374,8 +374,8 @@ def test_the_per_model_tables_are_built_with_the_constraint_and_timed_as_build(t
     ctx = ItemContext(suite, item)
     c = ctx.constraint_for(None)
     built = ctx.build_s
-    assert c not in _BOUNDS  # not prepared yet: a run would pay for it
-    assert ctx.prepared(lm) is c and lm in _BOUNDS[c]
+    assert not hasattr(c, ATTRIBUTE)  # not prepared yet: a run would pay for it
+    assert ctx.prepared(lm) is c and lm in getattr(c, ATTRIBUTE)
     assert ctx.build_s > built  # the preparation is counted as build time
     after = ctx.build_s
     assert ctx.prepared(lm) is c and ctx.build_s == after  # once per item

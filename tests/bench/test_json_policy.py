@@ -82,11 +82,11 @@ def test_sql_policies_build_their_constraints():
 
     item = SUITE.items(1)[0]
     assert methods.get_method("smc-nobudget@nocritic").policy == "nocritic"
-    assert SUITE.constraint(item).critic is not None  # smc's guide, by default
-    assert SUITE.constraint(item, "nocritic").critic is None
+    assert SUITE.constraint(item).guide is not None  # smc's guide, by default
+    assert SUITE.constraint(item, "nocritic").guide is None
     assert SUITE.constraint(item, "strict")._schema.strict
     ctx = methods.ItemContext(SUITE, item)
-    assert ctx.constraint_for("nocritic").critic is None
+    assert ctx.constraint_for("nocritic").guide is None
     assert ctx.constraint_for("compact") is ctx.constraint  # a json policy: not sql's
 
 

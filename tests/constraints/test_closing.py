@@ -91,7 +91,7 @@ def maskbench(maskbench_sample):
 
 def test_maskbench_prefixes_have_known_completions(maskbench):
     """Cut valid documents anywhere: the completion found is accepted, and one is found for
-    nearly every prefix (the search is bounded; a miss only turns close-forcing off there)."""
+    nearly every prefix (the search is bounded; a miss only turns closing off there)."""
     rng = random.Random(2)
     found = total = 0
     for rec in maskbench:

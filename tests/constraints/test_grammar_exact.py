@@ -9,7 +9,6 @@ import functools
 import importlib.resources
 import itertools
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,9 +20,8 @@ from awrs.errors import UnsupportedFeatureError
 
 from tests.constraints.test_grammar import AMBIGUOUS, CONTEXT, KEYWORDS, LARK_JSON
 
-ROOT = Path(__file__).resolve().parents[2]
-SQL_TEXT = (ROOT / "grammars" / "sql.lark").read_text()
-JSON_TEXT = (ROOT / "grammars" / "json.lark").read_text()
+SQL_TEXT = importlib.resources.files("awrs.grammars").joinpath("sql.lark").read_text()
+JSON_TEXT = importlib.resources.files("awrs.grammars").joinpath("json.lark").read_text()
 
 
 @functools.cache

@@ -61,7 +61,7 @@ def test_files_and_import_paths_still_import_for_library_callers(tmp_path):
 
 
 def test_served_and_batch_grammars_are_guarded(in_tmp):
-    from awrs.batch import build_constraint
+    from awrs.jobs import build_constraint
 
     with pytest.raises(ConstraintError, match="not allowed in a grammar given as text"):
         build_constraint("grammar", "start: X\n%import .foo.X\n")

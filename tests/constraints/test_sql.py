@@ -13,7 +13,7 @@ from lark import Lark
 
 import awrs
 from awrs.constraints.base import Constraint
-from awrs.constraints.sql import SQL, SchemaCritic, schema_ddl, sql_grammar
+from awrs.constraints.sql import SQL, SchemaNames, schema_ddl, sql_grammar
 from awrs.constraints.testing import check_prefix_monotone
 from awrs.constraints.trie import VocabTrie
 from awrs.errors import ConfigurationError, ConstraintError
@@ -35,7 +35,7 @@ def spider(data_dir):
 
 @functools.cache
 def _sql_for(db_id: str, entry_json: str) -> SQL:
-    return SQL(json.loads(entry_json), critic=True)
+    return SQL(json.loads(entry_json), guide=True)
 
 
 def sha(path) -> str:
@@ -55,7 +55,7 @@ def test_spider_gold_queries_accepted_from_tables_json(spider):
             state = c.advance(state, raw[i:i + 1])
             assert state is not None, raw[:i + 1]
         assert c.is_complete(state)
-        assert all(c.critic(q[:k]) == 0.0 for k in range(0, len(q) + 1, 3)), q
+        assert all(c.guide(q[:k]) == 0.0 for k in range(0, len(q) + 1, 3)), q
 
 
 def test_concert_singer_queries_compile_against_the_file(spider):
@@ -159,9 +159,12 @@ def test_sql_features_and_prefix_contract():
 
 
 def test_critic_flags_unknown_names():
-    critic = SQL(DDL, critic=True).critic
-    assert isinstance(critic, SchemaCritic) and SQL(DDL, critic=False).critic is None
-    assert isinstance(SQL(DDL).critic, SchemaCritic)  # on by default: smc's guide
+    critic = SQL(DDL, guide=True).guide
+    assert isinstance(critic, SchemaNames) and SQL(DDL, guide=False).guide is None
+    assert isinstance(SQL(DDL).guide, SchemaNames)  # on by default: smc's guide
+    from awrs.constraints.sql import SchemaCritic
+
+    assert SchemaCritic is SchemaNames  # the old name, kept one release
     assert critic("SELECT T1.Name FROM singer AS T1 WHERE T1.Age") == 0.0
     assert critic("SELECT T1.Name FROM singer AS T1 WHERE T1.Ag") == 0.0  # still typing
     assert critic("SELECT T1.Name FROM singer AS T1 WHERE T1.Agx") == -INF

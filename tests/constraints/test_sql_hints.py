@@ -10,7 +10,7 @@ import random
 import pytest
 
 from awrs.constraints.closing import Closing
-from awrs.constraints.sql import SQL, SchemaCritic
+from awrs.constraints.sql import SQL, SchemaNames
 from awrs.constraints.sql.hints import closing_hints
 
 BYTES = [bytes([b]) for b in range(256)]
@@ -20,7 +20,7 @@ CREATE TABLE concert (concert_ID int, Singer_ID int, Year text);"""
 
 def hints(prefix: str) -> list[str]:
     c = SQL(DDL)
-    return [h.decode() for h in closing_hints(SchemaCritic(c.tables, c.functions), prefix.encode())]
+    return [h.decode() for h in closing_hints(SchemaNames(c.tables, c.functions), prefix.encode())]
 
 
 def completes(c: SQL, prefix: str, hint: str) -> bool:
@@ -52,7 +52,7 @@ def test_hints_are_verified_so_a_wrong_guess_costs_nothing():
 
 def test_a_split_character_gets_no_hints():
     c = SQL(DDL)
-    assert closing_hints(SchemaCritic(c.tables, c.functions), b"SELECT 'caf\xc3") == []
+    assert closing_hints(SchemaNames(c.tables, c.functions), b"SELECT 'caf\xc3") == []
 
 
 def test_hints_complete_many_more_prefixes_of_real_queries(data_dir):

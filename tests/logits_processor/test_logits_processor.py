@@ -1,4 +1,4 @@
-"""awrs.hf.ConstraintLogitsProcessor: exact masks per step, rows keyed by their tokens, and
+"""awrs.logits_processor.ConstraintLogitsProcessor: exact masks per step, rows keyed by their tokens, and
 ``model.generate`` outputs valid under the constraint (batches, sampling, beam search)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import awrs
-from awrs.hf import ConstraintLogitsProcessor
+from awrs.logits_processor import ConstraintLogitsProcessor
 
 # a toy vocabulary: ids 0-5 are text, 6 is EOS, 7 a prompt-only token (no bytes)
 VOCAB = [b"a", b"b", b"ab", b"c", b"ba", b"bc", b"", b""]

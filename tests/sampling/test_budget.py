@@ -122,13 +122,13 @@ def test_budget_checks_run_only_near_the_end():
     assert list(b.dfa_min_tokens[1:]) == [1, 0]  # start (a*): one "b"; after "b": done
     assert [b.active(r) for r in (2, 3, 4)] == [True, False, False]
     g = Budget(awrs.Grammar('start: "(" start ")" | "x"\n'), lm,
-               awrs.sampling.population.Stats("smc", 0, 1), force=False)
+               awrs.sampling.population.Stats("smc", 0, 1), close=False)
     assert g.search and [g.active(r) for r in (2, 3, 4)] == [True, True, False]
-    # close-forcing checks every step: a known completion may stop fitting at any point
+    # closing checks every step: a known completion may stop fitting at any point
     g = Budget(awrs.Grammar('start: "(" start ")" | "x"\n'), lm,
                awrs.sampling.population.Stats("smc", 0, 1))
     assert g.closing is not None and all(g.active(r) for r in (2, 3, 4, 100))
-    assert b.closing is None  # an exact bound needs no forcing
+    assert b.closing is None  # an exact bound needs no closing
 
 
 def test_particles_given_up_by_the_budgets_rejection_cap_are_not_dead_ends():
@@ -144,18 +144,18 @@ def test_particles_given_up_by_the_budgets_rejection_cap_are_not_dead_ends():
     lm = ToyLM(vocab, 0, lambda ctx: table)
     c = awrs.Predicate(lambda b: b in (b"", b"a"), lambda b: b == b"a")
     for method in ("smc", "awrs"):
-        # no completion is known without forcing: no exact mask (it would cost a check per
+        # no completion is known without closing: no exact mask (it would cost a check per
         # accepted token), the rejection cap ends the scan
         r = awrs.generate(lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0,
                           budget="sound")
         assert r.empty and r.stats.dead == 0 and r.stats.budget_dead == 2, (method, r.stats)
-        # close-forcing: the known completion "a" must come now; the feasible mask finds it
+        # closing: the known completion "a" must come now; the feasible mask finds it
         r = awrs.generate(lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0)
         assert not r.empty and set(r.posterior) == {"a"} and r.stats.budget_dead == 0, \
             (method, r.stats)
 
 
-# -- close-forcing on a grammar: the known completion is the shortest here, so the forced
+# -- closing on a grammar: the known completion is the shortest here, so the closing
 # target is exactly p(x | constraint, |x| <= T)
 PAREN = 'start: "(" start ")" | "x"\n'
 PAREN_VOCAB = [b"(", b")", b"x", b"x)", b"))", b"<eos>"]
@@ -178,7 +178,7 @@ def exact_paren(t: int) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("twist,ess", [(False, 0.5), (True, 1.0)])
-def test_close_forcing_targets_the_budget_conditioned_posterior_of_a_grammar(twist, ess):
+def test_closing_targets_the_budget_conditioned_posterior_of_a_grammar(twist, ess):
     t, n_runs = 7, 40
     exact = exact_paren(t)
     lm = ToyLM(PAREN_VOCAB, 5, lambda ctx: PAREN_P)
@@ -186,7 +186,7 @@ def test_close_forcing_targets_the_budget_conditioned_posterior_of_a_grammar(twi
     runs = [awrs.generate(lm, [0], g, n_particles=64, max_tokens=t, seed=500 + s,
                           budget_twist=twist, ess_threshold=ess) for s in range(n_runs)]
     assert not any(r.empty for r in runs)
-    assert sum(r.stats.budget_forced for r in runs) > 0  # forcing acted before the bound
+    assert sum(r.stats.budget_forced for r in runs) > 0  # closing acted before the bound
     assert all(r.stats.budget_dead == 0 and r.stats.out_of_budget == 0 for r in runs)
     post, se, _ = pooled(runs)
     assert set(post) <= set(exact)
@@ -197,13 +197,13 @@ def test_close_forcing_targets_the_budget_conditioned_posterior_of_a_grammar(twi
     # sound pruning alone: particles that keep opening run out of budget
     sound = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s, budget="sound")
              for s in range(20)]
-    forced = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s)
+    closed = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s)
               for s in range(20)]
-    assert not any(r.empty for r in forced)
+    assert not any(r.empty for r in closed)
     assert sum(r.stats.budget_dead + r.stats.out_of_budget for r in sound) > 0
 
 
-def test_close_forcing_closes_a_wandering_json_string():
+def test_closing_closes_a_wandering_json_string():
     # the model keeps writing inside the string; closing needs three tokens ('","b":', "1", "}"),
     # which sound pruning (the 0/1 bound, one token ahead) sees too late
     vocab = [b'{"a":"', b"x", b'","b":', b"1", b"}", b'"', b"<eos>"]
@@ -213,11 +213,11 @@ def test_close_forcing_closes_a_wandering_json_string():
         "a": {"type": "string"}, "b": {"type": "integer"}}})
     for method in ("smc", "awrs"):
         n = 4 if method == "smc" else 1
-        forced = [awrs.generate(lm, [6], c, method=method, n_particles=n, max_tokens=10,
+        closed = [awrs.generate(lm, [6], c, method=method, n_particles=n, max_tokens=10,
                                 seed=s) for s in range(20)]
-        assert not any(r.empty for r in forced), method
-        assert all(c.accepts(r.text) for r in forced)
-        assert sum(r.stats.budget_forced for r in forced) > 0
+        assert not any(r.empty for r in closed), method
+        assert all(c.accepts(r.text) for r in closed)
+        assert sum(r.stats.budget_forced for r in closed) > 0
         sound = [awrs.generate(lm, [6], c, method=method, n_particles=n, max_tokens=10,
                                seed=s, budget="sound") for s in range(20)]
         assert sum(r.empty for r in sound) >= 10, method
@@ -229,9 +229,10 @@ def test_unconstrained_runs_have_no_budget_work():
 
     lm = toy_lm()
     for method in ("smc", "awrs"):
-        assert make_sampler(lm, [0], None, method=method, max_tokens=5, seed=0).run.budget is None
+        assert make_sampler(lm, [0], None, method=method, max_tokens=5,
+                            seed=0).run.budget.mode == "off"
         assert make_sampler(lm, [0], awrs.Regex("a*b"), method=method, max_tokens=5,
-                            seed=0).run.budget is not None
+                            seed=0).run.budget.mode == "on"
 
 
 def test_regular_patterns_get_the_exact_bound_of_their_dfa():
@@ -296,14 +297,15 @@ def test_a_search_cut_short_by_the_steps_pool_is_searched_again():
 
 
 def test_prepare_computes_the_per_model_tables_once():
-    from awrs.sampling.budget import _BOUNDS, completion_bound
-    from awrs.sampling.token import _KEEP
+    from awrs.sampling.budget import completion_bound
+    from awrs.sampling.tables import ATTRIBUTE
 
     lm, pattern = toy_lm(), awrs.Regex("a*b")
-    assert pattern not in _BOUNDS and pattern not in _KEEP
+    assert not hasattr(pattern, ATTRIBUTE)  # the constraint's per-model tables
     awrs.prepare(pattern, lm)
-    bound = _BOUNDS[pattern][lm]
-    assert bound.exact and lm in _KEEP[pattern]
+    kept = getattr(pattern, ATTRIBUTE)[lm]
+    bound = kept["completion_bound"]
+    assert bound.exact and "pruning_mask" in kept
     assert completion_bound(pattern, lm) is bound  # what a run uses
 
 

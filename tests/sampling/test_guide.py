@@ -1,6 +1,6 @@
-"""The constraint's critic as SMC's guide: a twist on prefixes that cancels at completion, so the
-target stays p(x | constraint, |x| <= T), unlike ``critic=``, which also scores the finished
-text."""
+"""The constraint's guide (``Constraint.guide``) in SMC: a twist on prefixes that cancels at
+completion, so the target stays p(x | constraint, |x| <= T), unlike ``critic=``, which also
+scores the finished text."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ PENALTY = 1.5  # log-weight per "a": a strong guide towards short texts
 
 
 class Guided(awrs.Regex):
-    """``a*b`` whose critic penalises every ``a`` written so far."""
+    """``a*b`` whose guide penalises every ``a`` written so far."""
 
-    def critic(self, prefix: str) -> float:
+    def guide(self, prefix: str) -> float:
         return -PENALTY * prefix.count("a")
 
 
@@ -36,7 +36,7 @@ def _within(post, se, exact) -> bool:
 
 def test_the_guide_leaves_the_target_unchanged():
     exact, z = budget_exact()
-    runs = _runs()  # guide on by default: the constraint has a critic
+    runs = _runs()  # guide on by default: the constraint has one
     post, se, zs = pooled(runs)
     assert set(post) <= set(exact) and _within(post, se, exact), (post, exact)
     assert tv(post, exact) <= 0.5 * sum(4 * v for v in se.values()) + 5e-3
@@ -51,7 +51,7 @@ def test_the_same_function_as_critic_tilts_the_target():
     tilted = {x: v / sum(un.values()) for x, v in un.items()}
     lm, c = budget_lm(), Guided("a*b")
     runs = [awrs.generate(lm, [0], c, n_particles=N, max_tokens=T, seed=500 + s,
-                          guide=False, critic=c.critic) for s in range(RUNS)]
+                          guide=False, critic=c.guide) for s in range(RUNS)]
     post, se, _ = pooled(runs)
     assert _within(post, se, tilted), (post, tilted)
     assert tv(tilted, exact) > 0.3 and not _within(post, se, exact)
@@ -74,10 +74,28 @@ def test_the_guide_steers_and_can_be_turned_off():
 
 def test_the_guide_is_summed_over_a_conjunction_and_kept_when_checked():
     both = Guided("a*b") & Guided("a*b")
-    assert both.critic("aab") == -4 * PENALTY
-    assert (Guided("a*b") & awrs.Regex("a*b")).critic("ab") == -PENALTY
-    assert (awrs.Regex("a*b") & awrs.Regex("a*b")).critic is None
-    assert both.checked().critic("a") == -2 * PENALTY
+    assert both.guide("aab") == -4 * PENALTY
+    assert (Guided("a*b") & awrs.Regex("a*b")).guide("ab") == -PENALTY
+    assert (awrs.Regex("a*b") & awrs.Regex("a*b")).guide is None
+    assert both.checked().guide("a") == -2 * PENALTY
+
+
+def test_critic_is_a_deprecated_name_of_the_guide():
+    c = Guided("a*b")
+    with pytest.warns(DeprecationWarning, match="use Constraint.guide"):
+        assert c.critic("aab") == c.guide("aab")
+    with pytest.warns(DeprecationWarning, match="name it guide"):
+        class Old(awrs.Regex):
+            def critic(self, prefix):
+                return -1.0
+    assert Old("a*b").guide("a") == -1.0  # SMC's guide, as before
+    plain = awrs.Regex("a*b")
+    with pytest.warns(DeprecationWarning):
+        plain.critic = Guided.guide.__get__(plain)
+    assert plain.guide("aa") == -2 * PENALTY
+    with pytest.warns(DeprecationWarning, match=r"SQL\(guide=...\)"):
+        assert awrs.SQL("CREATE TABLE t (a INT);", critic=False).guide is None
+    assert awrs.SQL("CREATE TABLE t (a INT);").guide is not None
 
 
 @pytest.mark.parametrize("kw,match", [
@@ -96,7 +114,7 @@ def test_guide_true_needs_a_constraint_with_a_critic():
 
 def test_a_guide_returning_nan_is_a_reward_error():
     class Bad(awrs.Regex):
-        def critic(self, prefix):
+        def guide(self, prefix):
             return math.nan
 
     with pytest.raises(RewardError, match="critic returned nan"):

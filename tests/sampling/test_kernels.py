@@ -1,4 +1,5 @@
-"""The AWRS and resampling kernels: twin vs compiled, unbiasedness, exactness, truncation."""
+"""The AWRS and resampling kernels: unbiasedness, exactness, truncation (the twin against the
+compiled module: tests/kernels/test_parity.py)."""
 
 from __future__ import annotations
 
@@ -9,31 +10,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sampling_helpers import chi2_critical, chi2_stat, kernel_pair, layout
+from sampling_helpers import chi2_critical, chi2_stat, layout
 
-from awrs.kernels import awrs as _awrs, resample as _resample
+from awrs.kernels import awrs as _awrs
+from awrs.kernels import resample as _resample
+from tests.kernels.kernel_inputs import problems
 
 TWIN = bool(os.environ.get("AWRS_NO_EXTENSIONS"))
 ESTIMATORS = {"two-pass": _awrs.TWO_PASS, "recursive": _awrs.RECURSIVE,
               "geometric": _awrs.GEOMETRIC, "auto": _awrs.AUTO}
-
-
-@st.composite
-def problems(draw, max_v: int = 12):
-    """A random next-token distribution (flat, random or peaked, some zeros) and accepted set."""
-    v = draw(st.integers(1, max_v))
-    scale = draw(st.sampled_from([0.3, 2.0, 8.0]))
-    logits = np.array(draw(st.lists(st.floats(-3, 3), min_size=v, max_size=v))) * scale
-    p = np.exp(logits - logits.max())
-    zeros = draw(st.lists(st.booleans(), min_size=v, max_size=v))
-    p[np.array(zeros) & (np.arange(v) > 0)] = 0.0
-    p = (p / p.sum()).astype(np.float32)
-    accepted = draw(st.one_of(
-        st.just(frozenset()),
-        st.integers(0, v - 1).map(lambda a: frozenset([a])),
-        st.frozensets(st.integers(0, v - 1))))
-    block_size = draw(st.sampled_from([1, 3, 4, 256]))
-    return p, accepted, block_size
 
 
 def _weights(p, accepted, block_size, estimator, n, seed, max_rejects=0):
@@ -160,7 +145,7 @@ def test_empty_accepted_set_kills_and_counts_every_check():
     for est in (_awrs.FIRST, *ESTIMATORS.values()):
         seen = []
         x, log_w, n = _awrs.awrs_step(probs, blocks, 2, _awrs.SplitMix64(0),
-                                      lambda t: seen.append(t) or False, est, 0)
+                                      lambda t, seen=seen: seen.append(t) or False, est, 0)
         assert (x, log_w) == (-1, -math.inf)
         assert sorted(seen) == [0, 1, 2] and n == 3  # zero-probability token 3 never drawn
 
@@ -180,7 +165,8 @@ def test_accepted_token_is_checked_once_per_step():
         rng = _awrs.SplitMix64(1)
         for _ in range(200):
             seen = []
-            _awrs.awrs_step(probs, blocks, 4, rng, lambda t: seen.append(t) or True, est, 0)
+            _awrs.awrs_step(probs, blocks, 4, rng, lambda t, seen=seen: seen.append(t) or True,
+                            est, 0)
             assert len(seen) == len(set(seen))
 
 
@@ -194,59 +180,11 @@ def test_check_exceptions_propagate():
         _awrs.awrs_step(probs, blocks, 4, _awrs.SplitMix64(0), boom, _awrs.AUTO, 0)
 
 
-# -- twin vs compiled -------------------------------------------------------------------------
-@settings(max_examples=150, deadline=None, derandomize=True)
-@given(problem=problems(max_v=40), seed=st.integers(0, 2**64 - 1),
-       est=st.sampled_from([_awrs.FIRST, *ESTIMATORS.values()]),
-       max_rejects=st.sampled_from([0, 0, 1, 2, 5]))
-def test_twin_and_compiled_agree(problem, seed, est, max_rejects):
-    twin, comp = kernel_pair("_awrs")
-    p, accepted, bs = problem
-    probs, blocks = layout(p, bs)
-    outs = []
-    for mod in (twin, comp):
-        rng = mod.SplitMix64(seed)
-        calls: list[int] = []
-        results = []
-        for _ in range(5):
-            results.append(mod.awrs_step(probs, blocks, bs, rng,
-                                         lambda t: calls.append(t) or t in accepted,
-                                         est, max_rejects))
-        results.append(mod.sample_token(probs, blocks, bs, rng))
-        outs.append((results, calls, rng.random()))
-    assert outs[0] == outs[1]
-
-
-def test_rng_streams_agree():
-    twin, comp = kernel_pair("_awrs")
-    for seed in (0, 1, 2**64 - 1, -5, 123456789):
-        a, b = twin.SplitMix64(seed), comp.SplitMix64(seed)
-        assert [a.next_u64() for _ in range(5)] == [b.next_u64() for _ in range(5)]
-        assert np.array_equal(a.randoms(7), b.randoms(7))
-        assert a.random() == b.random()
-
-
 def test_splitmix64_reference_values():
     # published splitmix64 outputs for seed 1234567
     rng = _awrs.SplitMix64(1234567)
     assert [rng.next_u64() for _ in range(3)] == [
         6457827717110365317, 3203168211198807973, 9817491932198370423]
-
-
-@settings(max_examples=100, deadline=None, derandomize=True)
-@given(w=st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 10)), min_size=1, max_size=30)
-       .filter(lambda w: sum(w) > 0), seed=st.integers(0, 2**32))
-def test_resampling_twin_and_compiled_agree(w, seed):
-    twin, comp = kernel_pair("_resample")
-    us = np.random.default_rng(seed).random(len(w))
-    w = np.array(w)
-    for name in ("multinomial", "stratified"):
-        a, b = getattr(twin, name)(w, us), getattr(comp, name)(w, us)
-        assert np.array_equal(a, b), name
-        assert all(w[i] > 0 for i in a)
-    a, b = twin.systematic(w, us[0], len(w)), comp.systematic(w, us[0], len(w))
-    assert np.array_equal(a, b)
-    assert all(w[i] > 0 for i in a)
 
 
 @pytest.mark.parametrize("scheme", ["multinomial", "stratified", "systematic"])
@@ -271,20 +209,6 @@ def test_resampling_rejects_zero_total():
         _resample.stratified(np.zeros(3), np.zeros(3))
 
 
-@pytest.mark.parametrize("block_size", [1, 3, 8, 256])
-def test_prepare_twin_and_compiled_agree(block_size):
-    twin, comp = kernel_pair("_awrs")
-    rs = np.random.default_rng(block_size)
-    for _ in range(20):
-        nb = int(rs.integers(1, 5))
-        x = (rs.random((3, nb * block_size)) ** 8).astype(np.float32)
-        keep = (rs.random(nb * block_size) < 0.7).astype(np.float32)
-        for k in (keep, None):
-            a, b = x.copy(), x.copy()
-            assert np.array_equal(twin.prepare(a, k, block_size), comp.prepare(b, k, block_size))
-            assert np.array_equal(a, b)
-
-
 def test_prepare_prunes_and_sums_blocks():
     x = np.arange(1, 33, dtype=np.float32).reshape(2, 16) / 100
     keep = np.ones(16, dtype=np.float32)
@@ -292,27 +216,3 @@ def test_prepare_prunes_and_sums_blocks():
     sums = _awrs.prepare(x, keep, 8)
     assert x[0, 0] == 0 and x[1, 9] == 0
     assert np.allclose(sums, x.reshape(2, 2, 8).sum(-1))
-
-
-@pytest.mark.parametrize("method", ["smc", "awrs", "mask", "rerank"])
-def test_generate_is_identical_with_twins_and_compiled_kernels(monkeypatch, method):
-    from sampling_helpers import multibyte_constraint, multibyte_lm
-
-    import awrs
-
-    twin, _ = kernel_pair("_awrs")
-    rtwin, _ = kernel_pair("_resample")
-    lm, c = multibyte_lm(), multibyte_constraint()
-    kwargs = dict(method=method, n_particles=64, max_tokens=10, seed=3)
-    if method == "smc":
-        kwargs["ess_threshold"] = 0.9
-    compiled = awrs.generate(lm, [1], c, **kwargs)
-    assert compiled.stats.resampled or method != "smc"
-    for name in ("SplitMix64", "awrs_step", "sample_token", "prepare", "DfaCheck"):
-        monkeypatch.setattr(_awrs, name, getattr(twin, name))
-    for name in ("multinomial", "stratified", "systematic"):
-        monkeypatch.setattr(_resample, name, getattr(rtwin, name))
-    python = awrs.generate(lm, [1], c, **kwargs)
-    assert python.samples == compiled.samples
-    assert python.posterior == compiled.posterior
-    assert python.stats.resampled == compiled.stats.resampled

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import string
-import sys
-from pathlib import Path
 
 import pytest
 
 from awrs.models.toy import ToyLM
-
-REPO = Path(__file__).resolve().parent.parent.parent
-if str(REPO) not in sys.path:  # the bench package is not installed with awrs
-    sys.path.insert(0, str(REPO))
 
 LETTERS = [c.encode() for c in string.ascii_lowercase + string.digits + " :?.+="]
 EOS = len(LETTERS) + 2

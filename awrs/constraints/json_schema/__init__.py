@@ -28,7 +28,7 @@ from referencing import Registry
 
 from ...errors import (ConfigurationError, ConstraintError, ConstraintEvaluationError,
                        UnsupportedFeatureError)
-from ..base import IncrementalConstraint, State
+from ..base import Completion, IncrementalConstraint, State
 from .audit import audit
 from .compiler import Compiler
 from .drafts import DRAFTS, draft_of
@@ -66,7 +66,7 @@ class _State:
         return b"".join(reversed(parts))
 
 
-class JSONSchema(IncrementalConstraint):
+class JSONSchema(IncrementalConstraint, Completion):
     """JSON documents valid under a JSON Schema.
 
     Args:

@@ -13,12 +13,12 @@ from ...errors import ConfigurationError, ConstraintError, ConstraintEvaluationE
 from .dfa import DEFAULT_MAX_STATES, DFA, compile_dfa
 from .extended import compile_extended, universe
 from .syntax import check_expansion
-from ..base import Constraint, IncrementalConstraint
+from ..base import Completion, Constraint, IncrementalConstraint
 
 __all__ = ["Regex", "Pattern", "DFA", "compile_dfa", "DEFAULT_MAX_STATES"]
 
 
-class Regex(IncrementalConstraint):
+class Regex(IncrementalConstraint, Completion):
     """Text that fully matches a Python ``re`` pattern, checked by a byte-level DFA.
 
     ``accepts(s) == (re.fullmatch(pattern, s, flags) is not None)`` for every ``str`` s, and
@@ -101,7 +101,7 @@ class Regex(IncrementalConstraint):
                                   list(tokens))
 
 
-class Pattern(Constraint):
+class Pattern(Constraint, Completion):
     """Text that fully matches a pattern of the ``regex`` package.
 
     Where the pattern is regular — ``\\p{…}``/``\\P{…}``, ``\\N{…}``, POSIX classes, set

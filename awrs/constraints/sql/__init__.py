@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import importlib.resources
 import sqlite3
+import warnings
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...errors import ConfigurationError
-from ..base import IncrementalConstraint
+from ..base import Completion, IncrementalConstraint
 from ..grammar import Grammar
 from ..whitespace import MaxWhitespace
-from .critic import SchemaCritic, may_name, schema_mask
+from .names import SchemaCritic as SchemaCritic  # the old name of SchemaNames
+from .names import SchemaNames, may_name, schema_mask
 from .hints import closing_hints
 from .schema import connect, schema_ddl
 
-__all__ = ["SQL", "SchemaCritic", "schema_ddl"]
+__all__ = ["SQL", "SchemaNames", "schema_ddl"]
 
 _READ_ONLY = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
               getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
@@ -46,10 +47,7 @@ _INTERNAL = ("sqlite_", "pragma_")
 
 
 def sql_grammar_text() -> str:
-    """The text of ``grammars/sql.lark`` (the source checkout's when there is one)."""
-    local = Path(__file__).resolve().parents[3] / "grammars" / "sql.lark"
-    if local.is_file():
-        return local.read_text("utf-8")
+    """The text of the shipped grammar ``awrs/grammars/sql.lark`` (package data)."""
     return importlib.resources.files("awrs.grammars").joinpath("sql.lark").read_text("utf-8")
 
 
@@ -59,7 +57,7 @@ def sql_grammar() -> Grammar:
     return Grammar(text, parser="lalr")
 
 
-class SQL(IncrementalConstraint):
+class SQL(IncrementalConstraint, Completion):
     """One SQLite SELECT statement that compiles against a database schema.
 
     Prefixes are checked by the LALR(1) grammar ``grammars/sql.lark`` (exact, incremental);
@@ -76,11 +74,11 @@ class SQL(IncrementalConstraint):
             (``CREATE TABLE ...``; run in a private in-memory database), or a Spider
             ``tables.json`` entry (a dict with ``table_names_original``,
             ``column_names_original``, ``column_types``, ...).
-        critic: also build :attr:`critic`, a schema-aware log-weight of a prefix that SMC
+        guide: also build :attr:`guide`, a schema-aware log-weight of a prefix that SMC
             uses as a guide (``awrs.generate(guide=...)``: a twist cancelled at completion);
-            ``False``: no critic.
+            ``False``: no guide.
         schema_prefix: reject a prefix that no completion can make compile (by
-            :meth:`SchemaCritic.dead`): an unknown table after FROM / JOIN, an unknown
+            :meth:`SchemaNames.dead`): an unknown table after FROM / JOIN, an unknown
             function called, ``t.c`` where ``t`` is bound to tables without a column ``c``;
             a name still being typed is judged by whether some allowed name starts with it.
             Without it such prefixes are refused only at the end, when nothing can be done.
@@ -98,6 +96,7 @@ class SQL(IncrementalConstraint):
             ``printf``, nor probes of the connection.
         introspection: allow reading SQLite's own tables (``sqlite_master``,
             ``sqlite_sequence``, ``pragma_*`` table-valued functions).
+        critic: deprecated: ``guide``.
 
     Raises:
         ConfigurationError: ``db`` is none of the above, or the file does not exist.
@@ -111,13 +110,17 @@ class SQL(IncrementalConstraint):
     #: completion searches expand at most this many nodes per pass: SQL's completions come
     #: from :meth:`closing_hints` (5,087 of 5,152 on 20 benchmark items at 64 tokens; the byte
     #: search found the other 65 within 10 nodes, while failed searches walked the default 200
-    #: per pass, most of close-forcing's time)
+    #: per pass, most of the closing searches' time)
     closing_nodes = 25
 
-    def __init__(self, db: Any, *, critic: bool = True, max_whitespace: int | None = 16,
+    def __init__(self, db: Any, *, guide: bool = True, max_whitespace: int | None = 16,
                  functions: frozenset[str] | None = SAFE_FUNCTIONS,
                  introspection: bool = False, schema_prefix: bool = False,
-                 strict_names: bool = False):
+                 strict_names: bool = False, critic: bool | None = None):
+        if critic is not None:
+            warnings.warn("SQL(critic=...) is deprecated: use SQL(guide=...)",
+                          DeprecationWarning, stacklevel=2)
+            guide = critic
         if max_whitespace is not None and max_whitespace < 1:
             raise ConfigurationError(
                 f"max_whitespace must be None or >= 1, got {max_whitespace!r}")
@@ -128,8 +131,8 @@ class SQL(IncrementalConstraint):
         self.grammar = sql_grammar()
         self.conn, self.tables = connect(db)
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
-        self.critic = SchemaCritic(self.tables, self.functions) if critic else None
-        self._schema = SchemaCritic(self.tables, self.functions, strict_names) \
+        self.guide = SchemaNames(self.tables, self.functions) if guide else None
+        self._schema = SchemaNames(self.tables, self.functions, strict_names) \
             if schema_prefix or strict_names else None
         self._names = self._schema  # the schema's names, for closing hints (built on demand)
 
@@ -168,7 +171,7 @@ class SQL(IncrementalConstraint):
         """Likely completions (:func:`~awrs.constraints.sql.hints.closing_hints`): the open
         string closed, the name being typed finished from the schema, parentheses closed."""
         if self._names is None:
-            self._names = SchemaCritic(self.tables, self.functions)
+            self._names = SchemaNames(self.tables, self.functions)
         return closing_hints(self._names, state[1])
 
     def alphabet(self) -> frozenset[int]:

@@ -10,7 +10,7 @@ one of a few the schema holds.
 
 from __future__ import annotations
 
-from .critic import _IDENT, _SPLIT, _TOKEN, SchemaCritic, _blank, _closer, _decode, _ident
+from .names import _IDENT, _SPLIT, _TOKEN, SchemaNames, _blank, _closer, _decode, _ident
 
 __all__ = ["closing_hints"]
 
@@ -20,7 +20,7 @@ NAMES = 3
 OPERAND = " 1"
 
 
-def closing_hints(critic: SchemaCritic, text: bytes) -> list[bytes]:
+def closing_hints(schema: SchemaNames, text: bytes) -> list[bytes]:
     """Byte strings that may complete the SQL prefix ``text``, most likely first."""
     s = _decode(text)
     if s.endswith(_SPLIT):
@@ -34,21 +34,21 @@ def closing_hints(critic: SchemaCritic, text: bytes) -> list[bytes]:
         heads = [end, end + OPERAND]
     elif _IDENT.fullmatch(last):  # a name (or keyword) being typed
         low = last.lower()
-        names = _names(critic, s[:-len(last)], low)
+        names = _names(schema, s[:-len(last)], low)
         heads = ["", *(n[len(low):] for n in names), OPERAND]
         if "from".startswith(low) and low != "from":
             heads.append("from"[len(low):])
-        heads += [" " + n for n in _names(critic, s + " ", "")]  # a word done: what follows
+        heads += [" " + n for n in _names(schema, s + " ", "")]  # a word done: what follows
     else:
         sep = "" if not last or _blank(last) or last in "(.," else " "
-        heads = ["", OPERAND, *(sep + n for n in _names(critic, s, ""))]
+        heads = ["", OPERAND, *(sep + n for n in _names(schema, s, ""))]
     words = [t for t in toks if not _blank(t)]
     if words and words[-1].lower() == "in":  # a list is due
         heads.append(("(1)" if last != words[-1] else " (1)"))
     out: list[bytes] = []
     for h in heads:
         levels = _levels(s + h)
-        for hint in (h + _close(critic, levels, False), h + _close(critic, levels, True)):
+        for hint in (h + _close(schema, levels, False), h + _close(schema, levels, True)):
             raw = hint.encode("utf-8")
             if raw and raw not in out:
                 out.append(raw)
@@ -88,30 +88,30 @@ def _levels(s: str) -> list[_Level]:
     return levels
 
 
-def _close(critic: SchemaCritic, levels: list[_Level], add_from: bool) -> str:
+def _close(schema: SchemaNames, levels: list[_Level], add_from: bool) -> str:
     """What closes the open parentheses ``levels`` (innermost first); with ``add_from``, each
     SELECT still without FROM first gets ``FROM`` the table holding most of its names."""
     out = []
     for i, lv in enumerate(reversed(levels)):
         if add_from and lv.select and not lv.frm:
-            out.append(" FROM " + _table(critic, lv.names))
+            out.append(" FROM " + _table(schema, lv.names))
         if i < len(levels) - 1:
             out.append(")")
     return "".join(out)
 
 
-def _table(critic: SchemaCritic, names: list[str]) -> str:
+def _table(schema: SchemaNames, names: list[str]) -> str:
     """The table whose columns hold most of ``names`` (the shortest name among ties)."""
-    return min(critic.tables, key=lambda t: (-sum(n in critic.tables[t] for n in names),
+    return min(schema.tables, key=lambda t: (-sum(n in schema.tables[t] for n in names),
                                              len(t), t), default="")
 
 
-def _names(critic: SchemaCritic, prefix: str, start: str) -> list[str]:
+def _names(schema: SchemaNames, prefix: str, start: str) -> list[str]:
     """The shortest plain names allowed right after ``prefix`` that extend ``start``, tables
     first (the schema's columns where any name may go)."""
-    names = critic.slot(prefix)
+    names = schema.slot(prefix)
     if names is None:
-        names = critic.columns
+        names = schema.columns
     fit = [n for n in names if n.startswith(start) and n != start and _IDENT.fullmatch(n)]
-    tables = critic.tables  # a table before a function of the same place (it needs no "(")
+    tables = schema.tables  # a table before a function of the same place (it needs no "(")
     return sorted(fit, key=lambda n: (n not in tables, len(n), n))[:NAMES]

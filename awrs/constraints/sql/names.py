@@ -1,4 +1,5 @@
-"""The schema's judgement of a SQL prefix: names that no completion can make compile."""
+"""The schema's names as a judge of a SQL prefix: :class:`SchemaNames` refuses names that no
+completion can make compile (a guide for SMC and the dead-end check of ``SQL``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 
 import numpy as np
 
-__all__ = ["SchemaCritic", "UNKNOWN_COLUMN_LOGW", "may_name", "schema_mask"]
+__all__ = ["SchemaNames", "UNKNOWN_COLUMN_LOGW", "may_name", "schema_mask"]
 
 _TOKEN = re.compile(r"""\s+|--[^\n]*\n?|/\*(?:[^*]|\*(?!/))*(?:\*/)?
     |'(?:[^']|'')*'?|"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?
@@ -31,7 +32,7 @@ _OWN_NAMES = frozenset("""true false current_date current_time current_timestamp
 UNKNOWN_COLUMN_LOGW = -3.0
 
 
-class SchemaCritic:
+class SchemaNames:
     """A log-weight of a SQL prefix from the schema, for SMC twisting (0 = no objection).
 
     ``-inf`` (no completion can compile) when a name in table position (after FROM / JOIN /
@@ -72,7 +73,7 @@ class SchemaCritic:
         return self.walk(text + "a")[1]
 
     def walk(self, prefix: bytes | str) -> tuple[float, frozenset[str] | None]:
-        """``(log-weight, names)``: the critic's value and the names the identifier being
+        """``(log-weight, names)``: the prefix's log-weight and the names the identifier being
         typed at the end may grow into (``None``: any, or no identifier is being typed)."""
         text = _decode(prefix) if isinstance(prefix, bytes) else prefix
         mark = self._resume(text)
@@ -105,14 +106,18 @@ class SchemaCritic:
         return None
 
 
-class _Scan:
-    """One left-to-right pass of :class:`SchemaCritic` over the significant tokens."""
+#: the old name of :class:`SchemaNames` (``awrs.constraints.sql.critic.SchemaCritic``)
+SchemaCritic = SchemaNames
 
-    __slots__ = ("critic", "sig", "aliases", "ctes", "defined", "clause", "prelude", "last",
+
+class _Scan:
+    """One left-to-right pass of :class:`SchemaNames` over the significant tokens."""
+
+    __slots__ = ("schema", "sig", "aliases", "ctes", "defined", "clause", "prelude", "last",
                  "logw", "mark")
 
-    def __init__(self, critic: SchemaCritic, sig: list[tuple[str, bool, int]]):
-        self.critic, self.sig = critic, sig
+    def __init__(self, schema: SchemaNames, sig: list[tuple[str, bool, int]]):
+        self.schema, self.sig = schema, sig
         self.aliases: dict[str, set[str]] = {}
         self.ctes: set[str] = set()
         self.defined: set[str] = set()
@@ -168,7 +173,7 @@ class _Scan:
     def _judge(self, k: int, low: str) -> tuple[frozenset[str] | set[str] | None, float]:
         """The names allowed at identifier ``k`` (``None``: any) and its soft log-weight;
         records the aliases and CTEs it defines."""
-        sig, critic = self.sig, self.critic
+        sig, schema = self.sig, self.schema
         prev = sig[k - 1][0].lower() if k else ""
         nxt = sig[k + 1][0] if k + 1 < len(sig) else ""
         if nxt in ("-", "/") and k + 2 == len(sig) and sig[k + 1][1]:
@@ -180,7 +185,7 @@ class _Scan:
         if nxt.upper() == "AS" and k + 2 < len(sig) and sig[k + 2][0] == "(":
             self.ctes.add(low)  # a CTE or a named window
             return None, 0.0
-        calls = critic.functions
+        calls = schema.functions
         if prev in _TABLE_AFTER and sig[k - 2][0].lower() == "distinct" if k >= 2 else False:
             prev = ""  # IS [NOT] DISTINCT FROM x: an expression
         if prev in _TABLE_AFTER or (prev == "," and self.clause[-1] == "from"):
@@ -191,12 +196,12 @@ class _Scan:
             if not nxt:  # last: "." or "(" may still follow
                 if calls is None:
                     return None, 0.0
-                return frozenset((*critic.tables, *self.ctes, *calls, *_SCHEMAS)), 0.0
+                return frozenset((*schema.tables, *self.ctes, *calls, *_SCHEMAS)), 0.0
             alias = _ident(nxt) if nxt.lower() != "as" else (
                 _ident(sig[k + 2][0]) if k + 2 < len(sig) else None)
             if alias:
                 self.aliases.setdefault(alias, set()).add(low)
-            return frozenset((*critic.tables, *self.ctes)), 0.0
+            return frozenset((*schema.tables, *self.ctes)), 0.0
         if prev in ("as", ")", "collate") or (k and _ident(sig[k - 1][0]) is not None
                                              and prev != "."):
             self.defined.add(low)
@@ -209,16 +214,16 @@ class _Scan:
             return None, 0.0
         if prev == "." and k >= 2:
             qual = _ident(sig[k - 2][0])
-            bound = self.aliases.get(qual) or ({qual} if qual in critic.tables else None)
-            if bound and all(t in critic.tables for t in bound):
-                return set().union(*(critic.tables[t] for t in bound)), 0.0
+            bound = self.aliases.get(qual) or ({qual} if qual in schema.tables else None)
+            if bound and all(t in schema.tables for t in bound):
+                return set().union(*(schema.tables[t] for t in bound)), 0.0
             return None, 0.0
         tok, open_ = sig[k][0], sig[k][1]
         if tok.startswith('"') or open_:
             return None, 0.0
-        if low not in critic.columns and low not in self.defined and low not in self.aliases \
+        if low not in schema.columns and low not in self.defined and low not in self.aliases \
                 and low not in self.ctes and low not in _OWN_NAMES:
-            if critic.strict and nxt:  # complete (followed by a token), and no known name
+            if schema.strict and nxt:  # complete (followed by a token), and no known name
                 return frozenset(), 0.0
             return None, UNKNOWN_COLUMN_LOGW
         return None, 0.0
@@ -263,12 +268,12 @@ _WORD = re.compile(rb"([ \t\r\n]*)([A-Za-z_][A-Za-z0-9_]*)")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def schema_mask(critic: SchemaCritic, text: bytes, todo: np.ndarray, mask: np.ndarray,
+def schema_mask(schema: SchemaNames, text: bytes, todo: np.ndarray, mask: np.ndarray,
                  vocab) -> None:
     """Clear in ``mask`` the tokens of ``todo`` after which ``text`` is dead for the schema.
     A token that is a plain word (after optional whitespace) is judged by the names allowed at
     its position, found once; inside an open string or comment only a token that may close it
-    is checked; the others by :meth:`SchemaCritic.dead`."""
+    is checked; the others by :meth:`SchemaNames.dead`."""
     s = _decode(text)
     toks = [m.group() for m in _TOKEN.finditer(s)]
     last = toks[-1] if toks else ""
@@ -277,12 +282,12 @@ def schema_mask(critic: SchemaCritic, text: bytes, todo: np.ndarray, mask: np.nd
     glue = not closer and (partial or not last or _blank(last) or not _cont(last[-1]))
     # the names allowed for a word typed here, and whether the text before it stays alive
     # once a word follows (a probe word that any position accepts: a keyword's prefix)
-    here = critic.slot(s[:len(s) - len(partial)]) if glue else None
-    here_ok = glue and (bool(partial) or not critic.dead(s + _PROBE))
-    after = critic.slot(s + " ") if not closer else None
-    after_ok = not closer and not critic.dead(s + " " + _PROBE)
+    here = schema.slot(s[:len(s) - len(partial)]) if glue else None
+    here_ok = glue and (bool(partial) or not schema.dead(s + _PROBE))
+    after = schema.slot(s + " ") if not closer else None
+    after_ok = not closer and not schema.dead(s + " " + _PROBE)
     quoted = closer is not None and last[0] in '"`['  # an open quoted name: judged
-    qslot = critic.slot(s[:len(s) - len(last)]) if quoted else None
+    qslot = schema.slot(s[:len(s) - len(last)]) if quoted else None
     for tid in np.flatnonzero(todo).tolist():
         tb = vocab[tid]
         if closer is not None:
@@ -301,7 +306,7 @@ def schema_mask(critic: SchemaCritic, text: bytes, todo: np.ndarray, mask: np.nd
             else:  # the word continues the partial name, or starts one
                 mask[tid] = here_ok and _fits(here, partial + word)
             continue
-        if critic.dead(text + tb):
+        if schema.dead(text + tb):
             mask[tid] = False
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import awrs
-from awrs.batch import ConstraintCache, build_constraint
+from awrs.jobs import ConstraintCache, build_constraint
 
 
 def test_same_content_same_constraint_whatever_the_key_order():

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 import awrs
-from awrs.batch import ConstraintCache, build_constraint
+from awrs.jobs import ConstraintCache, build_constraint
 from awrs.cli import build_parser
 
 DDL = "CREATE TABLE singer (id INT, name TEXT);"

@@ -75,15 +75,12 @@ class Worker:
             return error_line(record.id, exc)
 
     def _sampler(self, record: Record):
-        from ..sampling.sampler import make_sampler
+        from ..sampling.api import make_sampler
 
         constraint = None if record.constraint is None else self.cache.get(*record.constraint)
         method = record.options["method"] or ("smc" if constraint is not None else "direct")
         o = record.options
-        return make_sampler(self.lm, self._prompt(record), constraint, method=method,
+        # (text or chat messages: make_sampler applies the chat template to either)
+        return make_sampler(self.lm, record.prompt, constraint, method=method,
                             n_particles=o["n_particles"], max_tokens=o["max_tokens"],
                             temperature=o["temperature"], seed=o["seed"], raw=self.raw)
-
-    def _prompt(self, record: Record):
-        prompt = record.prompt
-        return prompt if isinstance(prompt, str) else self.lm.chat(prompt)

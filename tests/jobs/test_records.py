@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from awrs import ConfigurationError
-from awrs.batch.records import (check_ids, error_line, parse_record, read_input,
+from awrs.jobs.records import (check_ids, error_line, parse_record, read_input,
                                 result_line)
 
 

@@ -1,6 +1,6 @@
 """Batch jobs: constrained generation over a JSONL file of records, locally or on Ray.
 
-``awrs.batch(records, output, ...)`` (this module is callable) and ``awrs batch INPUT OUTPUT``
+``awrs.batch(records, output, ...)`` (the function :func:`batch` of this package) and ``awrs batch INPUT OUTPUT``
 run every record once, write one output line per record as it finishes, and skip on a rerun
 the records already in the output.
 """
@@ -11,7 +11,6 @@ import itertools
 import os
 import sys
 import time
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -203,13 +202,3 @@ def _engine(engine, workers, address, in_flight, model, raw, max_whitespace, top
     from .local import LocalEngine
 
     return LocalEngine(workers or 1, in_flight=in_flight, **config)
-
-
-class _CallableModule(types.ModuleType):
-    """``awrs.batch`` is this package and, called, :func:`batch`."""
-
-    def __call__(self, *args, **kwargs) -> Summary:
-        return batch(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 import awrs
-from awrs.batch import Record
-from awrs.batch.engine import CRASHED, Engine
+from awrs.jobs import Record
+from awrs.jobs.engine import CRASHED, Engine
 
 from batch_helpers import read_lines, write_jsonl
 

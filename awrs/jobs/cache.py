@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from pathlib import Path
 
 from ..errors import ConfigurationError
+from ..request import ConstraintSpec
 
 
 def build_constraint(kind: str, value, *, max_whitespace: int | None = 8,
@@ -17,54 +17,10 @@ def build_constraint(kind: str, value, *, max_whitespace: int | None = 8,
     ``grammar``: Lark text; ``sql``: DDL text, a Spider ``tables.json`` entry, or the path of
     an SQLite file under ``sql_root`` (relative paths are taken from it; ``None``: paths are
     refused). Grammars and SQL bound whitespace runs by ``max_whitespace`` (``None``:
-    unbounded).
+    unbounded). See :class:`~awrs.request.ConstraintSpec`.
     """
-    import awrs
-
-    if kind == "json_schema":
-        return awrs.JSONSchema(value)
-    if kind in ("regex", "pattern", "grammar") and not isinstance(value, str):
-        raise ConfigurationError(f"{kind} must be a string, got {type(value).__name__}")
-    if kind == "regex":
-        return awrs.Regex(value)
-    if kind == "pattern":
-        return awrs.Pattern(value)
-    if kind == "grammar":
-        grammar = awrs.Grammar(value)
-        return grammar if max_whitespace is None else grammar & awrs.MaxWhitespace(max_whitespace)
-    if kind == "sql":
-        return awrs.SQL(_sql_db(value, sql_root), max_whitespace=max_whitespace)
-    raise ConfigurationError(f"unknown constraint kind {kind!r}: expected json_schema, regex, "
-                             "pattern, grammar or sql")
-
-
-def _sql_db(value, sql_root: str | None):
-    """``value`` itself, or for text that is not DDL the SQLite file it names under
-    ``sql_root``: one refusal whether the path escapes the root or names no file."""
-    from ..constraints.sql.schema import looks_like_ddl
-
-    if not isinstance(value, str) or looks_like_ddl(value):
-        return value
-    path = _under(value, sql_root)
-    if path is None:
-        shown = value if len(value) <= 200 else value[:200] + "..."
-        raise ConfigurationError(
-            f"sql {shown!r} is not DDL text (CREATE TABLE ...) nor an SQLite file this job may "
-            f"open: expected DDL, a Spider tables.json entry, or the path of an existing file "
-            f"inside the --sql-root directory" + ("" if sql_root else " (none was given)"))
-    return path
-
-
-def _under(value: str, sql_root: str | None) -> Path | None:
-    """The existing file ``value`` names inside ``sql_root`` (symlinks and ``..`` resolved)."""
-    if not sql_root:
-        return None
-    try:
-        root = Path(sql_root).resolve(strict=True)
-        path = (root / value).resolve(strict=True)
-        return path if path.is_relative_to(root) and path.is_file() else None
-    except (OSError, ValueError, RuntimeError):  # missing, unreadable, a NUL, a symlink loop
-        return None
+    settings = {"max_whitespace": max_whitespace, "sql_root": sql_root}
+    return ConstraintSpec(kind, value, settings).build()
 
 
 class ConstraintCache:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from awrs import AwrsError, ConfigurationError
-from awrs.batch import OutputWriter
+from awrs.jobs import OutputWriter
 
 from batch_helpers import read_lines
 
