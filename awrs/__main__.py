@@ -1,4 +1,5 @@
 """Run the awrs command line."""
+
 import sys
 
 from .cli import main

@@ -12,7 +12,9 @@ from .request import METHODS, ConstraintSpec
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="local model folder (default: SmolLM2-135M-Instruct)")
+    p.add_argument(
+        "--model", default=None, help="local model folder (default: SmolLM2-135M-Instruct)"
+    )
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--raw", action="store_true", help="no chat template")
@@ -23,8 +25,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json-schema", metavar="FILE", help="JSON Schema file")
     g.add_argument("--grammar", metavar="FILE", help="Lark grammar file")
     g.add_argument("--sql", metavar="DB", help="SQLite database file or DDL file")
-    p.add_argument("--max-whitespace", type=int, default=8, metavar="N",
-                   help="longest whitespace run allowed with --grammar and --sql (0: unbounded)")
+    p.add_argument(
+        "--max-whitespace",
+        type=int,
+        default=8,
+        metavar="N",
+        help="longest whitespace run allowed with --grammar and --sql (0: unbounded)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,17 +39,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="generate text, optionally under a constraint")
     gen.add_argument("prompt")
-    gen.add_argument("--method", choices=METHODS, default=None,
-                     help="default: smc with a constraint, direct without")
+    gen.add_argument(
+        "--method",
+        choices=METHODS,
+        default=None,
+        help="default: smc with a constraint, direct without",
+    )
     gen.add_argument("--particles", type=int, default=8)
     gen.add_argument("--temperature", type=float, default=1.0)
-    gen.add_argument("--no-budget", action="store_true",
-                     help="smc/awrs: do not restrict proposals to texts that can finish within "
-                          "--max-tokens (the budget-unaware behaviour, for comparison)")
-    gen.add_argument("--sound-budget", action="store_true",
-                     help="smc/awrs: prune only tokens proven unable to finish within "
-                          "--max-tokens, without closing texts along a known completion "
-                          "(budget='sound')")
+    gen.add_argument(
+        "--no-budget",
+        action="store_true",
+        help="smc/awrs: do not restrict proposals to texts that can finish within "
+        "--max-tokens (the budget-unaware behaviour, for comparison)",
+    )
+    gen.add_argument(
+        "--sound-budget",
+        action="store_true",
+        help="smc/awrs: prune only tokens proven unable to finish within "
+        "--max-tokens, without closing texts along a known completion "
+        "(budget='sound')",
+    )
     _add_model_options(gen)
     from .scaling import cli as scaling_cli
 
@@ -51,10 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     bok.add_argument("--model", default=None, help="local model folder (default: SmolLM2)")
     from .jobs import cli as batch_cli
 
-    batch_cli.add_arguments(sub.add_parser("batch", help="run a JSONL file of records (local "
-                                           "processes or Ray); resumable"))
-    bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only)",
-                           add_help=False)
+    batch_cli.add_arguments(
+        sub.add_parser(
+            "batch", help="run a JSONL file of records (local processes or Ray); resumable"
+        )
+    )
+    bench = sub.add_parser(
+        "bench", help="run a benchmark suite (source checkout only)", add_help=False
+    )
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     from .serve import cli as serve_cli
 
@@ -87,11 +108,27 @@ def _generate(args) -> dict:
     extra = {}
     if method in ("smc", "awrs") and (args.no_budget or args.sound_budget):
         extra = {"budget": False if args.no_budget else "sound"}
-    res = awrs.generate(lm, args.prompt, constraint, method=method, n_particles=args.particles,
-                        max_tokens=args.max_tokens, temperature=args.temperature,
-                        seed=args.seed, raw=args.raw, progress=True, **extra)
-    return {"text": res.text, "posterior": res.posterior, "log_ml": res.log_ml,
-            "method": method, "empty": res.empty, "stats": _jsonable(res.stats)}
+    res = awrs.generate(
+        lm,
+        args.prompt,
+        constraint,
+        method=method,
+        n_particles=args.particles,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        seed=args.seed,
+        raw=args.raw,
+        progress=True,
+        **extra,
+    )
+    return {
+        "text": res.text,
+        "posterior": res.posterior,
+        "log_ml": res.log_ml,
+        "method": method,
+        "empty": res.empty,
+        "stats": _jsonable(res.stats),
+    }
 
 
 def _best_of_k(args) -> dict:
@@ -124,8 +161,9 @@ def _bench(rest: list[str]) -> int:
     import importlib.util
     import subprocess
 
-    missing = ("awrs bench needs a source checkout: run it from the repository root "
-               "(python -m bench ...)")
+    missing = (
+        "awrs bench needs a source checkout: run it from the repository root (python -m bench ...)"
+    )
     if importlib.util.find_spec("bench") is not None:
         try:
             harness = importlib.import_module("bench.harness")

@@ -15,7 +15,8 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .errors import DeadlineExceeded
 
@@ -83,7 +84,8 @@ class Deadline:
         with self._lock:
             if self._thread is not None:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(self._thread), ctypes.py_object(DeadlineExceeded))
+                    ctypes.c_ulong(self._thread), ctypes.py_object(DeadlineExceeded)
+                )
 
 
 def current() -> Deadline | None:

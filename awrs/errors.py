@@ -1,4 +1,5 @@
-"""The awrs exception hierarchy: one root, subclasses that also derive from the matching built-in."""
+"""The awrs exception hierarchy: one root, subclasses that also derive from the matching
+built-in."""
 
 from __future__ import annotations
 

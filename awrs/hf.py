@@ -9,5 +9,8 @@ from .logits_processor import ConstraintLogitsProcessor
 
 __all__ = ["ConstraintLogitsProcessor"]
 
-warnings.warn("awrs.hf is deprecated: import ConstraintLogitsProcessor from "
-              "awrs.logits_processor", DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "awrs.hf is deprecated: import ConstraintLogitsProcessor from awrs.logits_processor",
+    DeprecationWarning,
+    stacklevel=2,
+)

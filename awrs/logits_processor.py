@@ -10,7 +10,7 @@ prefixes with many accepted continuations). For that, use ``awrs.generate(..., m
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from transformers import LogitsProcessor
@@ -44,12 +44,19 @@ class ConstraintLogitsProcessor(LogitsProcessor):
         vocab_size: the model's logit width when larger than the tokenizer (padded heads).
     """
 
-    def __init__(self, constraint: Constraint, tokenizer, *,
-                 eos_token_ids: int | Sequence[int] | None = None,
-                 vocab_size: int | None = None):
+    def __init__(
+        self,
+        constraint: Constraint,
+        tokenizer,
+        *,
+        eos_token_ids: int | Sequence[int] | None = None,
+        vocab_size: int | None = None,
+    ):
         if not isinstance(constraint, Constraint):
-            raise ConfigurationError(f"constraint must be an awrs Constraint (e.g. awrs.Regex), "
-                                     f"got {type(constraint).__name__}")
+            raise ConfigurationError(
+                f"constraint must be an awrs Constraint (e.g. awrs.Regex), "
+                f"got {type(constraint).__name__}"
+            )
         self.constraint = constraint
         self.vocab = _vocab(tokenizer, vocab_size)
         self.eos = _eos(tokenizer, eos_token_ids, len(self.vocab))
@@ -71,7 +78,7 @@ class ConstraintLogitsProcessor(LogitsProcessor):
         self._last_len = width
         allowed = torch.zeros(scores.shape, dtype=torch.bool)
         states, masks = {}, {}
-        for row, ids in enumerate(input_ids[:, self._prompt_len:].tolist()):
+        for row, ids in enumerate(input_ids[:, self._prompt_len :].tolist()):
             gen = tuple(ids)
             if any(t in self.eos for t in gen):  # finished (padding follows): leave as is
                 allowed[row] = True
@@ -81,7 +88,8 @@ class ConstraintLogitsProcessor(LogitsProcessor):
                 masks[gen] = self._row_mask(states[gen], scores.shape[-1])
             allowed[row] = masks[gen]
         self._states = states
-        return scores.masked_fill(~allowed.to(scores.device), float("-inf"))
+        # torch types masked_fill as Tensor; transformers' signature says FloatTensor
+        return scores.masked_fill(~allowed.to(scores.device), float("-inf"))  # type: ignore[return-value]
 
     def _state(self, gen: tuple[int, ...]):
         """The constraint state after the generated ids ``gen`` (from the parent's state)."""
@@ -94,7 +102,8 @@ class ConstraintLogitsProcessor(LogitsProcessor):
         if state is None:
             raise ConfigurationError(
                 f"generated tokens {list(gen)[-8:]} are outside the constraint: was the "
-                "processor added after generation started, or the tokenizer another model's?")
+                "processor added after generation started, or the tokenizer another model's?"
+            )
         return state
 
     def _row_mask(self, state, width: int) -> torch.Tensor:
@@ -117,8 +126,10 @@ def _vocab(tokenizer, vocab_size: int | None) -> list[bytes]:
         vocab = [bytes(t) for t in tokenizer]
         return vocab + [b""] * max(0, (vocab_size or 0) - len(vocab))
     if not hasattr(tokenizer, "convert_ids_to_tokens"):
-        raise ConfigurationError(f"expected a Hugging Face tokenizer or a list of token bytes, "
-                                 f"got {type(tokenizer).__name__}")
+        raise ConfigurationError(
+            f"expected a Hugging Face tokenizer or a list of token bytes, "
+            f"got {type(tokenizer).__name__}"
+        )
     from .models.vocab import token_bytes
 
     return token_bytes(tokenizer, vocab_size)
@@ -129,8 +140,9 @@ def _eos(tokenizer, eos_token_ids, size: int) -> frozenset[int]:
         eos_token_ids = getattr(tokenizer, "eos_token_id", None)
     if eos_token_ids is None:
         raise ConfigurationError("no end-of-sequence id: pass eos_token_ids=")
-    ids = frozenset([eos_token_ids] if isinstance(eos_token_ids, int) else
-                    (int(t) for t in eos_token_ids))
+    ids = frozenset(
+        [eos_token_ids] if isinstance(eos_token_ids, int) else (int(t) for t in eos_token_ids)
+    )
     if not ids or any(not 0 <= t < size for t in ids):
         raise ConfigurationError(f"eos_token_ids must lie in [0, {size}), got {sorted(ids)}")
     return ids

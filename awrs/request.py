@@ -18,9 +18,10 @@ import inspect
 import math
 import numbers
 import secrets
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Sequence, get_args
+from typing import Any, Literal, TypeGuard, cast, get_args
 
 from .errors import ConfigurationError
 
@@ -35,8 +36,13 @@ KINDS = ("json_schema", "regex", "pattern", "grammar", "sql")
 #: spec options every kind accepts, applied to the kinds they concern (a job's or a server's
 #: settings, given once for all its specs): the others are the constructor's keywords
 SETTINGS = ("max_whitespace", "sql_root")
-_CLASSES = {"json_schema": "JSONSchema", "regex": "Regex", "pattern": "Pattern",
-            "grammar": "Grammar", "sql": "SQL"}
+_CLASSES = {
+    "json_schema": "JSONSchema",
+    "regex": "Regex",
+    "pattern": "Pattern",
+    "grammar": "Grammar",
+    "sql": "SQL",
+}
 
 
 def _is_int(x) -> bool:
@@ -73,16 +79,21 @@ class ConstraintSpec:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ConfigurationError(f"unknown constraint kind {self.kind!r}: expected "
-                                     "json_schema, regex, pattern, grammar or sql")
+            raise ConfigurationError(
+                f"unknown constraint kind {self.kind!r}: expected "
+                "json_schema, regex, pattern, grammar or sql"
+            )
         if not isinstance(self.options, Mapping):
-            raise ConfigurationError(f"options of a {self.kind} spec must be a mapping of "
-                                     f"keywords, got {type(self.options).__name__}")
+            raise ConfigurationError(
+                f"options of a {self.kind} spec must be a mapping of "
+                f"keywords, got {type(self.options).__name__}"
+            )
         object.__setattr__(self, "options", dict(self.options))
 
     @classmethod
-    def from_file(cls, kind: str, path: str | Path,
-                  options: Mapping[str, Any] | None = None) -> ConstraintSpec:
+    def from_file(
+        cls, kind: str, path: str | Path, options: Mapping[str, Any] | None = None
+    ) -> ConstraintSpec:
         """The spec of a file: a JSON Schema, a pattern, a Lark grammar (its folder searched
         by ``%import``), or for ``sql`` an SQLite database or a DDL file (``.sql``, ``.ddl``).
 
@@ -92,8 +103,10 @@ class ConstraintSpec:
         path, options = Path(path), dict(options or {})
         if kind == "sql":
             if not path.exists():
-                raise ConfigurationError(f"sql expects an SQLite file or a DDL file (.sql, "
-                                         f".ddl), got {str(path)!r}, which does not exist")
+                raise ConfigurationError(
+                    f"sql expects an SQLite file or a DDL file (.sql, "
+                    f".ddl), got {str(path)!r}, which does not exist"
+                )
             source = _read(path) if path.suffix in (".sql", ".ddl") else str(path)
         else:
             source = _read(path)
@@ -116,8 +129,11 @@ class ConstraintSpec:
         cls = getattr(awrs, _CLASSES[kind])
         kwargs = {k: v for k, v in self.options.items() if k not in SETTINGS}
         _check_keywords(kind, cls, kwargs)
-        bound = _whitespace(self.options["max_whitespace"]) \
-            if "max_whitespace" in self.options else None
+        bound = (
+            _whitespace(self.options["max_whitespace"])
+            if "max_whitespace" in self.options
+            else None
+        )
         if kind == "grammar":
             grammar = cls(source, **kwargs)
             return grammar if bound is None else grammar & awrs.MaxWhitespace(bound)
@@ -145,8 +161,10 @@ def _check_keywords(kind: str, cls, kwargs: Mapping[str, Any]) -> None:
     names = [p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL]
     for key in kwargs:
         if key not in names:
-            raise ConfigurationError(f"unknown option {key!r} for a {kind} constraint: "
-                                     f"expected one of {[*names, *SETTINGS]}")
+            raise ConfigurationError(
+                f"unknown option {key!r} for a {kind} constraint: "
+                f"expected one of {[*names, *SETTINGS]}"
+            )
 
 
 def _whitespace(n) -> int | None:
@@ -155,7 +173,8 @@ def _whitespace(n) -> int | None:
         return None
     if not _is_int(n) or n < 0:
         raise ConfigurationError(
-            f"max_whitespace must be None or an integer >= 0 (0: unbounded), got {n!r}")
+            f"max_whitespace must be None or an integer >= 0 (0: unbounded), got {n!r}"
+        )
     return int(n)
 
 
@@ -172,7 +191,8 @@ def _sql_db(value, sql_root: str | None):
         raise ConfigurationError(
             f"sql {shown!r} is not DDL text (CREATE TABLE ...) nor an SQLite file this job may "
             f"open: expected DDL, a Spider tables.json entry, or the path of an existing file "
-            f"inside the --sql-root directory" + ("" if sql_root else " (none was given)"))
+            f"inside the --sql-root directory" + ("" if sql_root else " (none was given)")
+        )
     return path
 
 
@@ -261,8 +281,7 @@ class SamplingOptions:
         if not _is_int(n) or n < 1:
             raise ConfigurationError(f"n_particles must be an integer >= 1, got {n!r}")
         if not _is_int(self.max_tokens) or self.max_tokens < 1:
-            raise ConfigurationError(
-                f"max_tokens must be an integer >= 1, got {self.max_tokens!r}")
+            raise ConfigurationError(f"max_tokens must be an integer >= 1, got {self.max_tokens!r}")
         t = self.temperature
         if not isinstance(t, numbers.Real) or not (0 < t < math.inf):
             raise ConfigurationError(f"temperature must be a finite number > 0, got {t!r}")
@@ -275,19 +294,24 @@ class SamplingOptions:
         if mr is not None and (not _is_int(mr) or mr < 1):
             raise ConfigurationError(f"max_rejects must be None or an integer >= 1, got {mr!r}")
         if self.critic is not None and not callable(self.critic):
-            raise ConfigurationError(
-                f"critic must be a function str -> float, got {self.critic!r}")
+            raise ConfigurationError(f"critic must be a function str -> float, got {self.critic!r}")
         if method != "smc":
-            extra = [name for name, given in (("critic", self.critic is not None),
-                                               ("estimator", self.estimator != "auto"),
-                                               ("resampling", self.resampling != "stratified"))
-                     if given]
+            extra = [
+                name
+                for name, given in (
+                    ("critic", self.critic is not None),
+                    ("estimator", self.estimator != "auto"),
+                    ("resampling", self.resampling != "stratified"),
+                )
+                if given
+            ]
             if mr is not None and method not in ("awrs",):
                 extra.append("max_rejects")
             if extra:
                 raise ConfigurationError(
                     f"{', '.join(extra)} not used by method={method!r}: expected method='smc'"
-                    + (" or 'awrs'" if extra == ["max_rejects"] else ""))
+                    + (" or 'awrs'" if extra == ["max_rejects"] else "")
+                )
         self._check_budget()
         if self.guide is not None and not isinstance(self.guide, bool):
             raise ConfigurationError(f"guide must be None, True or False, got {self.guide!r}")
@@ -305,7 +329,8 @@ class SamplingOptions:
         if twist and (self.method != "smc" or budget is not True):
             raise ConfigurationError(
                 f"budget_twist=True needs method='smc' and budget=True, got "
-                f"method={self.method!r}, budget={budget!r}")
+                f"method={self.method!r}, budget={budget!r}"
+            )
 
     # -- what a run reads ------------------------------------------------------------------
     @property
@@ -334,28 +359,33 @@ class SamplingOptions:
         if constraint is not None and not isinstance(constraint, Constraint):
             raise ConfigurationError(
                 f"constraint must be an awrs Constraint (e.g. awrs.Regex, awrs.Predicate), "
-                f"got {type(constraint).__name__}")
+                f"got {type(constraint).__name__}"
+            )
         if method == "direct" and constraint is not None:
             raise ConfigurationError(
                 "method='direct' samples without a constraint, got one: use method='rerank' "
                 "to keep the direct samples it accepts, or 'smc' / 'awrs' / 'mask' to sample "
-                "under it")
+                "under it"
+            )
         guide = getattr(constraint, "guide", None)
         if self.guide and (method != "smc" or guide is None):
             raise ConfigurationError(
                 f"guide=True needs method='smc' and a constraint with a guide, got "
                 f"method={method!r}, constraint {type(constraint).__name__} "
-                f"{'with' if guide is not None else 'without'} one")
+                f"{'with' if guide is not None else 'without'} one"
+            )
         if self.guide is False or method != "smc" or guide is None:
             return None
         if not callable(guide):
-            raise ConfigurationError(f"constraint.guide must be a function str -> float or "
-                                     f"None, got {guide!r}")
+            raise ConfigurationError(
+                f"constraint.guide must be a function str -> float or None, got {guide!r}"
+            )
         return guide
 
     @classmethod
-    def of(cls, options: SamplingOptions | None, keywords: Mapping[str, Any],
-           caller: str = "generate") -> SamplingOptions:
+    def of(
+        cls, options: SamplingOptions | None, keywords: Mapping[str, Any], caller: str = "generate"
+    ) -> SamplingOptions:
         """``options`` with ``keywords`` applied (``None``: the defaults), as a function
         taking both receives them.
 
@@ -366,13 +396,16 @@ class SamplingOptions:
         """
         unknown = [k for k in keywords if k not in _FIELDS]
         if unknown:
-            raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}: "
-                            f"expected the fields of SamplingOptions {_FIELDS}")
+            raise TypeError(
+                f"{caller}() got an unexpected keyword argument {unknown[0]!r}: "
+                f"expected the fields of SamplingOptions {_FIELDS}"
+            )
         if options is None:
             return cls(**keywords)
         if not isinstance(options, SamplingOptions):
             raise ConfigurationError(
-                f"options must be an awrs.SamplingOptions, got {type(options).__name__}")
+                f"options must be an awrs.SamplingOptions, got {type(options).__name__}"
+            )
         return dataclasses.replace(options, **keywords) if keywords else options
 
 
@@ -384,23 +417,38 @@ def with_options(fn):
     :class:`SamplingOptions` as keywords (for ``help()`` and interactive completion)."""
     sig = inspect.signature(fn)
     params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    params += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
-                                 annotation=f.type) for f in dataclasses.fields(SamplingOptions)]
+    params += [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type
+        )
+        for f in dataclasses.fields(SamplingOptions)
+    ]
     fn.__signature__ = sig.replace(parameters=params)
     return fn
 
 
 # -- prompts -----------------------------------------------------------------------------------
-def is_messages(prompt) -> bool:
+def is_messages(prompt) -> TypeGuard[Sequence[Mapping[str, str]]]:
     """Whether ``prompt`` is chat messages: a non-empty list of ``{"role", "content"}``
     mappings with text values."""
-    return isinstance(prompt, (list, tuple)) and bool(prompt) and all(
-        isinstance(m, Mapping) and isinstance(m.get("role"), str)
-        and isinstance(m.get("content"), str) for m in prompt)
+    return (
+        isinstance(prompt, (list, tuple))
+        and bool(prompt)
+        and all(
+            isinstance(m, Mapping)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
+            for m in prompt
+        )
+    )
 
 
-def encode_prompt(lm, prompt: str | Sequence[int] | Sequence[Mapping[str, str]],
-                  raw: bool = False, max_tokens: int | None = None) -> list[int]:
+def encode_prompt(
+    lm,
+    prompt: str | Sequence[int] | Sequence[Mapping[str, str]],
+    raw: bool = False,
+    max_tokens: int | None = None,
+) -> list[int]:
     """The token ids of a prompt: text (the model's chat template applied unless ``raw``),
     token ids (as given), or chat messages (the chat template applied, :meth:`lm.chat
     <awrs.models.base.LanguageModel.chat>`).
@@ -414,19 +462,20 @@ def encode_prompt(lm, prompt: str | Sequence[int] | Sequence[Mapping[str, str]],
     else:
         if not isinstance(prompt, str):
             try:
-                prompt = list(prompt)
+                items = list(prompt)
             except TypeError:
                 raise ConfigurationError(
                     f"prompt must be a string or a list of token ids or of chat messages "
                     f"({{'role': ..., 'content': ...}}), got {type(prompt).__name__}"
                 ) from None
-            if not all(_is_int(t) for t in prompt):
-                if any(isinstance(t, Mapping) for t in prompt):
+            if not all(_is_int(t) for t in items):
+                if any(isinstance(t, Mapping) for t in items):
                     raise ConfigurationError(
                         "prompt chat messages must be {'role': str, 'content': str} mappings, "
-                        f"got {prompt[:4]}...")
-                raise ConfigurationError(
-                    f"prompt token ids must be integers, got {prompt[:8]}...")
+                        f"got {items[:4]}..."
+                    )
+                raise ConfigurationError(f"prompt token ids must be integers, got {items[:8]}...")
+            prompt = cast("list[int]", items)  # checked: integers
         ids = lm.prompt_ids(prompt, raw)
     if not ids:
         raise ConfigurationError("the prompt has no tokens: expected a non-empty prompt")
@@ -434,10 +483,11 @@ def encode_prompt(lm, prompt: str | Sequence[int] | Sequence[Mapping[str, str]],
     if limit is not None:
         if len(ids) > limit:
             raise ConfigurationError(
-                f"prompt of {len(ids)} tokens is longer than the model's context of {limit} "
-                "tokens")
+                f"prompt of {len(ids)} tokens is longer than the model's context of {limit} tokens"
+            )
         if max_tokens is not None and len(ids) + max_tokens - 1 > limit:
             raise ConfigurationError(
                 f"prompt of {len(ids)} tokens plus max_tokens={max_tokens} exceeds the model's "
-                f"context of {limit} tokens: expected max_tokens <= {limit - len(ids) + 1}")
+                f"context of {limit} tokens: expected max_tokens <= {limit - len(ids) + 1}"
+            )
     return ids

@@ -29,7 +29,7 @@ def awrs_loop(lm, prompt: list[int], batch: int, tokens: int, seed: int) -> floa
     for _ in range(tokens):
         probs = lm.next_token_logprobs(ctxs).exp_().numpy()  # (B, V), on the CPU
         picks = sample_categorical_batch(np.ascontiguousarray(probs), rng.random(batch))
-        for ctx, tok in zip(ctxs, picks.tolist()):
+        for ctx, tok in zip(ctxs, picks.tolist(), strict=True):
             ctx.append(tok)
     return time.perf_counter() - t0
 
@@ -40,9 +40,16 @@ def generate_loop(lm, prompt: list[int], batch: int, tokens: int, seed: int) -> 
     ids = torch.tensor([prompt] * batch, device=lm.device)
     t0 = time.perf_counter()
     with torch.inference_mode():
-        lm.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, top_k=0,
-                          top_p=1.0, max_new_tokens=tokens, min_new_tokens=tokens,
-                          pad_token_id=lm._pad)
+        lm.model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=True,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=tokens,
+            min_new_tokens=tokens,
+            pad_token_id=lm._pad,
+        )
     return time.perf_counter() - t0
 
 
@@ -59,8 +66,14 @@ def run(batches=(1, 4, 8), tokens: int = 64, repeat: int = 3, device=None) -> st
             theirs.append(generate_loop(lm, prompt, b, tokens, r))
         a, g = median(ours) / tokens, median(theirs) / tokens
         rows.append([b, a * 1e3, g * 1e3, b / a, b / g, a / g])
-    header = ["batch", "awrs ms/step", "generate ms/step", "awrs tok/s", "generate tok/s",
-              "ratio awrs/generate"]
+    header = [
+        "batch",
+        "awrs ms/step",
+        "generate ms/step",
+        "awrs tok/s",
+        "generate tok/s",
+        "ratio awrs/generate",
+    ]
     return markdown_table(header, rows)
 
 
@@ -74,8 +87,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch threads: {torch.get_num_threads()}, {args.tokens} new tokens, median of "
-          f"{args.repeat}")
+    print(
+        f"torch threads: {torch.get_num_threads()}, {args.tokens} new tokens, median of "
+        f"{args.repeat}"
+    )
     print(run(args.batches, args.tokens, args.repeat, args.device))
 
 

@@ -27,14 +27,21 @@ def make_records(n: int) -> list[dict]:
     out = []
     for i in range(n):
         if i % 3 == 0:
-            out.append({"id": i, "prompt": f"Phone number of office {i}:",
-                        "regex": r"[0-9]{3}-[0-9]{4}"})
+            out.append(
+                {"id": i, "prompt": f"Phone number of office {i}:", "regex": r"[0-9]{3}-[0-9]{4}"}
+            )
         elif i % 3 == 1:
-            out.append({"id": i, "prompt": [{"role": "user", "content": f"Is {i} odd? JSON."}],
-                        "json_schema": SCHEMA})
+            out.append(
+                {
+                    "id": i,
+                    "prompt": [{"role": "user", "content": f"Is {i} odd? JSON."}],
+                    "json_schema": SCHEMA,
+                }
+            )
         else:
-            out.append({"id": i, "prompt": f"A year after {1900 + i}:",
-                        "regex": r"(19|20)[0-9]{2}"})
+            out.append(
+                {"id": i, "prompt": f"A year after {1900 + i}:", "regex": r"(19|20)[0-9]{2}"}
+            )
     return out
 
 
@@ -75,9 +82,16 @@ def run_one(kind: str, records: list, args) -> dict:
 
             ray.shutdown()
     errors = sum("error" in line for line in lines)
-    return {"engine": kind, "records": len(lines), "errors": errors, "startup_s": t1 - t0,
-            "process_s": t2 - t1, "rate": len(lines) / (t2 - t1),
-            "end_to_end_rate": len(lines) / (t2 - t0), "peak_rss_mb": peak.bytes / 2**20}
+    return {
+        "engine": kind,
+        "records": len(lines),
+        "errors": errors,
+        "startup_s": t1 - t0,
+        "process_s": t2 - t1,
+        "rate": len(lines) / (t2 - t1),
+        "end_to_end_rate": len(lines) / (t2 - t0),
+        "peak_rss_mb": peak.bytes / 2**20,
+    }
 
 
 def maskbench_records(n: int) -> list[dict]:
@@ -94,8 +108,15 @@ def maskbench_records(n: int) -> list[dict]:
             text = json.dumps(item["schema"])
             if len(text) > 4000:
                 continue
-            out.append({"id": i, "json_schema": item["schema"], "prompt": [
-                {"role": "user", "content": f"Write a JSON document valid under: {text}"}]})
+            out.append(
+                {
+                    "id": i,
+                    "json_schema": item["schema"],
+                    "prompt": [
+                        {"role": "user", "content": f"Write a JSON document valid under: {text}"}
+                    ],
+                }
+            )
     return out
 
 
@@ -111,12 +132,19 @@ def main(argv=None) -> None:
     p.add_argument("--model", default=None)
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     p.add_argument("--json", action="store_true", help="also print the rows as JSON")
-    p.add_argument("--maskbench", action="store_true",
-                   help="MaskBench chat records (long prompts: the memory case) instead")
+    p.add_argument(
+        "--maskbench",
+        action="store_true",
+        help="MaskBench chat records (long prompts: the memory case) instead",
+    )
     args = p.parse_args(argv)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    defaults = {"method": args.method, "n_particles": args.particles,
-                "max_tokens": args.max_tokens, "seed": 0}
+    defaults = {
+        "method": args.method,
+        "n_particles": args.particles,
+        "max_tokens": args.max_tokens,
+        "seed": 0,
+    }
     raw = maskbench_records(args.records) if args.maskbench else make_records(args.records)
     records = [parse_record(r, defaults) for r in raw]
     runs: dict[str, list[dict]] = {k: [] for k in args.engines}
@@ -125,25 +153,53 @@ def main(argv=None) -> None:
             runs[kind].append(run_one(kind, records, args))
     rows = []
     for kind, rs in runs.items():
-        rows.append({"engine": kind, "records": rs[0]["records"],
-                     "errors": rs[0]["errors"],
-                     "startup_s": median([r["startup_s"] for r in rs]),
-                     "process_s": median([r["process_s"] for r in rs]),
-                     "rate": median([r["rate"] for r in rs]),
-                     "end_to_end_rate": median([r["end_to_end_rate"] for r in rs]),
-                     "peak_rss_mb": max(r["peak_rss_mb"] for r in rs)})
-    print(markdown_table(["engine", "records", "errors", "start-up s", "processing s",
-                          "records/s", "records/s end to end", "peak RSS MB"],
-                         [[r["engine"], r["records"], r["errors"], f"{r['startup_s']:.1f}",
-                           f"{r['process_s']:.1f}", f"{r['rate']:.2f}",
-                           f"{r['end_to_end_rate']:.2f}", f"{r['peak_rss_mb']:.0f}"]
-                          for r in rows]))
+        rows.append(
+            {
+                "engine": kind,
+                "records": rs[0]["records"],
+                "errors": rs[0]["errors"],
+                "startup_s": median([r["startup_s"] for r in rs]),
+                "process_s": median([r["process_s"] for r in rs]),
+                "rate": median([r["rate"] for r in rs]),
+                "end_to_end_rate": median([r["end_to_end_rate"] for r in rs]),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+            }
+        )
+    print(
+        markdown_table(
+            [
+                "engine",
+                "records",
+                "errors",
+                "start-up s",
+                "processing s",
+                "records/s",
+                "records/s end to end",
+                "peak RSS MB",
+            ],
+            [
+                [
+                    r["engine"],
+                    r["records"],
+                    r["errors"],
+                    f"{r['startup_s']:.1f}",
+                    f"{r['process_s']:.1f}",
+                    f"{r['rate']:.2f}",
+                    f"{r['end_to_end_rate']:.2f}",
+                    f"{r['peak_rss_mb']:.0f}",
+                ]
+                for r in rows
+            ],
+        )
+    )
     by = {r["engine"]: r for r in rows}
     if "ray-2" in by and "local-2" in by:
         over = by["local-2"]["rate"] / by["ray-2"]["rate"] - 1
         e2e = by["local-2"]["end_to_end_rate"] / by["ray-2"]["end_to_end_rate"] - 1
-        print(f"\nRay overhead over local-2: processing {over:+.1%} (target <= 15 %), "
-              f"end to end {e2e:+.1%}")
+        print(
+            f"\nRay overhead over local-2: processing {over:+.1%} (target <= 15 %), "
+            f"end to end {e2e:+.1%}"
+        )
     if args.json:
         print(json.dumps(rows))
 

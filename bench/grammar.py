@@ -50,10 +50,10 @@ def _time_paths(c, docs, vocab, encode, candidates: int, seed: int = 0):
 
 def _build_times():
     """Cold/warm construction of the shipped grammars (warm: lark's own grammar loaded)."""
+    import importlib.resources as ir
+
     from awrs.constraints import grammar as gm
     from awrs.constraints.sql import sql_grammar
-
-    import importlib.resources as ir
 
     json_text = ir.files("awrs.grammars").joinpath("json.lark").read_text()
     out = {}
@@ -74,8 +74,12 @@ def _build_times():
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json", type=int, default=300, help="MaskBench valid instances to time")
-    ap.add_argument("--candidates", type=int, default=10,
-                    help="random vocabulary tokens checked from each state")
+    ap.add_argument(
+        "--candidates",
+        type=int,
+        default=10,
+        help="random vocabulary tokens checked from each state",
+    )
     args = ap.parse_args(argv)
     import torch
 
@@ -106,8 +110,9 @@ def main(argv=None) -> int:
     unchanged = hashlib.sha256(path.read_bytes()).hexdigest() == before
 
     sql_g = cons[dev[0]["db_id"]].grammar
-    sql_path, sql_cand = _time_paths(sql_g, [x["query"] for x in dev], vocab, encode,
-                                     args.candidates)
+    sql_path, sql_cand = _time_paths(
+        sql_g, [x["query"] for x in dev], vocab, encode, args.candidates
+    )
     docs = []
     mb = DATA / "maskbench" / "maskbench-open.jsonl"
     if mb.exists():
@@ -127,8 +132,10 @@ def main(argv=None) -> int:
 
     trie = VocabTrie(vocab, exclude=model.eos_token_ids)
     mask_ms = {}
-    for name, g, docs_ in [("SQL", sql_g, [x["query"] for x in dev[:20]]),
-                           ("JSON", json_g, docs[:20])]:
+    for name, g, docs_ in [
+        ("SQL", sql_g, [x["query"] for x in dev[:20]]),
+        ("JSON", json_g, docs[:20]),
+    ]:
         times = []
         for doc in docs_:
             raw = doc.encode()
@@ -140,20 +147,35 @@ def main(argv=None) -> int:
         mask_ms[name] = times
 
     print("## Construction (s)")
-    print(markdown_table(["grammar", "seconds"], [[k, v] for k, v in builds.items()]
-                         + [["SQL(tables.json entry), grammar cached", per_db]]))
+    print(
+        markdown_table(
+            ["grammar", "seconds"],
+            [[k, v] for k, v in builds.items()]
+            + [["SQL(tables.json entry), grammar cached", per_db]],
+        )
+    )
     print("\n## advance per token (µs)")
     rows = []
-    for name, xs in [("SQL gold path", sql_path), ("SQL random candidates", sql_cand),
-                     ("JSON gold path", json_path), ("JSON random candidates", json_cand)]:
+    for name, xs in [
+        ("SQL gold path", sql_path),
+        ("SQL random candidates", sql_cand),
+        ("JSON gold path", json_path),
+        ("JSON random candidates", json_cand),
+    ]:
         rows.append([name, len(xs), statistics.mean(xs), _pct(xs, 0.5), _pct(xs, 0.99)])
     print(markdown_table(["tokens", "n", "mean", "p50", "p99"], rows))
     print("\n## token_mask over the full vocabulary trie (ms)")
-    print(markdown_table(["grammar", "n", "p50", "p90"],
-                         [[k, len(v), _pct(v, 0.5), _pct(v, 0.9)] for k, v in mask_ms.items()]))
+    print(
+        markdown_table(
+            ["grammar", "n", "p50", "p90"],
+            [[k, len(v), _pct(v, 0.5), _pct(v, 0.9)] for k, v in mask_ms.items()],
+        )
+    )
     print(f"\n## Spider\n- gold queries accepted from tables.json: {accepted}/{len(dev)}")
-    print(f"- concert_singer queries compiling against the .sqlite file: {file_ok}/{len(cs)}; "
-          f"file unchanged: {unchanged}")
+    print(
+        f"- concert_singer queries compiling against the .sqlite file: {file_ok}/{len(cs)}; "
+        f"file unchanged: {unchanged}"
+    )
     return 0
 
 

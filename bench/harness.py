@@ -10,14 +10,24 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from awrs.errors import AwrsError, ConfigurationError, ConstraintError
 
-from .methods import (AWRS_METHODS, DEFAULT_METHODS, ItemContext, Method, Missing, Outcome,
-                      RunConfig, Unsupported, canonical, get_method)
+from .methods import (
+    AWRS_METHODS,
+    DEFAULT_METHODS,
+    ItemContext,
+    Method,
+    Missing,
+    Outcome,
+    RunConfig,
+    Unsupported,
+    canonical,
+    get_method,
+)
 from .store import FAILED, UNSUPPORTED, Row, Store, settings_hash
 from .suites import SUITES, Item, Suite, get_suite
 
@@ -25,42 +35,99 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the benchmark options to ``parser`` (shared by ``python -m bench`` and ``awrs bench``)."""
-    parser.add_argument("suites", nargs="+", metavar="SUITE",
-                        help=f"one or more of {', '.join(SUITES)}, or 'all'")
-    parser.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
-                        help="methods to compare (space or comma separated; default: "
-                             f"{','.join(DEFAULT_METHODS)})")
-    parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="items per suite (a fixed subset; default: all)")
-    parser.add_argument("--particles", type=int, default=8, metavar="N",
-                        help="particles of smc, rerank and genlm-control (default 8)")
+    """Add the benchmark options to ``parser`` (shared by ``python -m bench`` and
+    ``awrs bench``)."""
+    parser.add_argument(
+        "suites", nargs="+", metavar="SUITE", help=f"one or more of {', '.join(SUITES)}, or 'all'"
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        metavar="METHOD",
+        help=f"methods to compare (space or comma separated; default: {','.join(DEFAULT_METHODS)})",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="items per suite (a fixed subset; default: all)",
+    )
+    parser.add_argument(
+        "--particles",
+        type=int,
+        default=8,
+        metavar="N",
+        help="particles of smc, rerank and genlm-control (default 8)",
+    )
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (default 0)")
-    parser.add_argument("--repeats", type=int, default=1, metavar="R",
-                        help="seeds per item: S, S+1, ..., S+R-1 (default 1)")
-    parser.add_argument("--max-tokens", type=int, default=128, metavar="N",
-                        help="generated tokens per sequence (default 128)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        metavar="R",
+        help="seeds per item: S, S+1, ..., S+R-1 (default 1)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=128,
+        metavar="N",
+        help="generated tokens per sequence (default 128)",
+    )
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
-    parser.add_argument("--ess-threshold", type=float, default=0.5,
-                        help="SMC resampling threshold as a fraction of N (default 0.5)")
-    parser.add_argument("--model", default=None,
-                        help="model folder or cached hub name (default: SmolLM2-135M-Instruct)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help=f"output folder (default {DEFAULT_OUT})")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--slow-limit", type=int, default=None, metavar="N",
-                        help="items per suite for slow methods (genlm-control: seconds per "
-                             "token on CPU); default: same as --limit")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
-                        help="seconds allowed to one run; a run past it is recorded as failed")
-    parser.add_argument("--retry-failed", action="store_true",
-                        help="recompute rows recorded as failed (finished rows are kept)")
-    parser.add_argument("--json-policy", nargs="+", default=None, metavar="POLICY",
-                        help="JSON generation policies to compare on the json suite: every "
-                             "awrs method runs once per policy, named METHOD@POLICY (one of "
-                             "natural, compact, natural-open, compact-open; default: the "
-                             "constraint's default, natural)")
+    parser.add_argument(
+        "--ess-threshold",
+        type=float,
+        default=0.5,
+        help="SMC resampling threshold as a fraction of N (default 0.5)",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="model folder or cached hub name (default: SmolLM2-135M-Instruct)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"output folder (default {DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)"
+    )
+    parser.add_argument(
+        "--slow-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="items per suite for slow methods (genlm-control: seconds per "
+        "token on CPU); default: same as --limit",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds allowed to one run; a run past it is recorded as failed",
+    )
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="recompute rows recorded as failed (finished rows are kept)",
+    )
+    parser.add_argument(
+        "--json-policy",
+        nargs="+",
+        default=None,
+        metavar="POLICY",
+        help="JSON generation policies to compare on the json suite: every "
+        "awrs method runs once per policy, named METHOD@POLICY (one of "
+        "natural, compact, natural-open, compact-open; default: the "
+        "constraint's default, natural)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return parser
 
@@ -90,8 +157,11 @@ class Plan:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     """Resolve suites, methods, seeds and settings; unknown names become recorded problems."""
-    for name, value, low in (("--particles", args.particles, 1), ("--max-tokens", args.max_tokens, 1),
-                             ("--repeats", args.repeats, 1)):
+    for name, value, low in (
+        ("--particles", args.particles, 1),
+        ("--max-tokens", args.max_tokens, 1),
+        ("--repeats", args.repeats, 1),
+    ):
         if value < low:
             raise ConfigurationError(f"{name} must be >= {low}, got {value}")
     for name, value in (("--limit", args.limit), ("--slow-limit", args.slow_limit)):
@@ -103,11 +173,17 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise ConfigurationError(f"--temperature must be > 0, got {args.temperature}")
     if not 0 <= args.ess_threshold <= 1:
         raise ConfigurationError(f"--ess-threshold must lie in [0, 1], got {args.ess_threshold}")
-    plan = Plan(cfg=RunConfig(args.particles, args.max_tokens, args.temperature,
-                              args.ess_threshold, str(args.model or "default")),
-                seeds=[args.seed + r for r in range(args.repeats)],
-                limits={"limit": args.limit, "slow-limit": args.slow_limit,
-                        "timeout": args.timeout})
+    plan = Plan(
+        cfg=RunConfig(
+            args.particles,
+            args.max_tokens,
+            args.temperature,
+            args.ess_threshold,
+            str(args.model or "default"),
+        ),
+        seeds=[args.seed + r for r in range(args.repeats)],
+        limits={"limit": args.limit, "slow-limit": args.slow_limit, "timeout": args.timeout},
+    )
     names = _split(args.suites)
     if "all" in names:
         names = list(SUITES)
@@ -140,18 +216,29 @@ def _with_policies(method: str, policies: list[str]) -> list[str]:
 class Runner:
     """Runs a plan into a :class:`Store`, loading the model and preparing methods lazily."""
 
-    def __init__(self, plan: Plan, store: Store, *, model: str | None = None,
-                 limit: int | None = None, slow_limit: int | None = None,
-                 timeout: float | None = None, retry_failed: bool = False, lm=None):
+    def __init__(
+        self,
+        plan: Plan,
+        store: Store,
+        *,
+        model: str | None = None,
+        limit: int | None = None,
+        slow_limit: int | None = None,
+        timeout: float | None = None,
+        retry_failed: bool = False,
+        lm=None,
+    ):
         self.plan, self.store = plan, store
         self.model_name, self.limit, self.retry_failed = model, limit, retry_failed
         self.slow_limit, self.timeout = slow_limit, timeout
         self._lm = lm
         self._ready: dict[str, bool] = {}
         #: (suite, method) -> hash of the settings that change the method's results there
-        self.hashes = {(s.name, m.name): settings_hash({**m.settings(plan.cfg),
-                                                         "suite_version": s.version})
-                       for s in plan.suites for m in plan.methods}
+        self.hashes = {
+            (s.name, m.name): settings_hash({**m.settings(plan.cfg), "suite_version": s.version})
+            for s in plan.suites
+            for m in plan.methods
+        }
 
     # -- setup ------------------------------------------------------------------------------
     def lm(self):
@@ -192,8 +279,11 @@ class Runner:
             for m in self.plan.methods:
                 if m.slow and self.slow_limit is not None and k >= self.slow_limit:
                     continue
-                out += [(item, m, s) for s in self.plan.seeds
-                        if not self.store.done(self.key(suite, m, item, s), self.retry_failed)]
+                out += [
+                    (item, m, s)
+                    for s in self.plan.seeds
+                    if not self.store.done(self.key(suite, m, item, s), self.retry_failed)
+                ]
         return out
 
     def run_suite(self, suite: Suite) -> None:
@@ -210,8 +300,9 @@ class Runner:
 
         contexts: dict[str, ItemContext] = {}
         prompts: dict[str, list[int]] = {}
-        bar = tqdm(total=len(jobs), desc=suite.name, unit="run", file=sys.stderr,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=len(jobs), desc=suite.name, unit="run", file=sys.stderr, dynamic_ncols=True
+        )
         try:
             for item, method, seed in jobs:
                 bar.set_postfix_str(f"{method.name} {item.id}", refresh=False)
@@ -229,11 +320,24 @@ class Runner:
         finally:
             bar.close()
 
-    def run_one(self, suite: Suite, method: Method, item: Item, seed: int, ctx: ItemContext,
-                prompt_ids: list[int] | Exception) -> Row:
+    def run_one(
+        self,
+        suite: Suite,
+        method: Method,
+        item: Item,
+        seed: int,
+        ctx: ItemContext,
+        prompt_ids: list[int] | Exception,
+    ) -> Row:
         """One method on one item; exceptions become failed or unsupported rows."""
-        row = Row(suite.name, method.name, item.id, seed, self.hashes[suite.name, method.name],
-                  particles=self.plan.cfg.particles if method.uses_particles else 1)
+        row = Row(
+            suite.name,
+            method.name,
+            item.id,
+            seed,
+            self.hashes[suite.name, method.name],
+            particles=self.plan.cfg.particles if method.uses_particles else 1,
+        )
         if isinstance(prompt_ids, Exception):
             return _mark(row, FAILED, prompt_ids, "prompt: ")
         t0 = time.perf_counter()
@@ -245,8 +349,11 @@ class Runner:
             return _mark(row, UNSUPPORTED, exc, "awrs constraint: ")
         except Exception as exc:  # a peer or constraint crashing on one item
             return _mark(row, FAILED, exc)
-        row.build_s = (ctx.build_time(getattr(method, "policy", None)) if method.needs_constraint
-                       else time.perf_counter() - t0)
+        row.build_s = (
+            ctx.build_time(getattr(method, "policy", None))
+            if method.needs_constraint
+            else time.perf_counter() - t0
+        )
         t0 = time.perf_counter()
         try:
             with time_limit(self.timeout):
@@ -272,8 +379,11 @@ class RunTimeout(Exception):
 @contextlib.contextmanager
 def time_limit(seconds: float | None):
     """Raise :class:`RunTimeout` in the main thread after ``seconds`` (SIGALRM; no-op if None)."""
-    if seconds is None or threading.current_thread() is not threading.main_thread() \
-            or not hasattr(signal, "setitimer"):
+    if (
+        seconds is None
+        or threading.current_thread() is not threading.main_thread()
+        or not hasattr(signal, "setitimer")
+    ):
         yield
         return
 
@@ -357,9 +467,16 @@ def run(args: argparse.Namespace, lm=None) -> int:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     store = Store(out / "samples.csv")
-    runner = Runner(plan, store, model=args.model, limit=args.limit,
-                    slow_limit=args.slow_limit, timeout=args.timeout,
-                    retry_failed=args.retry_failed, lm=lm)
+    runner = Runner(
+        plan,
+        store,
+        model=args.model,
+        limit=args.limit,
+        slow_limit=args.slow_limit,
+        timeout=args.timeout,
+        retry_failed=args.retry_failed,
+        lm=lm,
+    )
     interrupted = False
     try:
         for suite in plan.suites:
@@ -370,10 +487,8 @@ def run(args: argparse.Namespace, lm=None) -> int:
     except KeyboardInterrupt:
         interrupted = True
         plan.problems.append("interrupted: rerun the same command to resume")
-    command = getattr(args, "command", None) or shlex.join(
-        [Path(sys.argv[0]).name, *sys.argv[1:]])
-    path = report.write(out, plan, store, runner.hashes, command=command,
-                        plots=not args.no_plots)
+    command = getattr(args, "command", None) or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    path = report.write(out, plan, store, runner.hashes, command=command, plots=not args.no_plots)
     print(f"report: {path}", file=sys.stderr)
     for problem in plan.problems:
         print(f"warning: {problem}", file=sys.stderr)
@@ -384,8 +499,11 @@ def run(args: argparse.Namespace, lm=None) -> int:
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> int:
     """Command-line entry point: parse ``argv`` and :func:`run`."""
-    parser = add_arguments(argparse.ArgumentParser(
-        prog=prog, description="Benchmark awrs against token masking and peer engines."))
+    parser = add_arguments(
+        argparse.ArgumentParser(
+            prog=prog, description="Benchmark awrs against token masking and peer engines."
+        )
+    )
     args = parser.parse_args(argv)
     args.command = " ".join([prog, shlex.join(argv if argv is not None else sys.argv[1:])])
     try:

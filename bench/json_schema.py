@@ -30,8 +30,10 @@ def _pct(xs: list[float], q: float) -> float:
 
 def _summary(xs: list[float], scale: float, unit: str) -> str:
     xs = sorted(xs)
-    return (f"p50 {_pct(xs, .5) * scale:.3g} {unit}, p90 {_pct(xs, .9) * scale:.3g} {unit}, "
-            f"p99 {_pct(xs, .99) * scale:.3g} {unit} (n={len(xs)})")
+    return (
+        f"p50 {_pct(xs, 0.5) * scale:.3g} {unit}, p90 {_pct(xs, 0.9) * scale:.3g} {unit}, "
+        f"p99 {_pct(xs, 0.99) * scale:.3g} {unit} (n={len(xs)})"
+    )
 
 
 def correctness(records, stats):
@@ -57,7 +59,7 @@ def correctness(records, stats):
                 continue
             b, s = text.encode(), c.start()
             for k in range(len(b)):
-                s = c.advance(s, b[k:k + 1])
+                s = c.advance(s, b[k : k + 1])
                 if s is None:
                     break
             if s is None or not c.is_complete(s):
@@ -129,10 +131,18 @@ def llguidance_timing(records, hf_tok, stats):
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="schemas to use (0: all 7,446)")
-    ap.add_argument("--timing-schemas", type=int, default=1000,
-                    help="schemas whose valid instances are decoded for timing (0: all)")
-    ap.add_argument("--candidates", type=int, default=8,
-                    help="random candidate tokens checked per step besides the true token")
+    ap.add_argument(
+        "--timing-schemas",
+        type=int,
+        default=1000,
+        help="schemas whose valid instances are decoded for timing (0: all)",
+    )
+    ap.add_argument(
+        "--candidates",
+        type=int,
+        default=8,
+        help="random candidate tokens checked per step besides the true token",
+    )
     ap.add_argument("--no-llguidance", action="store_true")
     args = ap.parse_args(argv)
 
@@ -144,10 +154,23 @@ def main(argv=None) -> dict:
     lines = data_path("maskbench", "maskbench-open.jsonl").read_text(encoding="utf-8")
     records = [json.loads(x) for x in lines.split("\n") if x.strip()]
     if args.limit:
-        records = records[:args.limit]
-    timing = records[:args.timing_schemas] if args.timing_schemas else records
-    stats = {k: [] for k in ("refused", "validation", "invalidation", "construct", "check_all",
-                             "check_true", "ll_error", "ll_compile", "ll_mask", "ll_rejected")}
+        records = records[: args.limit]
+    timing = records[: args.timing_schemas] if args.timing_schemas else records
+    stats = {
+        k: []
+        for k in (
+            "refused",
+            "validation",
+            "invalidation",
+            "construct",
+            "check_all",
+            "check_true",
+            "ll_error",
+            "ll_compile",
+            "ll_mask",
+            "ll_rejected",
+        )
+    }
     t0 = time.time()
     built = correctness(records, stats)
     hf_tok = AutoTokenizer.from_pretrained(str(default_model_path()), local_files_only=True)
@@ -160,25 +183,40 @@ def main(argv=None) -> dict:
         except ImportError as exc:
             ll_note = f"llguidance not importable ({exc}); pip install llguidance"
     n = len(records)
-    print(f"# MaskBench open: {n} schemas, {sum(len(r['tests']) for r in records)} instances "
-          f"({time.time() - t0:.0f} s)\n")
-    print(markdown_table(["", "count"], [
-        ["constructed", len(built)],
-        ["refused at construction",
-         f"{len(stats['refused'])} ({100 * len(stats['refused']) / n:.2f}%)"],
-        ["validation errors (valid instance or prefix rejected)", len(stats["validation"])],
-        ["invalidation errors (invalid instance accepted)", len(stats["invalidation"])],
-    ]))
-    print(f"\nTiming on {len(timing)} schemas (SmolLM2 tokenizer, {args.candidates} random "
-          "candidates + the true token per step):\n")
-    rows = [["awrs construction", _summary(stats["construct"], 1e3, "ms")],
-            ["awrs check, all candidates", _summary(stats["check_all"], 1e6, "µs")],
-            ["awrs check, true token", _summary(stats["check_true"], 1e6, "µs")]]
+    print(
+        f"# MaskBench open: {n} schemas, {sum(len(r['tests']) for r in records)} instances "
+        f"({time.time() - t0:.0f} s)\n"
+    )
+    print(
+        markdown_table(
+            ["", "count"],
+            [
+                ["constructed", len(built)],
+                [
+                    "refused at construction",
+                    f"{len(stats['refused'])} ({100 * len(stats['refused']) / n:.2f}%)",
+                ],
+                ["validation errors (valid instance or prefix rejected)", len(stats["validation"])],
+                ["invalidation errors (invalid instance accepted)", len(stats["invalidation"])],
+            ],
+        )
+    )
+    print(
+        f"\nTiming on {len(timing)} schemas (SmolLM2 tokenizer, {args.candidates} random "
+        "candidates + the true token per step):\n"
+    )
+    rows = [
+        ["awrs construction", _summary(stats["construct"], 1e3, "ms")],
+        ["awrs check, all candidates", _summary(stats["check_all"], 1e6, "µs")],
+        ["awrs check, true token", _summary(stats["check_true"], 1e6, "µs")],
+    ]
     if stats["ll_compile"]:
-        rows += [["llguidance compile", _summary(stats["ll_compile"], 1e3, "ms")],
-                 ["llguidance mask (full vocabulary)", _summary(stats["ll_mask"], 1e6, "µs")],
-                 ["llguidance compile errors", str(len(stats["ll_error"]))],
-                 ["llguidance rejected a valid instance", str(len(stats["ll_rejected"]))]]
+        rows += [
+            ["llguidance compile", _summary(stats["ll_compile"], 1e3, "ms")],
+            ["llguidance mask (full vocabulary)", _summary(stats["ll_mask"], 1e6, "µs")],
+            ["llguidance compile errors", str(len(stats["ll_error"]))],
+            ["llguidance rejected a valid instance", str(len(stats["ll_rejected"]))],
+        ]
     print(markdown_table(["", "time"], rows))
     if ll_note:
         print("\n" + ll_note)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from awrs.errors import ConfigurationError
 
@@ -21,7 +22,7 @@ PEERS = {
 }
 ALIASES = {"genlm": "genlm-control", "llg": "llguidance", "xgr": "xgrammar"}
 #: further methods by name -> zero-argument factory (tests and experiments register here)
-EXTRA: dict[str, Callable[[], "Method"]] = {}
+EXTRA: dict[str, Callable[[], Method]] = {}
 DEFAULT_METHODS = (*AWRS_METHODS, *PEERS)
 
 
@@ -79,8 +80,12 @@ class Method(ABC):
 
     def settings(self, cfg: RunConfig) -> dict[str, Any]:
         """The settings that change this method's results (hashed into the resume key)."""
-        out = {"method": self.name, "model": cfg.model, "max_tokens": cfg.max_tokens,
-               "temperature": cfg.temperature}
+        out = {
+            "method": self.name,
+            "model": cfg.model,
+            "max_tokens": cfg.max_tokens,
+            "temperature": cfg.temperature,
+        }
         if self.uses_particles:
             out.update(particles=cfg.particles, ess_threshold=cfg.ess_threshold)
         return out
@@ -89,10 +94,10 @@ class Method(ABC):
         """One line for the report: what this method is and which constraint it uses."""
         return self.__class__.__doc__.strip().splitlines()[0] if self.__class__.__doc__ else ""
 
-    def prepare(self, lm, cfg: RunConfig) -> None:
+    def prepare(self, lm, cfg: RunConfig) -> None:  # noqa: B027 - optional hook, no-op default
         """Set up once per run (import packages, wrap the model); raise :class:`Missing`."""
 
-    def build(self, suite, item, ctx: "ItemContext") -> Any:
+    def build(self, suite, item, ctx: ItemContext) -> Any:
         """Compile the item's constraint for this method; raise :class:`Unsupported`."""
         return ctx.constraint
 
@@ -135,8 +140,11 @@ class ItemContext:
         if hit is None:
             t0 = time.perf_counter()
             try:
-                value = (self.suite.constraint(self.item) if key is None
-                         else self.suite.constraint(self.item, policy=key))
+                value = (
+                    self.suite.constraint(self.item)
+                    if key is None
+                    else self.suite.constraint(self.item, policy=key)
+                )
                 hit = (value, None)
             except Exception as exc:
                 hit = (None, exc)
@@ -190,8 +198,9 @@ def outcome_from_result(result: Any, particles: int, max_tokens: int = 1 << 30) 
     stats = getattr(result, "stats", None)
     tokens = _stat(stats, "tokens", "n_tokens", default=0)
     tokens = int(sum(tokens)) if isinstance(tokens, (list, tuple)) else int(tokens or 0)
-    evals = _stat(stats, "constraint_evals", "evaluations", "constraint_evaluations",
-                  "evals", default=None)
+    evals = _stat(
+        stats, "constraint_evals", "evaluations", "constraint_evaluations", "evals", default=None
+    )
     if isinstance(evals, (list, tuple)):
         evals = float(sum(evals))
     evals = math.nan if evals is None else float(evals)
@@ -200,21 +209,35 @@ def outcome_from_result(result: Any, particles: int, max_tokens: int = 1 << 30) 
     text = None if empty else result.text
     samples = getattr(result, "samples", ()) or ()
     finished = text is not None and any(
-        getattr(s, "finished", False) and getattr(s, "text", None) == text for s in samples)
+        getattr(s, "finished", False) and getattr(s, "text", None) == text for s in samples
+    )
     log_ml = getattr(result, "log_ml", math.nan)
     if text is None and samples:  # keep a glimpse of what the method was writing
         longest = max(samples, key=lambda smp: len(getattr(smp, "token_ids", ()) or ()))
         partial = getattr(longest, "text", "")
     else:
         partial = ""
-    extra = {k: float(v) for k, v in (("lm_s", _stat(stats, "lm_time")),
-                                      ("constraint_s", _stat(stats, "constraint_time")),
-                                      *((k, _stat(stats, k)) for k in ENDINGS))
-             if v is not None}
+    extra = {
+        k: float(v)
+        for k, v in (
+            ("lm_s", _stat(stats, "lm_time")),
+            ("constraint_s", _stat(stats, "constraint_time")),
+            *((k, _stat(stats, k)) for k in ENDINGS),
+        )
+        if v is not None
+    }
     extra.update(particle_ends(stats, samples, max_tokens))
-    return Outcome(text, finished, tokens, evals,
-                   math.nan if log_ml is None else float(log_ml), posterior, particles, extra,
-                   partial)
+    return Outcome(
+        text,
+        finished,
+        tokens,
+        evals,
+        math.nan if log_ml is None else float(log_ml),
+        posterior,
+        particles,
+        extra,
+        partial,
+    )
 
 
 #: Stats counters of how particles ended without output (copied into Outcome.extra)
@@ -238,8 +261,11 @@ def particle_ends(stats: Any, samples, max_tokens: int) -> dict[str, float]:
     """
     dead, oob = getattr(stats, "dead", None), getattr(stats, "out_of_budget", None)
     if dead is None or oob is None:
-        ends = [len(getattr(s, "token_ids", ()) or ()) for s in samples
-                if not getattr(s, "finished", False)]
+        ends = [
+            len(getattr(s, "token_ids", ()) or ())
+            for s in samples
+            if not getattr(s, "finished", False)
+        ]
         dead = sum(1 for n in ends if n < max_tokens - 1)
         oob = len(ends) - dead
     return {"dead": float(dead), "out_of_budget": float(oob)}
@@ -298,10 +324,17 @@ class AwrsMethod(Method):
 
         n = cfg.particles if self.uses_particles else 1
         result = awrs.generate(
-            self._lm, list(prompt_ids), built if self.needs_constraint else None,
-            method=self.base, n_particles=n, ess_threshold=cfg.ess_threshold,
-            max_tokens=cfg.max_tokens, temperature=cfg.temperature, seed=seed,
-            **self._budget_options())
+            self._lm,
+            list(prompt_ids),
+            built if self.needs_constraint else None,
+            method=self.base,
+            n_particles=n,
+            ess_threshold=cfg.ess_threshold,
+            max_tokens=cfg.max_tokens,
+            temperature=cfg.temperature,
+            seed=seed,
+            **self._budget_options(),
+        )
         return outcome_from_result(result, n, cfg.max_tokens)
 
     def _budget_options(self) -> dict:
@@ -331,8 +364,13 @@ def get_method(name: str) -> Method:
     if name in EXTRA:
         return EXTRA[name]()
     base, _, policy = name.partition("@")
-    variants = (f"smc{NO_BUDGET}", f"awrs{NO_BUDGET}", f"smc{NO_TWIST}", f"smc{SOUND}",
-                f"awrs{SOUND}")
+    variants = (
+        f"smc{NO_BUDGET}",
+        f"awrs{NO_BUDGET}",
+        f"smc{NO_TWIST}",
+        f"smc{SOUND}",
+        f"awrs{SOUND}",
+    )
     if (base in AWRS_METHODS or base in variants) and base != "direct" and policy:
         from .suites.json import POLICIES
         from .suites.sql import POLICIES as SQL_POLICIES
@@ -340,7 +378,8 @@ def get_method(name: str) -> Method:
         if policy not in POLICIES and policy not in SQL_POLICIES:
             raise ConfigurationError(
                 f"unknown policy {policy!r} in {name!r}: expected a json policy "
-                f"({', '.join(POLICIES)}) or a sql policy ({', '.join(SQL_POLICIES)})")
+                f"({', '.join(POLICIES)}) or a sql policy ({', '.join(SQL_POLICIES)})"
+            )
         return AwrsMethod(base, policy)
     if name in AWRS_METHODS or name in variants:
         return AwrsMethod(name)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -39,8 +39,9 @@ def _clean(values: Sequence[float | None]) -> np.ndarray:
     return arr[~np.isnan(arr)]
 
 
-def bootstrap_ci(values: Sequence[float | None], *, n_boot: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> Interval:
+def bootstrap_ci(
+    values: Sequence[float | None], *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> Interval:
     """Mean of ``values`` (``None``/NaN dropped) with a percentile-bootstrap interval.
 
     Args:
@@ -68,8 +69,14 @@ def bootstrap_ci(values: Sequence[float | None], *, n_boot: int = 2000, level: f
     return Interval(mean, float(lo), float(hi), int(arr.size))
 
 
-def ratio_ci(num: Sequence[float], den: Sequence[float], *, n_boot: int = 2000,
-             level: float = 0.95, seed: int = 0) -> Interval:
+def ratio_ci(
+    num: Sequence[float],
+    den: Sequence[float],
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """Ratio of means ``mean(num) / mean(den)`` over paired observations, with a paired bootstrap.
 
     Pairs where either side is missing (``None``/NaN) are dropped; so are resamples whose

@@ -23,16 +23,22 @@ def _dead(result, max_tokens: int) -> int:
     n = getattr(result.stats, "dead", None)
     if n is not None:
         return int(n)
-    return sum(1 for s in result.samples if s.log_weight == -math.inf and not s.finished
-               and len(s.token_ids) < max_tokens - 1)
+    return sum(
+        1
+        for s in result.samples
+        if s.log_weight == -math.inf and not s.finished and len(s.token_ids) < max_tokens - 1
+    )
 
 
 def _out_of_budget(result, max_tokens: int) -> int:
     n = getattr(result.stats, "out_of_budget", None)
     if n is not None:
         return int(n)
-    return sum(1 for s in result.samples if s.log_weight == -math.inf and not s.finished
-               and len(s.token_ids) >= max_tokens - 1)
+    return sum(
+        1
+        for s in result.samples
+        if s.log_weight == -math.inf and not s.finished and len(s.token_ids) >= max_tokens - 1
+    )
 
 
 def main(argv=None) -> None:
@@ -47,10 +53,11 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default="docs/results/patterns-dead.json")
     args = ap.parse_args(argv)
 
+    import importlib
+
     import torch
 
     import awrs
-    import importlib
 
     SUITE = importlib.import_module(f"bench.suites.{args.suite}").SUITE
 
@@ -63,38 +70,55 @@ def main(argv=None) -> None:
         for method in args.methods:
             n = args.particles if method == "smc" else 1
             t0 = time.perf_counter()
-            res = awrs.generate(lm, prompt, c, method=method, n_particles=n,
-                                max_tokens=args.max_tokens, seed=args.seed)
+            res = awrs.generate(
+                lm,
+                prompt,
+                c,
+                method=method,
+                n_particles=n,
+                max_tokens=args.max_tokens,
+                seed=args.seed,
+            )
             text = None if res.empty else res.text
             sc = SUITE.score(item, text) if text is not None else None
             score = 0.0 if sc is None else sc.score if sc.score == sc.score else float(sc.valid)
-            rows.append({"item": item.id, "pattern": item.data.get("pattern", ""),
-                         "regular": bool(getattr(c, "regular", True)), "method": method,
-                         "particles": n,
-                         "dead": _dead(res, args.max_tokens),
-                         "out_of_budget": _out_of_budget(res, args.max_tokens), "match": float(score),
-                         "wall_s": round(time.perf_counter() - t0, 2)})
+            rows.append(
+                {
+                    "item": item.id,
+                    "pattern": item.data.get("pattern", ""),
+                    "regular": bool(getattr(c, "regular", True)),
+                    "method": method,
+                    "particles": n,
+                    "dead": _dead(res, args.max_tokens),
+                    "out_of_budget": _out_of_budget(res, args.max_tokens),
+                    "match": float(score),
+                    "wall_s": round(time.perf_counter() - t0, 2),
+                }
+            )
             print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1,
-                              ensure_ascii=False))
+    out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1, ensure_ascii=False))
     print(summary(rows))
 
 
 def summary(rows) -> str:
-    lines = ["| method | items | regular items | dead / particles (regular) | "
-             "dead / particles (all) | out of budget | full match |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | items | regular items | dead / particles (regular) | "
+        "dead / particles (all) | out of budget | full match |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for m in dict.fromkeys(r["method"] for r in rows):
         rs = [r for r in rows if r["method"] == m]
         reg = [r for r in rs if r["regular"]]
         d_reg, p_reg = sum(r["dead"] for r in reg), sum(r["particles"] for r in reg)
         d_all, p_all = sum(r["dead"] for r in rs), sum(r["particles"] for r in rs)
         match = sum(r["match"] for r in rs) / len(rs)
-        lines.append(f"| {m} | {len(rs)} | {len(reg)} | {d_reg} / {p_reg} | "
-                     f"{d_all} / {p_all} ({d_all / max(p_all, 1):.1%}) | "
-                     f"{sum(r.get('out_of_budget', 0) for r in rs)} | {match:.2f} |")
+        lines.append(
+            f"| {m} | {len(rs)} | {len(reg)} | {d_reg} / {p_reg} | "
+            f"{d_all} / {p_all} ({d_all / max(p_all, 1):.1%}) | "
+            f"{sum(r.get('out_of_budget', 0) for r in rs)} | {match:.2f} |"
+        )
     return "\n".join(lines)
 
 

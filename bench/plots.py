@@ -26,8 +26,15 @@ def _bars(ax, names, ivs, xlabel, log=False):
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)
     for i in set(ys) - set(keep):
-        ax.text(0.02, i, "n/a", va="center", fontsize=8, color="gray",
-                transform=ax.get_yaxis_transform())
+        ax.text(
+            0.02,
+            i,
+            "n/a",
+            va="center",
+            fontsize=8,
+            color="gray",
+            transform=ax.get_yaxis_transform(),
+        )
 
 
 def plot_suite(folder: Path, suite, sums) -> list[Path]:
@@ -56,8 +63,13 @@ def plot_suite(folder: Path, suite, sums) -> list[Path]:
     fig, axes = plt.subplots(1, 3, figsize=(13, 0.45 * len(names) + 1.4), sharey=True)
     _bars(axes[0], names, [s.wall() for s in S], "seconds per sample", log=True)
     _bars(axes[1], names, [s.per_token() for s in S], "seconds per token", log=True)
-    _bars(axes[2], names, [s.evals_per_token() for s in S], "constraint evaluations per token",
-          log=True)
+    _bars(
+        axes[2],
+        names,
+        [s.evals_per_token() for s in S],
+        "constraint evaluations per token",
+        log=True,
+    )
     fig.suptitle(f"{suite.name}: cost")
     fig.tight_layout()
     paths.append(folder / f"{suite.name}_cost.png")
@@ -65,14 +77,20 @@ def plot_suite(folder: Path, suite, sums) -> list[Path]:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for k, (name, s) in enumerate(zip(names, S)):
+    for k, (name, s) in enumerate(zip(names, S, strict=True)):
         w, sc = s.wall(), s.score()
         if math.isnan(w.value) or math.isnan(sc.value):
             continue
-        ax.errorbar([w.value], [sc.value],
-                    xerr=[[w.value - w.lo], [w.hi - w.value]],
-                    yerr=[[sc.value - sc.lo], [sc.hi - sc.value]], fmt="os^vDP*Xhp"[k % 10],
-                    capsize=3, label=name, alpha=0.85)
+        ax.errorbar(
+            [w.value],
+            [sc.value],
+            xerr=[[w.value - w.lo], [w.hi - w.value]],
+            yerr=[[sc.value - sc.lo], [sc.hi - sc.value]],
+            fmt="os^vDP*Xhp"[k % 10],
+            capsize=3,
+            label=name,
+            alpha=0.85,
+        )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     ax.set_xscale("log")
     ax.set_xlabel("seconds per sample")

@@ -21,9 +21,11 @@ import time
 
 from .serve import ROOT, _free_port
 
-PARAGRAPH = ("The committee met on a grey morning to review the harbour accounts, the repairs "
-             "to the northern pier, and the long list of complaints from fishermen about the "
-             "price of ice. ")
+PARAGRAPH = (
+    "The committee met on a grey morning to review the harbour accounts, the repairs "
+    "to the northern pier, and the long list of complaints from fishermen about the "
+    "price of ice. "
+)
 
 
 def start(chunk: int, threads: int, timeout: float):
@@ -32,11 +34,29 @@ def start(chunk: int, threads: int, timeout: float):
     import httpx
 
     port = _free_port()
-    cmd = [sys.executable, "-m", "awrs", "serve", "--port", str(port), "--threads", str(threads),
-           "--prefill-chunk", str(chunk), "--timeout", str(timeout),
-           "--max-body-bytes", str(4 << 20)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "AWRS_API_KEY": ""})
+    cmd = [
+        sys.executable,
+        "-m",
+        "awrs",
+        "serve",
+        "--port",
+        str(port),
+        "--threads",
+        str(threads),
+        "--prefill-chunk",
+        str(chunk),
+        "--timeout",
+        str(timeout),
+        "--max-body-bytes",
+        str(4 << 20),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "AWRS_API_KEY": ""},
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(900):
         try:
@@ -64,8 +84,11 @@ def post(base: str, prompt: str, out: dict, key: str) -> None:
     import httpx
 
     t = time.perf_counter()
-    r = httpx.post(f"{base}/v1/completions", json={"model": "default", "prompt": prompt,
-                                                    "max_tokens": 4, "seed": 0}, timeout=900)
+    r = httpx.post(
+        f"{base}/v1/completions",
+        json={"model": "default", "prompt": prompt, "max_tokens": 4, "seed": 0},
+        timeout=900,
+    )
     out[key] = dict(status=r.status_code, seconds=round(time.perf_counter() - t, 2))
 
 
@@ -75,8 +98,9 @@ def run_setting(chunk: int, args, tag: int) -> dict:
         out: dict = {}
         post(base, "Hi there.", out, "warmup")
         post(base, long_prompt(args.tokens, tag), out, "long_alone")
-        th = threading.Thread(target=post, args=(base, long_prompt(args.tokens, tag + 1), out,
-                                                 "long_beside"))
+        th = threading.Thread(
+            target=post, args=(base, long_prompt(args.tokens, tag + 1), out, "long_beside")
+        )
         th.start()
         time.sleep(args.delay)
         post(base, "Say hello.", out, "short")
@@ -89,8 +113,11 @@ def run_setting(chunk: int, args, tag: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.prefill", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.prefill",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--tokens", type=int, default=6000)
     p.add_argument("--chunks", type=int, nargs="+", default=[0, 256, 512, 1024])
     p.add_argument("--delay", type=float, default=1.0)
@@ -106,13 +133,17 @@ def main(argv=None) -> int:
     base = next((r for r in rows if r["prefill_chunk"] == 0), None)
     if base is not None:
         for r in rows:
-            r["long_alone_vs_unchunked"] = round(r["long_alone"]["seconds"]
-                                                 / base["long_alone"]["seconds"], 3)
+            r["long_alone_vs_unchunked"] = round(
+                r["long_alone"]["seconds"] / base["long_alone"]["seconds"], 3
+            )
     if args.json:
         os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"command": "python -m bench.prefill " + " ".join(sys.argv[1:]),
-                       "rows": rows}, f, indent=1)
+            json.dump(
+                {"command": "python -m bench.prefill " + " ".join(sys.argv[1:]), "rows": rows},
+                f,
+                indent=1,
+            )
     return 0
 
 

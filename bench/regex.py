@@ -14,11 +14,11 @@ import time
 
 import numpy as np
 
-from awrs.kernels import load_kernel
-from awrs.constraints.regex import dfa as dfa_mod
 from awrs.constraints.regex import Regex
+from awrs.constraints.regex import dfa as dfa_mod
 from awrs.constraints.trie import VocabTrie
 from awrs.errors import ConstraintSizeError, UnsupportedFeatureError
+from awrs.kernels import load_kernel
 
 from .common import data_path, markdown_table, median
 
@@ -81,8 +81,12 @@ def patterns_csv() -> None:
         counts["built"] += 1
     q = np.percentile(np.array(times) * 1e3, [50, 90, 100]) if times else [float("nan")] * 3
     print(f"\n## patterns-open.csv ({len(pats)} patterns, regex-package syntax) with awrs.Regex\n")
-    print(markdown_table(list(counts) + ["build ms p50", "p90", "max"],
-                         [list(counts.values()) + [float(x) for x in q]]))
+    print(
+        markdown_table(
+            list(counts) + ["build ms p50", "p90", "max"],
+            [list(counts.values()) + [float(x) for x in q]],
+        )
+    )
 
 
 def _vocab():
@@ -99,8 +103,10 @@ def per_token_and_masks(n_masks: int) -> None:
     vocab, eos = _vocab()
     t0 = time.perf_counter()
     trie = VocabTrie(vocab, exclude=eos)
-    print(f"\n## Vocabulary: {len(vocab)} tokens, trie of {trie.n_nodes} nodes "
-          f"(built in {time.perf_counter() - t0:.2f} s)\n")
+    print(
+        f"\n## Vocabulary: {len(vocab)} tokens, trie of {trie.n_nodes} nodes "
+        f"(built in {time.perf_counter() - t0:.2f} s)\n"
+    )
     rng = random.Random(0)
     twin = load_kernel("_dfa", python=True)
     rows = []
@@ -133,13 +139,40 @@ def per_token_and_masks(n_masks: int) -> None:
             mask_t.append(time.perf_counter() - t0)
             n_ok.append(int(m.sum()))
         t0 = time.perf_counter()
-        twin.dfa_token_mask(r.dfa.table, states[0], trie.byte, trie.depth, trie.skip,
-                            trie.tok_ptr, trie.tok_ids, trie.vocab_size)
+        twin.dfa_token_mask(
+            r.dfa.table,
+            states[0],
+            trie.byte,
+            trie.depth,
+            trie.skip,
+            trie.tok_ptr,
+            trie.tok_ids,
+            trie.vocab_size,
+        )
         twin_ms = (time.perf_counter() - t0) * 1e3
-        rows.append([name, adv, median(mask_t) * 1e3, np.percentile(mask_t, 90) * 1e3, twin_ms,
-                     int(np.median(n_ok))])
-    print(markdown_table(["pattern", "advance µs/token", "mask ms (median)", "mask ms (p90)",
-                          "twin mask ms (start)", "allowed tokens (median)"], rows))
+        rows.append(
+            [
+                name,
+                adv,
+                median(mask_t) * 1e3,
+                np.percentile(mask_t, 90) * 1e3,
+                twin_ms,
+                int(np.median(n_ok)),
+            ]
+        )
+    print(
+        markdown_table(
+            [
+                "pattern",
+                "advance µs/token",
+                "mask ms (median)",
+                "mask ms (p90)",
+                "twin mask ms (start)",
+                "allowed tokens (median)",
+            ],
+            rows,
+        )
+    )
     r = Regex(r"(?s).*")
     t0 = time.perf_counter()
     m = r.token_mask(r.start(), trie)
@@ -148,8 +181,10 @@ def per_token_and_masks(n_masks: int) -> None:
     slow = trie.walk(r.start(), r.advance)
     walk = (time.perf_counter() - t0) * 1e3
     assert (m == slow).all()
-    print(f"\nWorst case (every node live, `(?s).*`): kernel mask {fast:.2f} ms; default "
-          f"Python VocabTrie.walk {walk:.0f} ms ({walk / fast:.0f}x).")
+    print(
+        f"\nWorst case (every node live, `(?s).*`): kernel mask {fast:.2f} ms; default "
+        f"Python VocabTrie.walk {walk:.0f} ms ({walk / fast:.0f}x)."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

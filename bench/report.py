@@ -40,8 +40,10 @@ class Summary:
         return bootstrap_ci([r.score_post if post else r.score for r in self.ok])
 
     def metric(self, name: str) -> Interval:
-        return bootstrap_ci([r.metrics.get(name) for r in self.ok if r.has_output]
-                            + [0.0 for r in self.ok if not r.has_output])
+        return bootstrap_ci(
+            [r.metrics.get(name) for r in self.ok if r.has_output]
+            + [0.0 for r in self.ok if not r.has_output]
+        )
 
     def particles(self, name: str) -> Interval:
         """Particles per run that ``name`` (``dead``: no token extended them;
@@ -81,8 +83,13 @@ def select(store: Store, suite, methods, seeds, hashes, items) -> dict[str, Summ
     by_id = {i.id: i for i in items}
     out = {m.name: Summary(m.name, []) for m in methods}
     for r in store.rows():
-        if (r.suite == suite.name and r.method in out and r.seed in seeds and r.item in by_id
-                and r.settings == hashes.get((suite.name, r.method))):
+        if (
+            r.suite == suite.name
+            and r.method in out
+            and r.seed in seeds
+            and r.item in by_id
+            and r.settings == hashes.get((suite.name, r.method))
+        ):
             if r.status == OK and not r.has_output:
                 r.score = r.score_post = suite.no_output_score(by_id[r.item])
             out[r.method].rows.append(r)
@@ -131,23 +138,52 @@ def _fmt(x: float, spec=".3g") -> str:
 
 def main_table(suite, sums: dict[str, Summary], missing: dict[str, str] | None = None) -> str:
     extra = list(suite.extra_metrics)
-    header = ["method", "runs", "unsupported", "failed", f"{suite.metric} [95% CI]",
-              f"posterior {suite.metric}", *extra, "valid", "no valid output",
-              "dead / run", "out of budget / run", "s / sample", "LM s / sample", "s / token", "evals / token", "build s"]
+    header = [
+        "method",
+        "runs",
+        "unsupported",
+        "failed",
+        f"{suite.metric} [95% CI]",
+        f"posterior {suite.metric}",
+        *extra,
+        "valid",
+        "no valid output",
+        "dead / run",
+        "out of budget / run",
+        "s / sample",
+        "LM s / sample",
+        "s / token",
+        "evals / token",
+        "build s",
+    ]
     rows = []
     for s in sums.values():
         if not s.rows and missing and s.method in missing:
-            rows.append([f"{s.method} (missing: {missing[s.method][:80]})"]
-                        + ["-"] * (len(header) - 1))
+            rows.append(
+                [f"{s.method} (missing: {missing[s.method][:80]})"] + ["-"] * (len(header) - 1)
+            )
             continue
         valid = s.valid_share()
-        rows.append([s.method, len(s.ok), s.count(UNSUPPORTED), s.count(FAILED),
-                     s.score().format(".2f"), s.score(post=True).format(".2f"),
-                     *[s.metric(e).format(".2f") for e in extra],
-                     _fmt(valid, ".2f"), _fmt(1 - valid if not math.isnan(valid) else valid, ".2f"),
-                     s.particles("dead").format(".2f"), s.particles("out_of_budget").format(".2f"),
-                     s.wall().format(".3g"), s.lm().format(".3g"), s.per_token().format(".3g"),
-                     s.evals_per_token().format(".3g"), s.build().format(".2g")])
+        rows.append(
+            [
+                s.method,
+                len(s.ok),
+                s.count(UNSUPPORTED),
+                s.count(FAILED),
+                s.score().format(".2f"),
+                s.score(post=True).format(".2f"),
+                *[s.metric(e).format(".2f") for e in extra],
+                _fmt(valid, ".2f"),
+                _fmt(1 - valid if not math.isnan(valid) else valid, ".2f"),
+                s.particles("dead").format(".2f"),
+                s.particles("out_of_budget").format(".2f"),
+                s.wall().format(".3g"),
+                s.lm().format(".3g"),
+                s.per_token().format(".3g"),
+                s.evals_per_token().format(".3g"),
+                s.build().format(".2g"),
+            ]
+        )
     return markdown_table(header, rows)
 
 
@@ -160,8 +196,9 @@ def policy_table(suite, sums: dict[str, Summary]) -> str:
             base, _, policy = name.partition("@")
             by.setdefault(base, {})[policy or "default"] = s
     policies = list(dict.fromkeys(p for row in by.values() for p in row))
-    header = ["method"] + [f"{p}: {suite.metric} / no valid output / dead per run"
-                           for p in policies]
+    header = ["method"] + [
+        f"{p}: {suite.metric} / no valid output / dead per run" for p in policies
+    ]
     rows = []
     for base, row in by.items():
         cells = []
@@ -171,22 +208,27 @@ def policy_table(suite, sums: dict[str, Summary]) -> str:
                 cells.append("")
                 continue
             valid = s.valid_share()
-            cells.append(f"{s.score().format('.2f')} / {_fmt(1 - valid, '.2f')} / "
-                         f"{s.particles('dead').format('.2f')}")
+            cells.append(
+                f"{s.score().format('.2f')} / {_fmt(1 - valid, '.2f')} / "
+                f"{s.particles('dead').format('.2f')}"
+            )
         rows.append([base, *cells])
     return markdown_table(header, rows)
 
 
 def ratio_table(sums: dict[str, Summary]) -> str:
     refs = [m for m in ("direct", "mask", *PEER_NAMES) if m in sums and sums[m].ok]
-    header = ["method", *[f"vs {r} (sample)" for r in refs], "s/token vs direct",
-              "mask evals ÷ evals"]
+    header = [
+        "method",
+        *[f"vs {r} (sample)" for r in refs],
+        "s/token vs direct",
+        "mask evals ÷ evals",
+    ]
     rows = []
     for s in sums.values():
         if not s.ok:
             continue
-        cells = [speedup(s, sums[r]).format(".3g") if r != s.method else "1"
-                 for r in refs]
+        cells = [speedup(s, sums[r]).format(".3g") if r != s.method else "1" for r in refs]
         rel = NAN
         if "direct" in sums and sums["direct"].ok:
             mine, direct = _paired(s, sums["direct"], lambda r: _per(r.wall_s, r.tokens))
@@ -199,9 +241,11 @@ def ratio_table(sums: dict[str, Summary]) -> str:
 def ending(r: Row) -> str:
     """Why a run has no output: the most frequent way its particles ended ("all particles
     dead", "out of budget", "pruned to completion"; "other" when the method does not say)."""
-    counts = {"all particles dead": r.metrics.get("dead", 0) or 0,
-              "out of budget": r.metrics.get("out_of_budget", 0) or 0,
-              "pruned to completion": r.metrics.get("budget_dead", 0) or 0}
+    counts = {
+        "all particles dead": r.metrics.get("dead", 0) or 0,
+        "out of budget": r.metrics.get("out_of_budget", 0) or 0,
+        "pruned to completion": r.metrics.get("budget_dead", 0) or 0,
+    }
     top = max(counts, key=counts.get)
     return top if counts[top] > 0 else "other"
 
@@ -209,8 +253,14 @@ def ending(r: Row) -> str:
 def no_output_table(sums: dict[str, Summary]) -> str:
     """Per method: runs without output, split by how their particles ended."""
     kinds = ("all particles dead", "out of budget", "pruned to completion", "other")
-    header = ["method", "runs", "no output", *kinds, "budget-pruned tokens / run",
-              "of which close-forced"]
+    header = [
+        "method",
+        "runs",
+        "no output",
+        *kinds,
+        "budget-pruned tokens / run",
+        "of which close-forced",
+    ]
     rows = []
     for s in sums.values():
         if not s.ok:
@@ -221,8 +271,7 @@ def no_output_table(sums: dict[str, Summary]) -> str:
             vals = [r.metrics.get(key) for r in s.ok]
             vals = [v for v in vals if v is not None]
             per_run.append(_fmt(sum(vals) / len(vals), ".3g") if vals else "-")
-        rows.append([s.method, len(s.ok), sum(c.values()), *[c.get(k, 0) for k in kinds],
-                     *per_run])
+        rows.append([s.method, len(s.ok), sum(c.values()), *[c.get(k, 0) for k in kinds], *per_run])
     return markdown_table(header, rows)
 
 
@@ -233,42 +282,83 @@ def targets(suite, sums: dict[str, Summary]) -> list[str]:
         if sums[m].ok:
             v, n = sums[m].finished_valid()
             mark = "met" if n and v == n else ("not met" if n else "no finished outputs")
-            lines.append(f"validity: {v}/{n} finished `{m}` outputs satisfy the constraint "
-                         f"(target 100%): **{mark}**")
+            lines.append(
+                f"validity: {v}/{n} finished `{m}` outputs satisfy the constraint "
+                f"(target 100%): **{mark}**"
+            )
 
     def check(label, a, b, fn, ok, target):
         if a in sums and b in sums and sums[a].ok and sums[b].ok:
             iv = fn(sums[a], sums[b])
             if iv.n:
-                verdict = (f" (target {target}): **{'met' if ok(iv.value) else 'not met'}**"
-                           if target else " (diagnostic, no target)")
+                verdict = (
+                    f" (target {target}): **{'met' if ok(iv.value) else 'not met'}**"
+                    if target
+                    else " (diagnostic, no target)"
+                )
                 lines.append(f"{label}: {iv.format('.3g')} over {iv.n} paired runs{verdict}")
                 return
         lines.append(f"{label}: not measured (needs `{a}` and `{b}` rows)")
 
-    check("speed: `smc` vs `genlm-control`, × faster per sample", "smc", "genlm-control",
-          speedup, lambda v: v >= 10, "≥ 10")
-    check("speed: `smc` vs `genlm-control-awrs-lm` (same model backend), × faster per sample",
-          "smc", "genlm-control-awrs-lm", speedup, lambda v: v >= 10, "≥ 10")
+    check(
+        "speed: `smc` vs `genlm-control`, × faster per sample",
+        "smc",
+        "genlm-control",
+        speedup,
+        lambda v: v >= 10,
+        "≥ 10",
+    )
+    check(
+        "speed: `smc` vs `genlm-control-awrs-lm` (same model backend), × faster per sample",
+        "smc",
+        "genlm-control-awrs-lm",
+        speedup,
+        lambda v: v >= 10,
+        "≥ 10",
+    )
     for peer in ("genlm-control", "genlm-control-awrs-lm"):
-        check(f"overhead: `smc` vs `{peer}` time outside the model (sampler + constraint), "
-              "× faster", "smc", peer, overhead_speedup, None, None)
-    check("speed: `awrs` ÷ `direct` time per token", "awrs", "direct",
-          lambda a, b: ratio_ci(*_paired(a, b, lambda r: _per(r.wall_s, r.tokens))),
-          lambda v: v <= 1.1, "≤ 1.1")
-    check("evaluations: `mask` ÷ `awrs` per token", "awrs", "mask", eval_ratio,
-          lambda v: v >= 50, "≥ 50")
-    check("speed: `awrs` vs `mask`, × faster per sample", "awrs", "mask", speedup,
-          lambda v: v > 1, "> 1")
+        check(
+            f"overhead: `smc` vs `{peer}` time outside the model (sampler + constraint), × faster",
+            "smc",
+            peer,
+            overhead_speedup,
+            None,
+            None,
+        )
+    check(
+        "speed: `awrs` ÷ `direct` time per token",
+        "awrs",
+        "direct",
+        lambda a, b: ratio_ci(*_paired(a, b, lambda r: _per(r.wall_s, r.tokens))),
+        lambda v: v <= 1.1,
+        "≤ 1.1",
+    )
+    check(
+        "evaluations: `mask` ÷ `awrs` per token",
+        "awrs",
+        "mask",
+        eval_ratio,
+        lambda v: v >= 50,
+        "≥ 50",
+    )
+    check(
+        "speed: `awrs` vs `mask`, × faster per sample",
+        "awrs",
+        "mask",
+        speedup,
+        lambda v: v > 1,
+        "> 1",
+    )
     if getattr(suite, "policies", None):
         lines += policy_targets(sums)
     order = [m for m in ("smc", "awrs", "direct") if m in sums and sums[m].ok]
     if len(order) > 1:
         vals = {m: sums[m].score().value for m in order}
-        ok = all(vals[a] >= vals[b] for a, b in zip(order, order[1:]))
+        ok = all(vals[a] >= vals[b] for a, b in zip(order, order[1:], strict=False))
         text = " ≥ ".join(f"`{m}` {vals[m]:.2f}" for m in order)
-        lines.append(f"quality: {text} (target smc ≥ awrs ≥ direct): "
-                     f"**{'met' if ok else 'not met'}**")
+        lines.append(
+            f"quality: {text} (target smc ≥ awrs ≥ direct): **{'met' if ok else 'not met'}**"
+        )
     return lines
 
 
@@ -289,23 +379,31 @@ def policy_targets(sums: dict[str, Summary]) -> list[str]:
     if smc and peers:
         best = max(peers, key=lambda p: sums[p].score().value)
         a, b = sums[smc].score().value, sums[best].score().value
-        lines.append(f"compliance: `{smc}` {a:.2f} vs best peer `{best}` {b:.2f} (target ≥): "
-                     f"**{'met' if a >= b else 'not met'}**")
+        lines.append(
+            f"compliance: `{smc}` {a:.2f} vs best peer `{best}` {b:.2f} (target ≥): "
+            f"**{'met' if a >= b else 'not met'}**"
+        )
         none_a = 1 - sums[smc].valid_share()
         none_b = min(1 - sums[p].valid_share() for p in peers)
-        lines.append(f"no valid output: `{smc}` {none_a:.2f} vs best peer {none_b:.2f} "
-                     f"(target ≤): **{'met' if none_a <= none_b else 'not met'}**")
+        lines.append(
+            f"no valid output: `{smc}` {none_a:.2f} vs best peer {none_b:.2f} "
+            f"(target ≤): **{'met' if none_a <= none_b else 'not met'}**"
+        )
     if awrs_ and "xgrammar" in peers:
         a, b = sums[awrs_].score().value, sums["xgrammar"].score().value
-        lines.append(f"compliance: `{awrs_}` {a:.2f} vs `xgrammar` {b:.2f} (target ≥): "
-                     f"**{'met' if a >= b else 'not met'}**")
+        lines.append(
+            f"compliance: `{awrs_}` {a:.2f} vs `xgrammar` {b:.2f} (target ≥): "
+            f"**{'met' if a >= b else 'not met'}**"
+        )
     for name, s in sums.items():
         if name.partition("@")[0] in EXACT and s.ok:
             dead = s.particles("dead")
             if dead.n:
                 total = sum(r.metrics.get("dead", 0) for r in s.ok)
-                lines.append(f"dead particles: `{name}` {total:.0f} over {dead.n} runs "
-                             f"(target 0): **{'met' if total == 0 else 'not met'}**")
+                lines.append(
+                    f"dead particles: `{name}` {total:.0f} over {dead.n} runs "
+                    f"(target 0): **{'met' if total == 0 else 'not met'}**"
+                )
     return lines
 
 
@@ -323,29 +421,47 @@ def reasons(sums: dict[str, Summary]) -> list[str]:
 
 def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
     cfg = plan.cfg
-    out = [f"## {suite.name}", "",
-           f"{len(items)} items, seeds {plan.seeds}, metric `{suite.metric}`; "
-           f"particles {cfg.particles}, max tokens {cfg.max_tokens}, temperature "
-           f"{cfg.temperature}, ESS threshold {cfg.ess_threshold}.", "",
-           main_table(suite, sums, plan.missing), "",
-           "`runs`: completed runs (item × seed); the score counts a run without a complete "
-           "output as 0; `dead / run`: particles per run that died because no token extends "
-           "their prefix, `out of budget / run`: particles still unfinished at max tokens; `posterior`: the score's expectation under the method's weighted "
-           "outputs; `valid`: share of runs whose output passes the suite's independent check "
-           "(the rest: no valid output); times are wall-clock seconds of generation (the "
-           "constraint's construction is `build s`; `LM s`: the part spent in the model's "
-           "forward passes, genlm-control's being its own Hugging Face backend); `s / token` and `evals / token` divide by "
-           "the tokens generated over all particles, end-of-sequence included.", "",
-           "Speed-ups on paired runs (reference time ÷ method time; > 1 means faster), "
-           "time per token relative to `direct`, and `mask`'s constraint evaluations ÷ the "
-           "method's:", "", ratio_table(sums), "",
-           "Runs without output, by how their particles ended (the most frequent way per run; "
-           "`pruned to completion`: budget feasibility left no token):", "",
-           no_output_table(sums), ""]
+    out = [
+        f"## {suite.name}",
+        "",
+        f"{len(items)} items, seeds {plan.seeds}, metric `{suite.metric}`; "
+        f"particles {cfg.particles}, max tokens {cfg.max_tokens}, temperature "
+        f"{cfg.temperature}, ESS threshold {cfg.ess_threshold}.",
+        "",
+        main_table(suite, sums, plan.missing),
+        "",
+        "`runs`: completed runs (item × seed); the score counts a run without a complete "
+        "output as 0; `dead / run`: particles per run that died because no token extends "
+        "their prefix, `out of budget / run`: particles still unfinished at max tokens; "
+        "`posterior`: the score's expectation under the method's weighted "
+        "outputs; `valid`: share of runs whose output passes the suite's independent check "
+        "(the rest: no valid output); times are wall-clock seconds of generation (the "
+        "constraint's construction is `build s`; `LM s`: the part spent in the model's "
+        "forward passes, genlm-control's being its own Hugging Face backend); `s / token` and "
+        "`evals / token` divide by "
+        "the tokens generated over all particles, end-of-sequence included.",
+        "",
+        "Speed-ups on paired runs (reference time ÷ method time; > 1 means faster), "
+        "time per token relative to `direct`, and `mask`'s constraint evaluations ÷ the "
+        "method's:",
+        "",
+        ratio_table(sums),
+        "",
+        "Runs without output, by how their particles ended (the most frequent way per run; "
+        "`pruned to completion`: budget feasibility left no token):",
+        "",
+        no_output_table(sums),
+        "",
+    ]
     if getattr(suite, "policies", None) and any("@" in m for m in sums):
-        out += ["Generation policies side by side (`METHOD@POLICY`; peers at their defaults; "
-                "score [95% CI] / share of runs without valid output / dead particles per "
-                "run):", "", policy_table(suite, sums), ""]
+        out += [
+            "Generation policies side by side (`METHOD@POLICY`; peers at their defaults; "
+            "score [95% CI] / share of runs without valid output / dead particles per "
+            "run):",
+            "",
+            policy_table(suite, sums),
+            "",
+        ]
     out += ["Targets:", ""]
     out += [f"- {line}" for line in targets(suite, sums)]
     why = reasons(sums)
@@ -356,20 +472,26 @@ def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
     return out + [""]
 
 
-def write(out: Path, plan, store: Store, hashes: dict, command: str = "",
-          plots: bool = True) -> Path:
+def write(
+    out: Path, plan, store: Store, hashes: dict, command: str = "", plots: bool = True
+) -> Path:
     """Write ``report.md`` (and ``plots/*.png``) for the suites and methods of ``plan``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = set(plan.seeds)
-    lines = ["# Benchmark report", "",
-             f"Generated {datetime.datetime.now().isoformat(timespec='seconds')} on "
-             f"{platform.machine()} / Python {platform.python_version()}; "
-             f"model `{plan.cfg.model}`.", ""]
+    lines = [
+        "# Benchmark report",
+        "",
+        f"Generated {datetime.datetime.now().isoformat(timespec='seconds')} on "
+        f"{platform.machine()} / Python {platform.python_version()}; "
+        f"model `{plan.cfg.model}`.",
+        "",
+    ]
     if command:
         lines += ["Command:", "", f"    {command}", ""]
-    limits = ", ".join(f"--{k} {v}" for k, v in getattr(plan, "limits", {}).items()
-                       if v is not None)
+    limits = ", ".join(
+        f"--{k} {v}" for k, v in getattr(plan, "limits", {}).items() if v is not None
+    )
     if limits:
         lines += [f"Limits: {limits} (items per suite; slow methods: genlm-control).", ""]
     if any(s.generative for s in plan.suites):

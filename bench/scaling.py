@@ -218,8 +218,10 @@ def run(cfg: Config, out: Path) -> str:
         "",
         markdown_table(
             ["k", *[f"c = {c:g}" for c in cs]],
-            [[k, *[f"{ex_mean[ci, ki]:.3g} ({mc_mean[ci, 0, ki]:.3g})" for ci in range(len(cs))]]
-             for ki, k in enumerate(ks)],
+            [
+                [k, *[f"{ex_mean[ci, ki]:.3g} ({mc_mean[ci, 0, ki]:.3g})" for ci in range(len(cs))]]
+                for ki, k in enumerate(ks)
+            ],
         ),
         "",
         f"Optimal k (argmin over k = 1..{max(ks)}; T = 0 from the quadrature, T > 0 Monte "
@@ -228,9 +230,16 @@ def run(cfg: Config, out: Path) -> str:
         "",
         markdown_table(
             ["c", *[f"T = {t:g}" for t in temps]],
-            [[f"{c:g}", *[_kstar(ks, exact[ci] if t == 0 else mc[ci, ti], pts.block)
-                          for ti, t in enumerate(temps)]]
-             for ci, c in enumerate(cs)],
+            [
+                [
+                    f"{c:g}",
+                    *[
+                        _kstar(ks, exact[ci] if t == 0 else mc[ci, ti], pts.block)
+                        for ti, t in enumerate(temps)
+                    ],
+                ]
+                for ci, c in enumerate(cs)
+            ],
         ),
         "",
         f"Optimal T at fixed k (Monte Carlo; T = 0 and {len(sweep_t) - 1} log-spaced values in "
@@ -238,12 +247,17 @@ def run(cfg: Config, out: Path) -> str:
         "",
         markdown_table(
             ["c", *[f"k = {k}" for k in cfg.t_sweep_ks]],
-            [[f"{c:g}", *[_tstar(sweep_t, sw_mean[ci, :, j]) for j in range(len(cfg.t_sweep_ks))]]
-             for ci, c in enumerate(cs)],
+            [
+                [
+                    f"{c:g}",
+                    *[_tstar(sweep_t, sw_mean[ci, :, j]) for j in range(len(cfg.t_sweep_ks))],
+                ]
+                for ci, c in enumerate(cs)
+            ],
         ),
         "",
-        "Plots: " + ", ".join(str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
-                              for p in plots),
+        "Plots: "
+        + ", ".join(str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p) for p in plots),
     ]
     return "\n".join(lines)
 
@@ -277,25 +291,49 @@ def _plots(out, cfg, ks, temps, cs, mc_mean, mc_se, ex_mean, sweep_t, sw_mean, s
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for ti, t in enumerate(temps):
-        ax.errorbar(karr, mc_mean[0, ti], yerr=1.96 * mc_se[0, ti], marker="o", ms=3,
-                    capsize=2, label=f"T = {t:g} (MC)")
+        ax.errorbar(
+            karr,
+            mc_mean[0, ti],
+            yerr=1.96 * mc_se[0, ti],
+            marker="o",
+            ms=3,
+            capsize=2,
+            label=f"T = {t:g} (MC)",
+        )
     ax.plot(karr, ex_mean[0], "k-", lw=1, label="T = 0 exact")
     ax.plot(karr, coef / karr**2, "k--", lw=1, label=f"{coef:.2f} / k$^2$")
-    ax.set(xscale="log", yscale="log", xlabel="k", ylabel="generalization error",
-           title="c = 0 (teacher reward): error vs k")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="k",
+        ylabel="generalization error",
+        title="c = 0 (teacher reward): error vs k",
+    )
     ax.legend(fontsize=7)
     paths.append(_save(fig, out / "error_vs_k_teacher.png"))
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ci, c in enumerate(cs):
         axes[0].plot(karr, ex_mean[ci], marker="o", ms=3, label=f"c = {c:g}")
-    axes[0].set(xscale="log", yscale="log", xlabel="k", ylabel="generalization error",
-                title="T = 0: misspecified reward (c > 0)")
+    axes[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="k",
+        ylabel="generalization error",
+        title="T = 0: misspecified reward (c > 0)",
+    )
     axes[0].legend(fontsize=8)
     ti = temps.index(0.1) if 0.1 in temps else len(temps) // 2
     for ci, c in enumerate(cs):
-        axes[1].errorbar(karr, mc_mean[ci, ti], yerr=1.96 * mc_se[ci, ti], marker="o", ms=3,
-                         capsize=2, label=f"c = {c:g}")
+        axes[1].errorbar(
+            karr,
+            mc_mean[ci, ti],
+            yerr=1.96 * mc_se[ci, ti],
+            marker="o",
+            ms=3,
+            capsize=2,
+            label=f"c = {c:g}",
+        )
     axes[1].set(xscale="log", yscale="log", xlabel="k", title=f"T = {temps[ti]:g} (MC)")
     axes[1].legend(fontsize=8)
     paths.append(_save(fig, out / "error_vs_k_misspecified.png"))
@@ -304,14 +342,25 @@ def _plots(out, cfg, ks, temps, cs, mc_mean, mc_se, ex_mean, sweep_t, sw_mean, s
     fig, axes = plt.subplots(1, nk, figsize=(4.2 * nk, 4), sharey=True)
     tplot = np.array(sweep_t, float)
     tplot[0] = tplot[1] / 3  # draw T = 0 left of the smallest positive T
-    for j, (ax, k) in enumerate(zip(np.atleast_1d(axes), cfg.t_sweep_ks)):
+    for j, (ax, k) in enumerate(zip(np.atleast_1d(axes), cfg.t_sweep_ks, strict=True)):
         for ci, c in enumerate(cs):
-            ax.errorbar(tplot, sw_mean[ci, :, j], yerr=1.96 * sw_se[ci, :, j], marker="o",
-                        ms=3, capsize=2, label=f"c = {c:g}")
+            ax.errorbar(
+                tplot,
+                sw_mean[ci, :, j],
+                yerr=1.96 * sw_se[ci, :, j],
+                marker="o",
+                ms=3,
+                capsize=2,
+                label=f"c = {c:g}",
+            )
             i = int(np.argmin(sw_mean[ci, :, j]))
             ax.plot(tplot[i], sw_mean[ci, i, j], "k*", ms=10)
-        ax.set(xscale="log", yscale="log", xlabel="T (leftmost point: T = 0)",
-               title=f"k = {k} (* = optimal T)")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="T (leftmost point: T = 0)",
+            title=f"k = {k} (* = optimal T)",
+        )
     np.atleast_1d(axes)[0].set_ylabel("generalization error")
     np.atleast_1d(axes)[0].legend(fontsize=8)
     paths.append(_save(fig, out / "error_vs_temperature.png"))

@@ -77,17 +77,30 @@ def generate_candidates(lm, problems, k_max: int, seed: int) -> list[dict]:
     number = awrs.Regex("[0-9]{1,3}\n")
     rows = []
     for i, prob in enumerate(problems):
-        sel = best_of_k(lm, prob.prompt, k_max, lambda t, a=prob.answer: float(_parse(t) == a),
-                        constraint=number, seed=seed + i, max_tokens=5, raw=True, answer=_parse)
+        sel = best_of_k(
+            lm,
+            prob.prompt,
+            k_max,
+            lambda t, a=prob.answer: float(_parse(t) == a),
+            constraint=number,
+            seed=seed + i,
+            max_tokens=5,
+            raw=True,
+            answer=_parse,
+        )
         texts = [c.text for c in sel.candidates]
-        rows.append({
-            "question": prob.question, "answer": prob.answer, "texts": texts,
-            "parsed": [c.answer for c in sel.candidates],
-            "finished": [c.finished for c in sel.candidates],
-            "judge": judge.score([t.strip() for t in texts], prob.question),
-            "judge_mass": [float(x) for x in judge.last_mass],
-            "logprob": logprob.score(texts, prob.prompt),
-        })
+        rows.append(
+            {
+                "question": prob.question,
+                "answer": prob.answer,
+                "texts": texts,
+                "parsed": [c.answer for c in sel.candidates],
+                "finished": [c.finished for c in sel.candidates],
+                "judge": judge.score([t.strip() for t in texts], prob.question),
+                "judge_mass": [float(x) for x in judge.last_mass],
+                "logprob": logprob.score(texts, prob.prompt),
+            }
+        )
     return rows
 
 
@@ -109,8 +122,11 @@ def evaluate(rows, subsets: int, seed: int) -> dict[str, np.ndarray]:
 
     for i, row in enumerate(rows):
         correct = np.array([a == row["answer"] for a in row["parsed"]], dtype=float)
-        rewards = {"oracle": correct, "judge": np.array(row["judge"]),
-                   "logprob": np.array(row["logprob"])}
+        rewards = {
+            "oracle": correct,
+            "judge": np.array(row["judge"]),
+            "logprob": np.array(row["logprob"]),
+        }
         for j, k in enumerate(KS):
             for _ in range(subsets):
                 idx = rng.choice(len(correct), size=k, replace=False)
@@ -118,13 +134,18 @@ def evaluate(rows, subsets: int, seed: int) -> dict[str, np.ndarray]:
                 answers = [row["parsed"][m] for m in idx]
                 for name, r in rewards.items():
                     for t in TEMPS if name != "oracle" else (0.0,):
-                        sel = select_candidates(texts, r[idx], temperature=t, rng=rng,
-                                                answers=answers)
+                        sel = select_candidates(
+                            texts, r[idx], temperature=t, rng=rng, answers=answers
+                        )
                         probs = np.array([c.probability for c in sel.candidates])
                         put(f"{name}@T={t:g}", i, j, float(probs @ correct[idx]))
                         if name == "judge" and t == 0.0:
-                            put("majority vote", i, j, float(sel.majority_vote.answer
-                                                             == row["answer"]))
+                            put(
+                                "majority vote",
+                                i,
+                                j,
+                                float(sel.majority_vote.answer == row["answer"]),
+                            )
     return res
 
 
@@ -144,8 +165,7 @@ def pairwise_ranking(rows, name: str) -> float:
 def report(res, rows, seconds: float, threads: int, args) -> str:
     ci = {key: [bootstrap_ci(v[:, j], seed=j) for j in range(len(KS))] for key, v in res.items()}
     main_cols = ["oracle@T=0", "judge@T=0", "logprob@T=0", "majority vote", "judge@T=inf"]
-    labels = ["oracle (pass@k)", "judge, T=0", "log-prob, T=0", "majority vote",
-              "random (T=inf)"]
+    labels = ["oracle (pass@k)", "judge, T=0", "log-prob, T=0", "majority vote", "random (T=inf)"]
     mass = np.mean([np.mean(r["judge_mass"]) for r in rows])
     pairs = {name: pairwise_ranking(rows, name) for name in ("judge", "logprob")}
     lines = [
@@ -159,17 +179,26 @@ def report(res, rows, seconds: float, threads: int, args) -> str:
         f"under the judge and {pairs['logprob']:.2f} under the log-prob (0.5 = chance; "
         "ties count half).",
         "",
-        markdown_table(["k", *labels],
-                       [[k, *[ci[c][j].format(".3f") for c in main_cols]]
-                        for j, k in enumerate(KS)]),
+        markdown_table(
+            ["k", *labels],
+            [[k, *[ci[c][j].format(".3f") for c in main_cols]] for j, k in enumerate(KS)],
+        ),
         "",
         "Accuracy against the selection temperature T (k = 16 and k = 4):",
         "",
         markdown_table(
             ["T", "judge, k=4", "judge, k=16", "log-prob, k=4", "log-prob, k=16"],
-            [[f"{t:g}", *[ci[f"{name}@T={t:g}"][KS.index(k)].format(".3f")
-                          for name in ("judge", "logprob") for k in (4, 16)]]
-             for t in TEMPS],
+            [
+                [
+                    f"{t:g}",
+                    *[
+                        ci[f"{name}@T={t:g}"][KS.index(k)].format(".3f")
+                        for name in ("judge", "logprob")
+                        for k in (4, 16)
+                    ],
+                ]
+                for t in TEMPS
+            ],
         ),
     ]
     return "\n".join(lines)
@@ -183,25 +212,44 @@ def plot(res, out: Path) -> Path:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     ks = np.array(KS)
-    for key, label in [("oracle@T=0", "oracle (pass@k)"), ("judge@T=0", "judge, T=0"),
-                       ("logprob@T=0", "log-prob, T=0"), ("majority vote", "majority vote"),
-                       ("judge@T=inf", "random (T=inf)")]:
+    for key, label in [
+        ("oracle@T=0", "oracle (pass@k)"),
+        ("judge@T=0", "judge, T=0"),
+        ("logprob@T=0", "log-prob, T=0"),
+        ("majority vote", "majority vote"),
+        ("judge@T=inf", "random (T=inf)"),
+    ]:
         cis = [bootstrap_ci(res[key][:, j], seed=j) for j in range(len(KS))]
         axes[0].plot(ks, [c.value for c in cis], marker="o", label=label)
         axes[0].fill_between(ks, [c.lo for c in cis], [c.hi for c in cis], alpha=0.2)
-    axes[0].set(xscale="log", xticks=ks, xticklabels=[str(k) for k in KS], xlabel="k",
-                ylabel="accuracy", title="accuracy vs k (95% bootstrap bands)")
+    axes[0].set(
+        xscale="log",
+        xticks=ks,
+        xticklabels=[str(k) for k in KS],
+        xlabel="k",
+        ylabel="accuracy",
+        title="accuracy vs k (95% bootstrap bands)",
+    )
     axes[0].legend(fontsize=8)
     tplot = np.array([0.03, *TEMPS[1:-1], 3.0])
     for name in ("judge", "logprob"):
         for k in (4, 16):
             cis = [bootstrap_ci(res[f"{name}@T={t:g}"][:, KS.index(k)], seed=1) for t in TEMPS]
-            axes[1].errorbar(tplot, [c.value for c in cis],
-                             yerr=[[c.value - c.lo for c in cis], [c.hi - c.value for c in cis]],
-                             marker="o", capsize=2, label=f"{name}, k={k}")
-    axes[1].set(xscale="log", xticks=tplot, xticklabels=["0", *[f"{t:g}" for t in TEMPS[1:-1]],
-                                                           "inf"],
-                xlabel="selection temperature T", title="accuracy vs T")
+            axes[1].errorbar(
+                tplot,
+                [c.value for c in cis],
+                yerr=[[c.value - c.lo for c in cis], [c.hi - c.value for c in cis]],
+                marker="o",
+                capsize=2,
+                label=f"{name}, k={k}",
+            )
+    axes[1].set(
+        xscale="log",
+        xticks=tplot,
+        xticklabels=["0", *[f"{t:g}" for t in TEMPS[1:-1]], "inf"],
+        xlabel="selection temperature T",
+        title="accuracy vs T",
+    )
     axes[1].legend(fontsize=8)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "llm_accuracy.png"

@@ -25,17 +25,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 SCHEMAS = [
-    ("Describe a person as JSON.",
-     {"type": "object", "additionalProperties": False, "required": ["name", "age"],
-      "properties": {"name": {"type": "string", "maxLength": 8},
-                     "age": {"type": "integer", "minimum": 0, "maximum": 99}}}),
-    ("Pick a color and a count, as JSON.",
-     {"type": "object", "additionalProperties": False, "required": ["color", "count"],
-      "properties": {"color": {"enum": ["red", "green", "blue"]},
-                     "count": {"type": "integer", "minimum": 0, "maximum": 9}}}),
-    ("Is the sky blue? Answer as JSON.",
-     {"type": "object", "additionalProperties": False, "required": ["answer"],
-      "properties": {"answer": {"type": "boolean"}}}),
+    (
+        "Describe a person as JSON.",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "age"],
+            "properties": {
+                "name": {"type": "string", "maxLength": 8},
+                "age": {"type": "integer", "minimum": 0, "maximum": 99},
+            },
+        },
+    ),
+    (
+        "Pick a color and a count, as JSON.",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["color", "count"],
+            "properties": {
+                "color": {"enum": ["red", "green", "blue"]},
+                "count": {"type": "integer", "minimum": 0, "maximum": 9},
+            },
+        },
+    ),
+    (
+        "Is the sky blue? Answer as JSON.",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["answer"],
+            "properties": {"answer": {"type": "boolean"}},
+        },
+    ),
 ]
 
 
@@ -48,15 +70,28 @@ def _free_port() -> int:
 def start_server(args, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
     """``awrs serve`` from the source tree ``root`` (another checkout: ``--compare``)."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "awrs", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--max-pending", "256", "--max-rows", str(args.max_rows)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "awrs",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-pending",
+        "256",
+        "--max-rows",
+        str(args.max_rows),
+    ]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     if args.model:
         cmd += ["--model", args.model]
     env = {**os.environ, "AWRS_API_KEY": "", "PYTHONPATH": str(root)}
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env)
+    proc = subprocess.Popen(
+        cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     base = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -82,14 +117,22 @@ def one_request(client, i: int, args) -> dict:
     t0 = time.perf_counter()
     try:
         r = client.chat.completions.create(
-            model="default", messages=[{"role": "user", "content": prompt}],
-            max_tokens=args.max_tokens, seed=i,
-            response_format={"type": "json_schema",
-                             "json_schema": {"name": "doc", "schema": schema}},
-            extra_body={"method": "smc", "n_particles": args.particles})
+            model="default",
+            messages=[{"role": "user", "content": prompt}],
+            max_tokens=args.max_tokens,
+            seed=i,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "doc", "schema": schema},
+            },
+            extra_body={"method": "smc", "n_particles": args.particles},
+        )
     except Exception as exc:  # counted as lost
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:200],
-                "latency": time.perf_counter() - t0}
+        return {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}"[:200],
+            "latency": time.perf_counter() - t0,
+        }
     latency = time.perf_counter() - t0
     text = r.choices[0].message.content
     empty = bool(r.model_extra["awrs"]["empty"])
@@ -100,8 +143,13 @@ def one_request(client, i: int, args) -> dict:
             valid = True
         except (ValueError, jsonschema.ValidationError):
             valid = False
-    return {"ok": True, "latency": latency, "empty": empty, "valid": valid,
-            "particle_tokens": r.usage.model_extra["particle_tokens"]}
+    return {
+        "ok": True,
+        "latency": latency,
+        "empty": empty,
+        "valid": valid,
+        "particle_tokens": r.usage.model_extra["particle_tokens"],
+    }
 
 
 def run_level(base: str, clients: int, args, first_seed: int, keep_tokens: bool = False) -> dict:
@@ -115,8 +163,9 @@ def run_level(base: str, clients: int, args, first_seed: int, keep_tokens: bool 
     counter = iter(range(first_seed, first_seed + clients * per_client))
 
     def worker():
-        client = openai.OpenAI(base_url=f"{base}/v1", api_key="none", max_retries=0,
-                               timeout=args.level_seconds + 300)
+        client = openai.OpenAI(
+            base_url=f"{base}/v1", api_key="none", max_retries=0, timeout=args.level_seconds + 300
+        )
         while time.monotonic() < stop_at:
             with lock:
                 i = next(counter, None)
@@ -140,15 +189,20 @@ def run_level(base: str, clients: int, args, first_seed: int, keep_tokens: bool 
     tokens = sum(r["particle_tokens"] for r in answered)
     forwards = after["lm_calls"] - before["lm_calls"]
     return {
-        "clients": clients, "sent": len(results), "answered": len(answered),
+        "clients": clients,
+        "sent": len(results),
+        "answered": len(answered),
         "empty": sum(r["empty"] for r in answered),
         "invalid": sum(1 for r in answered if not r["empty"] and not r["valid"]),
         "errors": [r["error"] for r in results if not r["ok"]][:3],
-        "wall_s": wall, "requests_per_s": len(answered) / wall,
+        "wall_s": wall,
+        "requests_per_s": len(answered) / wall,
         "p50_s": statistics.median(lat) if lat else None,
         "p99_s": lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))] if lat else None,
-        "particle_tokens": tokens, "particle_tokens_per_s": tokens / wall,
-        "forwards": forwards, "tokens_per_forward": tokens / forwards if forwards else None,
+        "particle_tokens": tokens,
+        "particle_tokens_per_s": tokens / wall,
+        "forwards": forwards,
+        "tokens_per_forward": tokens / forwards if forwards else None,
         "engine_busy": (after["busy_seconds"] - before["busy_seconds"]) / wall,
         "server_peak_rss_mb": after.get("peak_rss_mb"),
         **({"tokens": [r["particle_tokens"] for r in answered]} if keep_tokens else {}),
@@ -156,12 +210,19 @@ def run_level(base: str, clients: int, args, first_seed: int, keep_tokens: bool 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.serve",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--levels", type=int, nargs="+", default=[1, 4, 16])
     p.add_argument("--requests", type=int, default=3, help="requests per client per level (3)")
-    p.add_argument("--level-seconds", type=float, default=120,
-                   help="no new request after this many seconds of a level (120)")
+    p.add_argument(
+        "--level-seconds",
+        type=float,
+        default=120,
+        help="no new request after this many seconds of a level (120)",
+    )
     p.add_argument("--particles", type=int, default=4)
     p.add_argument("--max-tokens", type=int, default=32)
     p.add_argument("--max-rows", type=int, default=64)
@@ -169,13 +230,21 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None)
     p.add_argument("--url", default=None, help="use a running server at this loopback URL")
     p.add_argument("--json", default=None, help="write the results here")
-    p.add_argument("--compare", default=None, metavar="DIR",
-                   help="another checkout (e.g. the base commit): both servers run, their levels "
-                   "interleaved, and the ratio of the last level over the first is reported "
-                   "for each with a bootstrap interval")
+    p.add_argument(
+        "--compare",
+        default=None,
+        metavar="DIR",
+        help="another checkout (e.g. the base commit): both servers run, their levels "
+        "interleaved, and the ratio of the last level over the first is reported "
+        "for each with a bootstrap interval",
+    )
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds with --compare (2)")
-    p.add_argument("--min-requests", type=int, default=0,
-                   help="at least this many requests per level (more per client at low levels)")
+    p.add_argument(
+        "--min-requests",
+        type=int,
+        default=0,
+        help="at least this many requests per level (more per client at low levels)",
+    )
     args = p.parse_args(argv)
     if args.compare:
         return compare(args)
@@ -194,13 +263,15 @@ def main(argv=None) -> int:
             row = run_level(base, clients, args, seed)
             seed += clients * args.requests
             rows.append(row)
-            print(f"{clients:>3} clients: {row['answered']}/{row['sent']} answered, "
-                  f"{row['invalid']} invalid, {row['empty']} empty | "
-                  f"{row['requests_per_s']:.2f} req/s, p50 {row['p50_s']:.2f} s, "
-                  f"p99 {row['p99_s']:.2f} s | {row['particle_tokens_per_s']:.1f} "
-                  f"particle-tokens/s, {row['tokens_per_forward'] or 0:.1f} per forward, "
-                  f"engine busy {row['engine_busy']:.0%}",
-                  flush=True)
+            print(
+                f"{clients:>3} clients: {row['answered']}/{row['sent']} answered, "
+                f"{row['invalid']} invalid, {row['empty']} empty | "
+                f"{row['requests_per_s']:.2f} req/s, p50 {row['p50_s']:.2f} s, "
+                f"p99 {row['p99_s']:.2f} s | {row['particle_tokens_per_s']:.1f} "
+                f"particle-tokens/s, {row['tokens_per_forward'] or 0:.1f} per forward, "
+                f"engine busy {row['engine_busy']:.0%}",
+                flush=True,
+            )
     finally:
         if proc is not None:
             proc.terminate()
@@ -212,14 +283,15 @@ def main(argv=None) -> int:
     for row in rows:
         row["speedup_vs_first"] = row["particle_tokens_per_s"] / base_rate if base_rate else None
     if len(rows) > 1:
-        print(f"particle-tokens/s at {rows[-1]['clients']} clients / at {rows[0]['clients']}: "
-              f"{rows[-1]['speedup_vs_first']:.2f}x")
+        print(
+            f"particle-tokens/s at {rows[-1]['clients']} clients / at {rows[0]['clients']}: "
+            f"{rows[-1]['speedup_vs_first']:.2f}x"
+        )
     lost = sum(r["sent"] - r["answered"] + r["invalid"] for r in rows)
     print("nothing lost" if lost == 0 else f"LOST: {lost} requests unanswered or invalid")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"settings": vars(args), "levels": rows},
-                                              indent=2))
+        Path(args.json).write_text(json.dumps({"settings": vars(args), "levels": rows}, indent=2))
     return 0 if lost == 0 else 1
 
 
@@ -266,9 +338,11 @@ def compare(args) -> int:
                 for name, (_, base) in servers.items():
                     row = run_level(base, clients, args, seed, keep_tokens=True)
                     rows[name][clients].append(row)
-                    print(f"round {rnd} {name:>7} {clients:>3} clients: {row['answered']}/"
-                          f"{row['sent']} | {row['particle_tokens_per_s']:.1f} particle-tokens/s",
-                          flush=True)
+                    print(
+                        f"round {rnd} {name:>7} {clients:>3} clients: {row['answered']}/"
+                        f"{row['sent']} | {row['particle_tokens_per_s']:.1f} particle-tokens/s",
+                        flush=True,
+                    )
                 seed += 100_000
     finally:
         for proc, _ in servers.values():
@@ -278,15 +352,21 @@ def compare(args) -> int:
     out = {}
     for name in trees:
         point, lo, hi = _ratio_interval(rows[name][first], rows[name][last])
-        out[name] = {"ratio": point, "ci95": [lo, hi], "levels": {
-            c: [{k: v for k, v in r.items() if k != "tokens"} for r in rs]
-            for c, rs in rows[name].items()}}
-        print(f"{name} ({trees[name]}): particle-tokens/s at {last} clients / at {first}: "
-              f"{point:.2f}x (95 % interval {lo:.2f}-{hi:.2f})")
+        out[name] = {
+            "ratio": point,
+            "ci95": [lo, hi],
+            "levels": {
+                c: [{k: v for k, v in r.items() if k != "tokens"} for r in rs]
+                for c, rs in rows[name].items()
+            },
+        }
+        print(
+            f"{name} ({trees[name]}): particle-tokens/s at {last} clients / at {first}: "
+            f"{point:.2f}x (95 % interval {lo:.2f}-{hi:.2f})"
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"settings": vars(args), "versions": out},
-                                              indent=2))
+        Path(args.json).write_text(json.dumps({"settings": vars(args), "versions": out}, indent=2))
     return 0
 
 

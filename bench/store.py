@@ -6,9 +6,10 @@ import csv
 import hashlib
 import json
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from awrs.errors import ConfigurationError
 
@@ -70,7 +71,7 @@ class Row:
         return out
 
     @classmethod
-    def from_csv(cls, rec: Mapping[str, str]) -> "Row":
+    def from_csv(cls, rec: Mapping[str, str]) -> Row:
         kw: dict[str, Any] = {}
         for f in fields(cls):
             raw = rec.get(f.name, "")

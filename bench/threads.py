@@ -41,14 +41,23 @@ def measure(threads: int, policy: str | None, steps: int) -> list[float]:
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     if policy:
         env["OMP_WAIT_POLICY"] = policy
-    out = subprocess.run([sys.executable, "-c", CHILD, str(threads), str(steps)], env=env,
-                         capture_output=True, text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(threads), str(steps)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     return [float(x) for x in out.stdout.split()]
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.threads", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.threads",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--json", default=None)
@@ -61,11 +70,14 @@ def main(argv=None) -> int:
             for threads in args.threads:
                 for policy in (None, "PASSIVE"):
                     t = measure(threads, policy, args.steps)
-                    row = dict(co_tenant="busy core" if busy else "idle", threads=threads,
-                               omp_wait_policy=policy or "default",
-                               median_ms=round(1000 * statistics.median(t), 1),
-                               p90_ms=round(1000 * sorted(t)[int(0.9 * len(t))], 1),
-                               max_ms=round(1000 * max(t), 1))
+                    row = dict(
+                        co_tenant="busy core" if busy else "idle",
+                        threads=threads,
+                        omp_wait_policy=policy or "default",
+                        median_ms=round(1000 * statistics.median(t), 1),
+                        p90_ms=round(1000 * sorted(t)[int(0.9 * len(t))], 1),
+                        max_ms=round(1000 * max(t), 1),
+                    )
                     rows.append(row)
                     print(json.dumps(row), flush=True)
         finally:
@@ -75,8 +87,15 @@ def main(argv=None) -> int:
     if args.json:
         os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"command": "python -m bench.threads " + " ".join(argv or sys.argv[1:]),
-                       "cpus": os.cpu_count(), "rows": rows}, f, indent=1)
+            json.dump(
+                {
+                    "command": "python -m bench.threads " + " ".join(argv or sys.argv[1:]),
+                    "cpus": os.cpu_count(),
+                    "rows": rows,
+                },
+                f,
+                indent=1,
+            )
     return 0
 
 

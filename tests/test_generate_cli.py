@@ -19,8 +19,19 @@ def test_no_budget_flag_parses():
 def test_generate_budget_on_by_default_and_off_with_the_flag(capsys):
     # a 7-digit number needs 8 tokens or more with EOS: nothing fits in 4, and only the
     # budget-aware run can tell before the end (its particles are pruned to completion)
-    argv = ["generate", "A phone number:", "--regex", "[0-9]{3}-[0-9]{4}", "--max-tokens", "4",
-            "--particles", "2", "--seed", "0", "--json"]
+    argv = [
+        "generate",
+        "A phone number:",
+        "--regex",
+        "[0-9]{3}-[0-9]{4}",
+        "--max-tokens",
+        "4",
+        "--particles",
+        "2",
+        "--seed",
+        "0",
+        "--json",
+    ]
     for extra, budget_aware in (([], True), (["--no-budget"], False)):
         assert main(argv + extra) == 0
         out = json.loads(capsys.readouterr().out)

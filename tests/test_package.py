@@ -52,8 +52,9 @@ def test_categorical_twin_and_compiled_agree():
         assert py.sample_categorical(p, u) == c.sample_categorical(p, u)
     probs = rng.random((6, 40)).astype(np.float32)
     us = rng.random(6)
-    assert np.array_equal(py.sample_categorical_batch(probs, us),
-                          c.sample_categorical_batch(probs, us))
+    assert np.array_equal(
+        py.sample_categorical_batch(probs, us), c.sample_categorical_batch(probs, us)
+    )
 
 
 def test_categorical_matches_distribution_chi_square():

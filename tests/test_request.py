@@ -27,14 +27,17 @@ def lm():
 
 
 # -- constraint specs --------------------------------------------------------------------------
-@pytest.mark.parametrize("kind, source, good, bad", [
-    ("json_schema", {"type": "integer"}, "12", "1.5"),
-    ("json_schema", '{"type": "boolean"}', "true", "1"),
-    ("regex", "[0-9]+", "123", "12a"),
-    ("pattern", r"(a)\1", "aa", "ab"),
-    ("grammar", 'start: "a"+', "aaa", "b"),
-    ("sql", DDL, "SELECT name FROM singer", "SELECT FROM"),
-])
+@pytest.mark.parametrize(
+    "kind, source, good, bad",
+    [
+        ("json_schema", {"type": "integer"}, "12", "1.5"),
+        ("json_schema", '{"type": "boolean"}', "true", "1"),
+        ("regex", "[0-9]+", "123", "12a"),
+        ("pattern", r"(a)\1", "aa", "ab"),
+        ("grammar", 'start: "a"+', "aaa", "b"),
+        ("sql", DDL, "SELECT name FROM singer", "SELECT FROM"),
+    ],
+)
 def test_every_kind_builds(kind, source, good, bad):
     c = ConstraintSpec(kind, source).build()
     assert c.accepts(good) and not c.accepts(bad)
@@ -76,19 +79,34 @@ def test_constructor_options_pass_through():
     assert compact.accepts("{}") and not compact.accepts("{ }")
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: ConstraintSpec("xml", "<a/>"), "unknown constraint kind 'xml': expected json_schema"),
-    (lambda: ConstraintSpec("regex", 5).build(), "regex must be a string, got int"),
-    (lambda: ConstraintSpec("grammar", ["x"]).build(), "grammar must be a string, got list"),
-    (lambda: ConstraintSpec("regex", "a", {"timeout": 1}).build(),
-     r"unknown option 'timeout' for a regex constraint: expected one of \["),
-    (lambda: ConstraintSpec("regex", "a", ["flags"]), "options of a regex spec must be a mapping"),
-    (lambda: ConstraintSpec("grammar", 'start: "a"', {"max_whitespace": -1}).build(),
-     r"max_whitespace must be None or an integer >= 0 \(0: unbounded\), got -1"),
-    (lambda: ConstraintSpec("sql", DDL, {"max_whitespace": 2.5}).build(), "max_whitespace"),
-    (lambda: ConstraintSpec("sql", "db.sqlite", {"sql_root": None}).build(),
-     "not DDL text .* nor an SQLite file this job may open"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (
+            lambda: ConstraintSpec("xml", "<a/>"),
+            "unknown constraint kind 'xml': expected json_schema",
+        ),
+        (lambda: ConstraintSpec("regex", 5).build(), "regex must be a string, got int"),
+        (lambda: ConstraintSpec("grammar", ["x"]).build(), "grammar must be a string, got list"),
+        (
+            lambda: ConstraintSpec("regex", "a", {"timeout": 1}).build(),
+            r"unknown option 'timeout' for a regex constraint: expected one of \[",
+        ),
+        (
+            lambda: ConstraintSpec("regex", "a", ["flags"]),
+            "options of a regex spec must be a mapping",
+        ),
+        (
+            lambda: ConstraintSpec("grammar", 'start: "a"', {"max_whitespace": -1}).build(),
+            r"max_whitespace must be None or an integer >= 0 \(0: unbounded\), got -1",
+        ),
+        (lambda: ConstraintSpec("sql", DDL, {"max_whitespace": 2.5}).build(), "max_whitespace"),
+        (
+            lambda: ConstraintSpec("sql", "db.sqlite", {"sql_root": None}).build(),
+            "not DDL text .* nor an SQLite file this job may open",
+        ),
+    ],
+)
 def test_spec_errors_name_what_was_given_and_expected(make, match):
     with pytest.raises(ConfigurationError, match=match):
         make()
@@ -106,8 +124,9 @@ def test_specs_from_files(tmp_path):
     (tmp_path / "s.sql").write_text(DDL)
     assert ConstraintSpec.from_file("sql", tmp_path / "s.sql").source == DDL
     (tmp_path / "x.sqlite").write_bytes(b"")
-    assert ConstraintSpec.from_file("sql", tmp_path / "x.sqlite").source == \
-        str(tmp_path / "x.sqlite")  # a database: opened by SQL, not read here
+    assert ConstraintSpec.from_file("sql", tmp_path / "x.sqlite").source == str(
+        tmp_path / "x.sqlite"
+    )  # a database: opened by SQL, not read here
     with pytest.raises(ConfigurationError, match="cannot read .*missing.lark"):
         ConstraintSpec.from_file("grammar", tmp_path / "missing.lark")
     with pytest.raises(ConfigurationError, match="sql expects an SQLite file or a DDL file"):
@@ -142,8 +161,9 @@ def test_options_are_validated_once_and_name_the_field():
 
 
 def test_unknown_keywords_are_a_type_error_naming_them(lm):
-    with pytest.raises(TypeError, match="generate\\(\\) got an unexpected keyword argument "
-                                        "'particles'"):
+    with pytest.raises(
+        TypeError, match="generate\\(\\) got an unexpected keyword argument 'particles'"
+    ):
         awrs.generate(lm, [1], None, method="direct", particles=2)
     with pytest.raises(TypeError, match="make_sampler\\(\\) got an unexpected keyword"):
         awrs.make_sampler(lm, [1], None, method="direct", nope=1)
@@ -183,13 +203,16 @@ def test_chat_messages_are_a_prompt(lm):
     assert by_messages.samples == by_ids.samples
 
 
-@pytest.mark.parametrize("prompt, match", [
-    (5, "prompt must be a string or a list of token ids or of chat messages"),
-    ([{"role": "user"}], "chat messages must be {'role': str, 'content': str} mappings"),
-    ([{"role": "user", "content": "a"}, 3], "chat messages must be"),
-    ([1, "a"], "prompt token ids must be integers"),
-    ([], "the prompt has no tokens"),
-])
+@pytest.mark.parametrize(
+    "prompt, match",
+    [
+        (5, "prompt must be a string or a list of token ids or of chat messages"),
+        ([{"role": "user"}], "chat messages must be {'role': str, 'content': str} mappings"),
+        ([{"role": "user", "content": "a"}, 3], "chat messages must be"),
+        ([1, "a"], "prompt token ids must be integers"),
+        ([], "the prompt has no tokens"),
+    ],
+)
 def test_anything_else_is_refused(lm, prompt, match):
     with pytest.raises(ConfigurationError, match=match):
         awrs.generate(lm, prompt, None, method="direct")
@@ -231,6 +254,8 @@ def test_sampler_does_not_import_api():
 
 @pytest.mark.parametrize("order", [("api", "sampler"), ("sampler", "api")])
 def test_either_import_order_works(order):
-    code = "; ".join(f"import awrs.sampling.{m}" for m in order) + \
-        "; import awrs.sampling.api as a; assert a.make_sampler"
+    code = (
+        "; ".join(f"import awrs.sampling.{m}" for m in order)
+        + "; import awrs.sampling.api as a; assert a.make_sampler"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

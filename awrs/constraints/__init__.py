@@ -4,4 +4,11 @@ from .base import Conjunction, Constraint, IncrementalConstraint, Predicate
 from .trie import VocabTrie
 from .whitespace import MaxWhitespace
 
-__all__ = ["Constraint", "IncrementalConstraint", "Predicate", "Conjunction", "VocabTrie", "MaxWhitespace"]
+__all__ = [
+    "Constraint",
+    "IncrementalConstraint",
+    "Predicate",
+    "Conjunction",
+    "VocabTrie",
+    "MaxWhitespace",
+]

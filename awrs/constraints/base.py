@@ -17,7 +17,8 @@ import codecs
 import math
 import warnings
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,22 +49,31 @@ class Constraint(ABC):
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("critic")
         if own is not None and not isinstance(own, property):  # the name before ``guide``
-            warnings.warn(f"{cls.__name__}.critic is deprecated: name it guide",
-                          DeprecationWarning, stacklevel=3)  # the class statement
+            warnings.warn(
+                f"{cls.__name__}.critic is deprecated: name it guide",
+                DeprecationWarning,
+                stacklevel=3,
+            )  # the class statement
             if "guide" not in cls.__dict__:
                 cls.guide = own
 
     @property
     def critic(self) -> Callable[[str], float] | None:
         """Deprecated: :attr:`guide`."""
-        warnings.warn("Constraint.critic is deprecated: use Constraint.guide",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "Constraint.critic is deprecated: use Constraint.guide",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.guide
 
     @critic.setter
     def critic(self, value: Callable[[str], float] | None) -> None:
-        warnings.warn("Constraint.critic is deprecated: use Constraint.guide",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "Constraint.critic is deprecated: use Constraint.guide",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         self.guide = value
 
     @abstractmethod
@@ -113,10 +123,10 @@ class Constraint(ABC):
         """
         return trie.walk(state, self.advance)
 
-    def __and__(self, other: "Constraint") -> "Constraint":
+    def __and__(self, other: Constraint) -> Constraint:
         return Conjunction(self, other)
 
-    def checked(self) -> "Constraint":
+    def checked(self) -> Constraint:
         """This constraint with exceptions re-raised as :class:`ConstraintEvaluationError`."""
         return _Guarded(self)
 
@@ -195,8 +205,13 @@ class Completion:
 
 
 #: the methods of the :class:`Completion` capability
-COMPLETION_METHODS = ("state_key", "search_advance", "closing_hints", "unchanged_tokens",
-                      "completion_bound")
+COMPLETION_METHODS = (
+    "state_key",
+    "search_advance",
+    "closing_hints",
+    "unchanged_tokens",
+    "completion_bound",
+)
 
 
 def completion(constraint) -> Completion:
@@ -371,7 +386,9 @@ class _Guarded(IncrementalConstraint, Completion):
         except Exception as exc:  # surface, never swallow
             raise ConstraintEvaluationError(
                 f"{type(self.inner).__name__} raised {type(exc).__name__}: {exc} "
-                f"(prefix {prefix!r})", prefix) from exc
+                f"(prefix {prefix!r})",
+                prefix,
+            ) from exc
 
     def start(self):
         return self._call(self.inner.start, prefix=b"")

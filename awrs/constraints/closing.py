@@ -11,7 +11,7 @@ bounds of :mod:`awrs.constraints.shortest` come too late.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .base import completion
 
@@ -20,10 +20,44 @@ WHITESPACE = b"\n\t"
 #: values early; UTF-8 continuation bytes finish a split character; newline and tab only when
 #: nothing else completes); within a class the first byte the constraint accepts comes first
 CLASSES: tuple[bytes, ...] = (
-    b'"', b"}", b"]", b")", b";", b",", b"1023456789", b":", b"'",
-    b"abcdefghijklmnopqrstuvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"{", b"[", b"(",
-    b"-", b".", b"_", b"=", b"*", b"+", b"/", b"<", b">", b"!", b"@", b"#", b"$", b"%", b"&",
-    b"?", b"^", b"`", b"|", b"~", b" ", b"\\", bytes(range(0x80, 0xC0)), WHITESPACE,
+    b'"',
+    b"}",
+    b"]",
+    b")",
+    b";",
+    b",",
+    b"1023456789",
+    b":",
+    b"'",
+    b"abcdefghijklmnopqrstuvwxyz",
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    b"{",
+    b"[",
+    b"(",
+    b"-",
+    b".",
+    b"_",
+    b"=",
+    b"*",
+    b"+",
+    b"/",
+    b"<",
+    b">",
+    b"!",
+    b"@",
+    b"#",
+    b"$",
+    b"%",
+    b"&",
+    b"?",
+    b"^",
+    b"`",
+    b"|",
+    b"~",
+    b" ",
+    b"\\",
+    bytes(range(0x80, 0xC0)),
+    WHITESPACE,
 )
 #: search nodes expanded per search pass before giving up (the state then has no known
 #: completion), unless the constraint sets ``closing_nodes``
@@ -47,16 +81,28 @@ class Closing:
         tokens: the vocabulary's byte strings (EOS excluded).
     """
 
-    __slots__ = ("constraint", "_vocab", "_longest", "_cache", "_classes", "_advance", "_hints",
-                 "_max_nodes", "_state_key", "nodes", "searches", "failures", "advances")
+    __slots__ = (
+        "constraint",
+        "_vocab",
+        "_longest",
+        "_cache",
+        "_classes",
+        "_advance",
+        "_hints",
+        "_max_nodes",
+        "_state_key",
+        "nodes",
+        "searches",
+        "failures",
+        "advances",
+    )
 
     def __init__(self, constraint, tokens: Sequence[bytes] | frozenset):
         self.constraint = constraint
         self.nodes = 0  # statistic: search nodes expanded so far (MAX_NODES bounds each search)
         self.advances = 0  # constraint transitions the searches tried (callers budget them)
         self.searches = self.failures = 0  # searches run, and those that found nothing
-        self._vocab = tokens if isinstance(tokens, frozenset) else \
-            frozenset(t for t in tokens if t)
+        self._vocab = tokens if isinstance(tokens, frozenset) else frozenset(t for t in tokens if t)
         self._longest = max((len(t) for t in self._vocab), default=1)
         self._cache: dict = {}
         alphabet = constraint.alphabet() if hasattr(constraint, "alphabet") else None
@@ -94,7 +140,7 @@ class Closing:
                 self._store(key, hit)
         return hit
 
-    def learn(self, state, tail: bytes) -> tuple[int | None, bytes]:
+    def learn(self, state, tail: bytes) -> tuple[int | None, bytes | None]:
         """Record ``tail`` (known to complete ``state``, e.g. the rest of its parent's
         completion) as its completion unless one is known; returns the state's entry."""
         key = self._key(state)
@@ -163,20 +209,19 @@ class Closing:
                 b = cls[i]
                 if self.advances >= stop:
                     return None
-                t = advance(s, cls[i:i + 1])
+                t = advance(s, cls[i : i + 1])
                 self.advances += 1
                 if t is None:
                     continue
                 if c.is_complete(t):
-                    return path + cls[i:i + 1]
+                    return path + cls[i : i + 1]
                 key = self._key(t)
-                if (key is not None and key in seen) or \
-                        path[-MAX_RUN:] == bytes((b,)) * MAX_RUN:
+                if (key is not None and key in seen) or path[-MAX_RUN:] == bytes((b,)) * MAX_RUN:
                     continue
                 if key is not None:
                     seen.add(key)
                 stack.append((s, path, k, i + 1))  # the class's other bytes, if this fails
-                stack.append((t, path + cls[i:i + 1], 0, 0))
+                stack.append((t, path + cls[i : i + 1], 0, 0))
                 break
         return None
 

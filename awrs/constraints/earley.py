@@ -48,8 +48,9 @@ class EarleyBackend:
             self.by_lhs.setdefault(lhs, []).append(i)
         self.nullable = self._nullable()
         self.lexers = [lark_obj.parser.lexer]
-        self._initial = (self._column([(r, 0, 0) for r in self.by_lhs.get(self.start_sym, [])],
-                                      (), 0),)
+        self._initial = (
+            self._column([(r, 0, 0) for r in self.by_lhs.get(self.start_sym, [])], (), 0),
+        )
 
     def _nullable(self) -> set[int]:
         null: set[int] = set()
@@ -103,8 +104,9 @@ class EarleyBackend:
     def feed_end(self, chart: tuple) -> bool:
         """Whether the terminals fed so far form a complete ``start``."""
         rules, start = self.rules, self.start_sym
-        return any(o == 0 and rules[r][0] == start and d == len(rules[r][1])
-                   for r, d, o in chart[-1].items)
+        return any(
+            o == 0 and rules[r][0] == start and d == len(rules[r][1]) for r, d, o in chart[-1].items
+        )
 
     def can_take(self, chart: tuple, terms) -> bool:
         expected = chart[-1].expected

@@ -1,4 +1,5 @@
-"""Lark grammars as exact incremental byte-level constraints (LALR(1) fast path, Earley fallback)."""
+"""Lark grammars as exact incremental byte-level constraints (LALR(1) fast path, Earley
+fallback)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import re
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -15,6 +17,9 @@ from .base import Completion, IncrementalConstraint
 from .earley import EarleyBackend
 from .lalr import LALRBackend
 from .lexer import DEAD, LazyDFA, Program
+
+if TYPE_CHECKING:
+    from lark.lexer import Scanner
 
 __all__ = ["Grammar"]
 
@@ -66,12 +71,18 @@ class Grammar(IncrementalConstraint, Completion):
     Construction uses lark itself (its grammar loader and LALR analysis) but skips lark's
     optional ``interegular`` terminal-collision warnings, which can take minutes on terminals
     with Unicode-wide classes. The state is a tuple ``(parser state, lexer state, pending
-    bytes, best terminal, best length, left context)``; the parser state is an immutable LALR stack (a tuple) or Earley
-    chart, so states are shared freely between particles.
+    bytes, best terminal, best length, left context)``; the parser state is an immutable LALR
+    stack (a tuple) or Earley chart, so states are shared freely between particles.
     """
 
-    def __init__(self, lark_text: str, start: str = "start", *, parser: str = "auto",
-                 import_paths: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        lark_text: str,
+        start: str = "start",
+        *,
+        parser: str = "auto",
+        import_paths: tuple[str, ...] = (),
+    ):
         if parser not in _PARSERS:
             raise ConfigurationError(f"parser must be one of {_PARSERS}, got {parser!r}")
         if not isinstance(lark_text, str):
@@ -85,12 +96,12 @@ class Grammar(IncrementalConstraint, Completion):
         self.parser = self._c.backend.kind
 
     @classmethod
-    def from_file(cls, path: str | Path, start: str = "start", *,
-                  parser: str = "auto") -> "Grammar":
+    def from_file(cls, path: str | Path, start: str = "start", *, parser: str = "auto") -> Grammar:
         """Load a ``.lark`` file (its folder is searched by ``%import``)."""
         path = Path(path)
-        return cls(path.read_text(encoding="utf-8"), start, parser=parser,
-                   import_paths=(str(path.parent),))
+        return cls(
+            path.read_text(encoding="utf-8"), start, parser=parser, import_paths=(str(path.parent),)
+        )
 
     def __repr__(self) -> str:
         return f"Grammar(start={self.start_symbol!r}, parser={self.parser!r})"
@@ -135,20 +146,26 @@ class _Compiled:
         for t in lark_obj.terminals:
             entry[t.name] = prog.add_terminal(ids[t.name], t.name, t.pattern.to_regexp(), flags)
         self.ignore: list[frozenset[int]] = []
-        self.unless: list[dict[int, object]] = []
+        self.unless: list[dict[int, Scanner]] = []
         pcs = []
         for lexer in backend.lexers:
             # what lark's BasicLexer._build_scanner does, without compiling its big regex
-            terms, callback = _create_unless(lexer.terminals, lexer.g_regex_flags, lexer.re,
-                                             lexer.use_bytes)
+            terms, callback = _create_unless(
+                lexer.terminals, lexer.g_regex_flags, lexer.re, lexer.use_bytes
+            )
             pcs.append(prog.add_dispatch([entry[t.name] for t in terms]))
             self.ignore.append(frozenset(ids[n] for n in lexer.ignore_types))
             self.unless.append({ids[n]: cb.scanner for n, cb in callback.items()})
-        self.targets = [{t: frozenset(ids[s.name] for s in sc.terminals) for t, sc in u.items()}
-                        for u in self.unless]
+        self.targets = [
+            {t: frozenset(ids[s.name] for s in sc.terminals) for t, sc in u.items()}
+            for u in self.unless
+        ]
         # keyword terminal -> (its text, case-insensitive), for the lexeme-prefix check
-        self.kw_text = {ids[t.name]: (t.pattern.value, "i" in t.pattern.flags)
-                        for t in lark_obj.terminals if type(t.pattern).__name__ == "PatternStr"}
+        self.kw_text = {
+            ids[t.name]: (t.pattern.value, "i" in t.pattern.flags)
+            for t in lark_obj.terminals
+            if type(t.pattern).__name__ == "PatternStr"
+        }
         self.prog, self.dfa = prog, LazyDFA(prog)
         self.pcs = pcs
         self.ctx = self.dfa.ctx
@@ -187,7 +204,7 @@ class _Compiled:
         w = self.width
         return ((win or "") + lexeme.decode("utf-8"))[-w:] if w else ""
 
-    def feed(self, state, data: bytes):
+    def feed(self, state, data: bytes | bytearray):
         """The state after ``data`` (None if no continuation can complete)."""
         pstate, sid, pend, bt, bl, win = state
         trans, step = self.dfa.trans, self.dfa.step
@@ -232,17 +249,21 @@ class _Compiled:
         continuation that decides the lexeme as one it takes (:meth:`LazyDFA.can_decide`)."""
         li = self.backend.lexer_index(pstate)
         key = (li, sid, bt)
+        entry: Literal[True] | tuple[frozenset[int], int, dict[int, frozenset[int]]] | None
         entry = self._cands.get(key)
         if entry is None:
-            live = set(self.dfa.terms(sid))
+            terms = set(self.dfa.terms(sid))
             if bt >= 0:
-                live.add(bt)
-            if live & self.ignore[li]:
+                terms.add(bt)
+            if terms & self.ignore[li]:
                 entry = True
             else:
                 targets = self.targets[li]
-                entry = (self._expand(li, live), self.dfa.top(sid),
-                         {t: targets.get(t, frozenset()) for t in live})
+                entry = (
+                    self._expand(li, terms),
+                    self.dfa.top(sid),
+                    {t: targets.get(t, frozenset()) for t in terms},
+                )
             self._cands[key] = entry
         if entry is True:
             return True
@@ -286,8 +307,9 @@ class _Compiled:
                 kw = self.kw_text.get(k)
                 if kw is not None:
                     value, ci = kw
-                    if not (value.lower().startswith(text.lower()) if ci
-                            else value.startswith(text)):
+                    if not (
+                        value.lower().startswith(text.lower()) if ci else value.startswith(text)
+                    ):
                         continue
                 if self._decide(li, sid, bt, frozenset((t,))):
                     return True
@@ -342,9 +364,15 @@ class _Compiled:
                 pends[d], starts[d], wins[d] = pend, start, wins[d - 1]
             else:  # the open lexeme is decided by this byte: the general path
                 start = starts[d - 1]
-                full = (p, s0, pends[d - 1] + bytes(path[start:d - 1]), bts[d - 1],
-                        bls[d - 1], wins[d - 1])
-                full = feed(full, path[d - 1:d])
+                full = (
+                    p,
+                    s0,
+                    pends[d - 1] + bytes(path[start : d - 1]),
+                    bts[d - 1],
+                    bls[d - 1],
+                    wins[d - 1],
+                )
+                full = feed(full, path[d - 1 : d])
                 if full is None:
                     i = skip[i]
                     continue
@@ -378,7 +406,7 @@ class _Compiled:
 
 
 #: per vocabulary trie, what :func:`_trie_lists` returns (dropped with the trie)
-_TRIE_LISTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_TRIE_LISTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _trie_lists(trie):
@@ -386,12 +414,17 @@ def _trie_lists(trie):
     got = _TRIE_LISTS.get(trie)
     if got is None:
         tok_node = np.repeat(np.arange(trie.n_nodes), np.diff(trie.tok_ptr))
-        got = _TRIE_LISTS[trie] = (trie.byte.tolist(), trie.depth.tolist(),
-                                   trie.skip.tolist(), tok_node)
+        got = _TRIE_LISTS[trie] = (
+            trie.byte.tolist(),
+            trie.depth.tolist(),
+            trie.skip.tolist(),
+            tok_node,
+        )
     return got
 
 
 # -- building ------------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=32)
 def _compile(text: str, start: str, parser: str, import_paths: tuple[str, ...]) -> _Compiled:
@@ -410,7 +443,8 @@ def _compile(text: str, start: str, parser: str, import_paths: tuple[str, ...]) 
                     raise ConstraintError(
                         f"the grammar is not LALR(1) ({str(exc).splitlines()[0]}); "
                         f"expected an LALR(1) grammar, or use parser='earley' or "
-                        f"parser='auto'") from exc
+                        f"parser='auto'"
+                    ) from exc
             except Exception as exc:
                 raise _grammar_error(exc, text) from exc
         if obj is not None and not (parser == "auto" and log.conflicts):
@@ -453,8 +487,12 @@ def _check_imports(text: str) -> None:
             continue
         path = stmt.children[0]
         dotted = [str(tok) for tok in path.children]
-        if path.data == "import_lib" and len(dotted) >= 1 and dotted[0] in allowed and (
-                len(dotted) == 2 or (len(dotted) == 1 and len(stmt.children) > 1)):
+        if (
+            path.data == "import_lib"
+            and len(dotted) >= 1
+            and dotted[0] in allowed
+            and (len(dotted) == 2 or (len(dotted) == 1 and len(stmt.children) > 1))
+        ):
             continue  # common.X, sql.X, or common (A, B)
         line = getattr(path.children[0], "line", "?")
         raise ConstraintError(
@@ -462,7 +500,8 @@ def _check_imports(text: str) -> None:
             f"line {line} is not allowed in a grammar given as text: expected imports from "
             f"lark's common library or the grammars shipped with awrs "
             f"({', '.join(sorted(allowed))}), e.g. %import common.WS; use "
-            f"Grammar.from_file or import_paths to import other grammar files")
+            f"Grammar.from_file or import_paths to import other grammar files"
+        )
 
 
 def _ids(names: list[str], lark_obj=None) -> dict[str, int]:
@@ -472,7 +511,8 @@ def _ids(names: list[str], lark_obj=None) -> dict[str, int]:
         if missing:
             raise UnsupportedFeatureError(
                 f"terminals {missing} have no pattern (%declare'd terminals need a lark "
-                f"postlexer, which awrs does not run); expected every terminal defined")
+                f"postlexer, which awrs does not run); expected every terminal defined"
+            )
     return {n: i for i, n in enumerate(names)}
 
 
@@ -507,8 +547,9 @@ def _grammar_error(exc: Exception, text: str) -> ConstraintError:
         where = f" at line {line}: {lines[line - 1].strip()!r}"
     else:
         where = " (no grammar line to point at)"
-    return ConstraintError(f"malformed Lark grammar{where}: {msg} "
-                           f"(expected a grammar lark accepts)")
+    return ConstraintError(
+        f"malformed Lark grammar{where}: {msg} (expected a grammar lark accepts)"
+    )
 
 
 def _mentioned_line(msg: str, lines: list[str]) -> int | None:

@@ -55,8 +55,9 @@ class LALRBackend:
                     goto[s, nonterms[sym]] = arg
         rule_len = np.array([len(r.expansion) for r in rules] or [0], np.int32)
         rule_lhs = np.array([nonterms[r.origin.name] for r in rules] or [0], np.int32)
-        self.tables = LALRTables(action, goto, rule_len, rule_lhs, term_ids["$END"],
-                                 table.end_states[start])
+        self.tables = LALRTables(
+            action, goto, rule_len, rule_lhs, term_ids["$END"], table.end_states[start]
+        )
         self.feed = self.tables.feed
         self.feed_end = self.tables.feed_end
         self.start_state = table.start_states[start]

@@ -46,7 +46,7 @@ def _split(lo: int, hi: int, out: list) -> None:
                 _split(hi & ~m, hi, out)
                 return
     a, b = chr(lo).encode(), chr(hi).encode()
-    out.append(tuple(zip(a, b)))
+    out.append(tuple(zip(a, b, strict=True)))
 
 
 class Program:
@@ -71,7 +71,8 @@ class Program:
         if len(self.op) >= MAX_PROGRAM:
             raise ConstraintSizeError(
                 f"the lexer automaton needs more than {MAX_PROGRAM} instructions; "
-                f"simplify the terminals (large counted repetitions of wide classes)")
+                f"simplify the terminals (large counted repetitions of wide classes)"
+            )
         self.op.append(op)
         self.x.append(x)
         self.y.append(y)
@@ -109,7 +110,8 @@ class Program:
         return UnsupportedFeatureError(
             f"terminal {self._name}: {what} is not supported by the byte-level lexer "
             f"(expected literals, classes, groups, alternation, quantifiers, anchors or "
-            f"fixed-width look-behind)")
+            f"fixed-width look-behind)"
+        )
 
     def _seq(self, nodes, flags: int, nxt: int) -> int:
         for op, av in reversed(nodes):
@@ -146,8 +148,12 @@ class Program:
             kind = A_BEHIND if op is C.ASSERT else A_NBEHIND
             self.asserts.append((kind, inner, start, lo))
             return self.emit(ASSERT, nxt, len(self.asserts) - 1)
-        names = {C.GROUPREF: "a back-reference", C.GROUPREF_EXISTS: "a conditional group",
-                 C.ATOMIC_GROUP: "an atomic group", C.POSSESSIVE_REPEAT: "a possessive quantifier"}
+        names = {
+            C.GROUPREF: "a back-reference",
+            C.GROUPREF_EXISTS: "a conditional group",
+            C.ATOMIC_GROUP: "an atomic group",
+            C.POSSESSIVE_REPEAT: "a possessive quantifier",
+        }
         raise self._unsupported(names.get(op, str(op)))
 
     def _class(self, op, av, flags: int):
@@ -168,8 +174,10 @@ class Program:
         return self._trie(trie, nxt) if trie else self._fail()
 
     def _trie(self, node: dict, nxt: int) -> int:
-        alts = [self.emit(BYTE, self._trie(child, nxt) if child else nxt, (lo << 8) | hi)
-                for (lo, hi), child in node.items()]
+        alts = [
+            self.emit(BYTE, self._trie(child, nxt) if child else nxt, (lo << 8) | hi)
+            for (lo, hi), child in node.items()
+        ]
         pc = alts[-1]
         for a in reversed(alts[:-1]):
             pc = self.emit(SPLIT, a, pc)
@@ -219,7 +227,7 @@ class Program:
     def bytes_used(self) -> frozenset[int]:
         """Every byte some ``BYTE`` instruction accepts."""
         out: set[int] = set()
-        for op, y in zip(self.op, self.y):
+        for op, y in zip(self.op, self.y, strict=True):
             if op == BYTE and y >= 0:
                 out.update(range(y >> 8, (y & 255) + 1))
         return frozenset(out)
@@ -299,8 +307,11 @@ class LazyDFA:
 
     def state(self, pc: int, at_start: bool = False, window: str = "") -> int:
         """The state of a lexeme starting at dispatcher ``pc`` after left context ``window``."""
-        key = ((pc,), at_start, window[-self.prog.window:] if self.prog.window else "", b"") \
-            if self.ctx else (pc,)
+        key = (
+            ((pc,), at_start, window[-self.prog.window :] if self.prog.window else "", b"")
+            if self.ctx
+            else (pc,)
+        )
         return self._intern(key)
 
     def _intern(self, key) -> int:
@@ -366,15 +377,16 @@ class LazyDFA:
         if r is None:
             key = self.keys[sid]
             pcs = key[0] if self.ctx else key
-            r = self._terms[sid] = frozenset(t for t in map(self.prog.term.__getitem__, pcs)
-                                             if t >= 0)
+            r = self._terms[sid] = frozenset(
+                t for t in map(self.prog.term.__getitem__, pcs) if t >= 0
+            )
         return r
 
     def top(self, sid: int) -> int:
         """The terminal of the highest-priority live thread of ``sid`` (-1: none). It can
         always still be decided (no thread of higher priority exists to beat it)."""
         key = self.keys[sid]
-        for pc in (key[0] if self.ctx else key):
+        for pc in key[0] if self.ctx else key:
             t = self.prog.term[pc]
             if t >= 0:
                 return t
@@ -426,9 +438,7 @@ class LazyDFA:
                 stack.append(x[pc])
             elif o == MATCH:
                 return out, x[pc]
-            elif o == JMP:
-                stack.append(x[pc])
-            elif self._check(self.prog.asserts[y[pc]], key, nxt):
+            elif o == JMP or self._check(self.prog.asserts[y[pc]], key, nxt):
                 stack.append(x[pc])
         return out, -1
 
@@ -449,6 +459,9 @@ class LazyDFA:
             boundary = prev != (nxt in _ASCII_WORD)
             return boundary if kind == A_WORDB else not boundary
         _, inner, start, width = a
-        ok = len(window) >= width and _fullmatch_set(inner, start, window[-width:].encode()) \
-            if width else True
+        ok = (
+            len(window) >= width and _fullmatch_set(inner, start, window[-width:].encode())
+            if width
+            else True
+        )
         return ok if kind == A_BEHIND else not ok

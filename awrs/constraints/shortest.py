@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,9 @@ class TableBound(CompletionBound):
         return math.inf if v == self._inf else v
 
 
-def token_distances(successors: Sequence[Sequence[int]], accept: np.ndarray) -> np.ndarray:
+def token_distances(
+    successors: Sequence[Sequence[int] | np.ndarray], accept: np.ndarray
+) -> np.ndarray:
     """Shortest token distances to acceptance on a finite graph, by backward BFS.
 
     Args:

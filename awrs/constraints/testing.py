@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import random
-from typing import Iterable
+from collections.abc import Iterable
 
 from .base import Constraint
 
 
-def check_prefix_monotone(c: Constraint, strings: Iterable[bytes], *, extensions: int = 8,
-                          seed: int = 0, alphabet: bytes | None = None) -> None:
+def check_prefix_monotone(
+    c: Constraint,
+    strings: Iterable[bytes],
+    *,
+    extensions: int = 8,
+    seed: int = 0,
+    alphabet: bytes | None = None,
+) -> None:
     """Assert the prefix contract on sampled strings and random extensions.
 
     For every string ``s`` and each prefix ``p`` of it: if ``prefix_ok(p)`` is false, then no
@@ -36,7 +42,7 @@ def check_prefix_monotone(c: Constraint, strings: Iterable[bytes], *, extensions
             elif not ok:
                 dead_at = n
             if state is not None and n:
-                state = c.advance(state, s[n - 1:n])
+                state = c.advance(state, s[n - 1 : n])
             assert (state is not None) == ok, f"advance disagrees with prefix_ok at {p!r}"
             if state is not None:
                 assert c.is_complete(state) == done, f"is_complete disagrees at {p!r}"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
-
 import re
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -26,7 +25,6 @@ class VocabTrie:
         self.token_bytes = [bytes(t) for t in vocab]
         self._ws_runs: tuple[np.ndarray, np.ndarray] | None = None
         root: dict = {}
-        ends: dict[int, list[int]] = {}
         for tid, tok in enumerate(vocab):
             if not tok or tid in exclude:
                 continue
@@ -34,7 +32,11 @@ class VocabTrie:
             for ch in tok:
                 node = node.setdefault(ch, {})
             node.setdefault(-1, []).append(tid)
-        byte, depth, skip, ptr, ids = [], [], [], [0], []
+        byte: list[int] = []
+        depth: list[int] = []
+        skip: list[int] = []
+        ptr: list[int] = [0]
+        ids: list[int] = []
 
         def visit(node: dict, b: int, d: int) -> None:
             i = len(byte)
@@ -89,5 +91,13 @@ class VocabTrie:
         """
         from ..kernels.trie import trie_walk
 
-        return trie_walk(self.byte, self.depth, self.skip, self.tok_ptr, self.tok_ids,
-                         self.vocab_size, state, advance)
+        return trie_walk(
+            self.byte,
+            self.depth,
+            self.skip,
+            self.tok_ptr,
+            self.tok_ids,
+            self.vocab_size,
+            state,
+            advance,
+        )

@@ -1,8 +1,8 @@
 """Batch jobs: constrained generation over a JSONL file of records, locally or on Ray.
 
-``awrs.batch(records, output, ...)`` (the function :func:`batch` of this package) and ``awrs batch INPUT OUTPUT``
-run every record once, write one output line per record as it finishes, and skip on a rerun
-the records already in the output.
+``awrs.batch(records, output, ...)`` (the function :func:`batch` of this package) and
+``awrs batch INPUT OUTPUT`` run every record once, write one output line per record as it
+finishes, and skip on a rerun the records already in the output.
 """
 
 from __future__ import annotations
@@ -11,20 +11,38 @@ import itertools
 import os
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import ConfigurationError
 from .cache import ConstraintCache, build_constraint
 from .engine import Engine, InlineEngine
-from .records import (CONSTRAINT_KEYS, Record, check_ids, error_line, parse_record,
-                      read_input, result_line)
+from .records import (
+    CONSTRAINT_KEYS,
+    Record,
+    check_ids,
+    error_line,
+    parse_record,
+    read_input,
+    result_line,
+)
 from .worker import Worker
 from .writer import OutputWriter
 
-__all__ = ["batch", "Summary", "Record", "Worker", "OutputWriter", "ConstraintCache",
-           "build_constraint", "parse_record", "result_line", "error_line", "CONSTRAINT_KEYS"]
+__all__ = [
+    "batch",
+    "Summary",
+    "Record",
+    "Worker",
+    "OutputWriter",
+    "ConstraintCache",
+    "build_constraint",
+    "parse_record",
+    "result_line",
+    "error_line",
+    "CONSTRAINT_KEYS",
+]
 
 ENGINES = ("local", "ray")
 
@@ -55,13 +73,27 @@ class Summary:
         return self.written / self.seconds if self.seconds else 0.0
 
 
-def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike | None = None,
-          *, engine: str = "local", workers: int | None = None, address: str | None = None,
-          retries: int = 2, model=None, method: str | None = None, n_particles: int = 4,
-          max_tokens: int = 128, seed: int | None = None, temperature: float = 1.0,
-          raw: bool = False, max_whitespace: int | None = 8, top: int = 5,
-          in_flight: int = 16, progress: bool = False,
-          sql_root: str | os.PathLike | None = None) -> Summary:
+def batch(
+    records: str | os.PathLike | Iterable[dict],
+    output: str | os.PathLike | None = None,
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    retries: int = 2,
+    model=None,
+    method: str | None = None,
+    n_particles: int = 4,
+    max_tokens: int = 128,
+    seed: int | None = None,
+    temperature: float = 1.0,
+    raw: bool = False,
+    max_whitespace: int | None = 8,
+    top: int = 5,
+    in_flight: int = 16,
+    progress: bool = False,
+    sql_root: str | os.PathLike | None = None,
+) -> Summary:
     """Run constrained generation over records; one output line per record.
 
     A record is an object with ``id`` (default: its line number), ``prompt`` (text or chat
@@ -97,8 +129,13 @@ def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike
     sql_root = _sql_root(sql_root)
     objs = _objects(records)
     total = check_ids(objs() if callable(objs) else objs)
-    defaults = {"method": method, "n_particles": n_particles, "max_tokens": max_tokens,
-                "seed": seed, "temperature": temperature}
+    defaults = {
+        "method": method,
+        "n_particles": n_particles,
+        "max_tokens": max_tokens,
+        "seed": seed,
+        "temperature": temperature,
+    }
     summary = Summary(total)
     t0 = time.perf_counter()
     with OutputWriter(output) as writer:
@@ -114,8 +151,9 @@ def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike
             parsed = _parsed(todo, emit)
             first = next(parsed, None)
             if first is not None:  # no worker is started for a job already done
-                runner = _engine(engine, workers, address, in_flight, model, raw,
-                                 max_whitespace, top, sql_root)
+                runner = _engine(
+                    engine, workers, address, in_flight, model, raw, max_whitespace, top, sql_root
+                )
                 runner.run(itertools.chain([first], parsed), emit, retries)
         finally:
             bar.close()
@@ -127,8 +165,11 @@ def batch(records: str | os.PathLike | Iterable[dict], output: str | os.PathLike
 def _check(engine, workers, retries, in_flight, address, model) -> None:
     if engine not in ENGINES:
         raise ConfigurationError(f"engine must be one of {ENGINES}, got {engine!r}")
-    for name, value, low in (("workers", workers, 1), ("retries", retries, 0),
-                             ("in_flight", in_flight, 1)):
+    for name, value, low in (
+        ("workers", workers, 1),
+        ("retries", retries, 0),
+        ("in_flight", in_flight, 1),
+    ):
         if value is not None and (not isinstance(value, int) or value < low):
             raise ConfigurationError(f"{name} must be an integer >= {low}, got {value!r}")
     if address is not None and engine != "ray":
@@ -136,8 +177,10 @@ def _check(engine, workers, retries, in_flight, address, model) -> None:
     from ..models.base import LanguageModel
 
     if isinstance(model, LanguageModel) and (engine != "local" or (workers or 1) > 1):
-        raise ConfigurationError("a loaded model runs in this process: expected engine='local' "
-                                 "and workers=1, or a model folder for several workers")
+        raise ConfigurationError(
+            "a loaded model runs in this process: expected engine='local' "
+            "and workers=1, or a model folder for several workers"
+        )
 
 
 def _sql_root(sql_root) -> str | None:
@@ -183,14 +226,26 @@ def _parsed(todo, emit):
 def _bar(total: int, progress: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="rec", file=sys.stderr, disable=not progress,
-                desc="awrs batch", dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        unit="rec",
+        file=sys.stderr,
+        disable=not progress,
+        desc="awrs batch",
+        dynamic_ncols=True,
+    )
 
 
-def _engine(engine, workers, address, in_flight, model, raw, max_whitespace, top,
-            sql_root=None) -> Engine:
-    config = {"model": model, "raw": raw, "max_whitespace": max_whitespace, "top": top,
-              "sql_root": sql_root}
+def _engine(
+    engine, workers, address, in_flight, model, raw, max_whitespace, top, sql_root=None
+) -> Engine:
+    config = {
+        "model": model,
+        "raw": raw,
+        "max_whitespace": max_whitespace,
+        "top": top,
+        "sql_root": sql_root,
+    }
     from ..models.base import LanguageModel
 
     if isinstance(model, LanguageModel):

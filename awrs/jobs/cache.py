@@ -9,8 +9,9 @@ from ..errors import ConfigurationError
 from ..request import ConstraintSpec
 
 
-def build_constraint(kind: str, value, *, max_whitespace: int | None = 8,
-                     sql_root: str | None = None):
+def build_constraint(
+    kind: str, value, *, max_whitespace: int | None = 8, sql_root: str | None = None
+):
     """The constraint of a record's ``(kind, value)`` spec.
 
     ``json_schema``: a schema object or its JSON text; ``regex`` / ``pattern``: the pattern;
@@ -32,8 +33,9 @@ class ConstraintCache:
 
     __slots__ = ("size", "max_whitespace", "sql_root", "hits", "misses", "_store")
 
-    def __init__(self, size: int = 128, *, max_whitespace: int | None = 8,
-                 sql_root: str | None = None):
+    def __init__(
+        self, size: int = 128, *, max_whitespace: int | None = 8, sql_root: str | None = None
+    ):
         self.size, self.max_whitespace, self.sql_root = size, max_whitespace, sql_root
         self.hits = self.misses = 0
         self._store: OrderedDict[str, object] = OrderedDict()
@@ -56,8 +58,9 @@ class ConstraintCache:
         else:
             self.misses += 1
             try:
-                item = build_constraint(kind, value, max_whitespace=self.max_whitespace,
-                                        sql_root=self.sql_root)
+                item = build_constraint(
+                    kind, value, max_whitespace=self.max_whitespace, sql_root=self.sql_root
+                )
             except Exception as exc:  # cached, raised again for every record that uses it
                 item = exc
             self._store[key] = item

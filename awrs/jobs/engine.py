@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter, deque
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .records import Record, error_line, id_key
 from .worker import Worker
@@ -45,8 +45,9 @@ class Engine(ABC):
     def stop(self) -> None:
         """Stop every worker."""
 
-    def run(self, records: Iterable[Record], emit: Callable[[dict], None],
-            retries: int = 2) -> None:
+    def run(
+        self, records: Iterable[Record], emit: Callable[[dict], None], retries: int = 2
+    ) -> None:
         """Run every record, passing each record's output line to ``emit`` exactly once."""
         self.start()
         try:
@@ -64,7 +65,7 @@ def _drive(engine: Engine, records: Iterator[Record], emit, retries: int) -> Non
     crashes: Counter = Counter()
 
     def take(n: int) -> list[Record]:
-        out = []
+        out: list[Record] = []
         while len(out) < n:
             rec = again.popleft() if again else next(records, None)
             if rec is None:
@@ -89,8 +90,13 @@ def _drive(engine: Engine, records: Iterator[Record], emit, retries: int) -> Non
                 for key, rec in held[slot].items():
                     crashes[key] += 1
                     if crashes[key] > retries:
-                        emit(error_line(rec.id, f"the worker running this record crashed "
-                                                f"{crashes[key]} times", engine.crash_type))
+                        emit(
+                            error_line(
+                                rec.id,
+                                f"the worker running this record crashed {crashes[key]} times",
+                                engine.crash_type,
+                            )
+                        )
                     else:
                         again.append(rec)
                 held[slot] = {}

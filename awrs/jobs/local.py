@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue
@@ -63,9 +64,12 @@ class LocalEngine(Engine):
         self._ready.discard(slot)
         self._gen[slot] += 1
         self._tasks[slot] = self._ctx.Queue()
-        proc = self._ctx.Process(target=_serve, name=f"awrs-batch-{slot}", daemon=True,
-                                 args=(slot, self._gen[slot], self._tasks[slot], self._results,
-                                       self.config))
+        proc = self._ctx.Process(
+            target=_serve,
+            name=f"awrs-batch-{slot}",
+            daemon=True,
+            args=(slot, self._gen[slot], self._tasks[slot], self._results, self.config),
+        )
         proc.start()
         self._procs[slot] = proc
 
@@ -74,16 +78,15 @@ class LocalEngine(Engine):
         for slot in range(self.n_slots):
             self._spawn(slot)
         while len(self._ready) < self.n_slots:
-            try:
+            with contextlib.suppress(queue.Empty):
                 self._take(self._results.get(timeout=_POLL))
-            except queue.Empty:
-                pass
             for slot, proc in enumerate(self._procs):
                 if slot not in self._ready and not proc.is_alive():
                     raise ModelLoadError(
                         f"batch worker {slot} exited (code {proc.exitcode}) before loading the "
                         "model; under spawn, a script calling awrs.batch needs "
-                        "`if __name__ == '__main__':`")
+                        "`if __name__ == '__main__':`"
+                    )
 
     def call(self, slot: int, records: list[Record]) -> None:
         self._busy.add(slot)
@@ -106,7 +109,8 @@ class LocalEngine(Engine):
                         raise ModelLoadError(
                             f"batch worker {s} exited (code {self._procs[s].exitcode}) before "
                             f"loading the model, {_EARLY_DEATHS} times; under spawn, a script "
-                            "calling awrs.batch needs `if __name__ == '__main__':`")
+                            "calling awrs.batch needs `if __name__ == '__main__':`"
+                        )
                 got = {s for s, _ in out}
                 return out + [(s, CRASHED) for s in dead if s not in got]
 

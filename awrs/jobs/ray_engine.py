@@ -3,6 +3,9 @@ a cluster (``address``)."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 from ..errors import ConfigurationError, ModelLoadError
 from .engine import CRASHED, Engine
 from .records import Record
@@ -15,7 +18,8 @@ def _ray():
         import ray
     except ImportError as exc:
         raise ConfigurationError(
-            "engine='ray' needs Ray: pip install 'awrs[ray]' (or pip install ray)") from exc
+            "engine='ray' needs Ray: pip install 'awrs[ray]' (or pip install ray)"
+        ) from exc
     return ray
 
 
@@ -30,8 +34,14 @@ class RayEngine(Engine):
 
     crash_type = "ActorDied"
 
-    def __init__(self, workers: int | None = None, *, address: str | None = None,
-                 in_flight: int = 16, **config):
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        address: str | None = None,
+        in_flight: int = 16,
+        **config,
+    ):
         self.ray = _ray()
         self.address, self.in_flight, self.config = address, in_flight, config
         self.config.setdefault("threads", 1)
@@ -40,7 +50,7 @@ class RayEngine(Engine):
         self._actors: list = []
         self._gen: list[int] = []
         self._calls: dict = {}  # ObjectRef -> slot
-        self._cls = None
+        self._cls: Any = None  # the Ray actor class of Worker, made on first use
 
     def start(self) -> None:
         ray = self.ray
@@ -85,18 +95,14 @@ class RayEngine(Engine):
         return out
 
     def restart(self, slot: int) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already gone
             self.ray.kill(self._actors[slot])
-        except Exception:  # already gone
-            pass
         self._actors[slot] = self._actor(slot)
 
     def stop(self) -> None:
         for actor in self._actors:
-            try:
+            with contextlib.suppress(Exception):
                 self.ray.kill(actor)
-            except Exception:
-                pass
         self._actors, self._calls = [], {}
         if self._owns:
             self.ray.shutdown()

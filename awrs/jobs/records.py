@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import math
 import numbers
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..errors import ConfigurationError
 
 #: the constraint keys a record may carry (at most one)
 CONSTRAINT_KEYS = ("json_schema", "regex", "pattern", "grammar", "sql")
 #: per-record options, with their defaults when neither the record nor the job sets them
-OPTIONS = {"method": None, "n_particles": 4, "max_tokens": 128, "seed": None,
-           "temperature": 1.0}
+OPTIONS = {"method": None, "n_particles": 4, "max_tokens": 128, "seed": None, "temperature": 1.0}
 _KNOWN = {"id", "prompt", *CONSTRAINT_KEYS, *OPTIONS}
 
 
@@ -46,13 +46,15 @@ def parse_record(obj: dict, defaults: dict | None = None) -> Record:
     rid = obj.get("id")
     unknown = sorted(set(obj) - _KNOWN)
     if unknown:
-        raise ConfigurationError(f"record {rid!r}: unknown keys {unknown}: expected some of "
-                                 f"{sorted(_KNOWN)}")
+        raise ConfigurationError(
+            f"record {rid!r}: unknown keys {unknown}: expected some of {sorted(_KNOWN)}"
+        )
     prompt = obj.get("prompt")
     if not (isinstance(prompt, str) and prompt) and not _is_messages(prompt):
         raise ConfigurationError(
             f"record {rid!r}: prompt must be non-empty text or a list of chat messages "
-            f"({{'role': ..., 'content': ...}}), got {_short(prompt)}")
+            f"({{'role': ..., 'content': ...}}), got {_short(prompt)}"
+        )
     kinds = [k for k in CONSTRAINT_KEYS if obj.get(k) is not None]
     if len(kinds) > 1:
         raise ConfigurationError(f"record {rid!r}: expected at most one constraint, got {kinds}")
@@ -64,9 +66,16 @@ def parse_record(obj: dict, defaults: dict | None = None) -> Record:
 
 
 def _is_messages(prompt) -> bool:
-    return (isinstance(prompt, list) and bool(prompt) and all(
-        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-        for m in prompt))
+    return (
+        isinstance(prompt, list)
+        and bool(prompt)
+        and all(
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
+            for m in prompt
+        )
+    )
 
 
 def _is_int(x) -> bool:
@@ -76,8 +85,9 @@ def _is_int(x) -> bool:
 def _check_options(rid, o: dict) -> None:
     for key in ("n_particles", "max_tokens"):
         if not _is_int(o[key]) or o[key] < 1:
-            raise ConfigurationError(f"record {rid!r}: {key} must be an integer >= 1, "
-                                     f"got {o[key]!r}")
+            raise ConfigurationError(
+                f"record {rid!r}: {key} must be an integer >= 1, got {o[key]!r}"
+            )
     if o["seed"] is not None and not _is_int(o["seed"]):
         raise ConfigurationError(f"record {rid!r}: seed must be an integer, got {o['seed']!r}")
     if o["method"] is not None and not isinstance(o["method"], str):
@@ -97,7 +107,7 @@ def read_input(path: str | Path) -> Iterator[tuple[int, dict]]:
         ConfigurationError: the file cannot be read, or a line is not a JSON object.
     """
     try:
-        fh = open(path, encoding="utf-8")
+        fh = open(path, encoding="utf-8")  # noqa: SIM115 - entered below, open errors apart
     except OSError as exc:
         raise ConfigurationError(f"cannot read input {str(path)!r}: {exc.strerror}") from exc
     with fh:
@@ -110,11 +120,11 @@ def _decode(line: str, n: int, path) -> dict:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"{path}:{n}: not valid JSON ({exc.msg}): expected one "
-                                 "JSON object per line") from None
+        raise ConfigurationError(
+            f"{path}:{n}: not valid JSON ({exc.msg}): expected one JSON object per line"
+        ) from None
     if not isinstance(obj, dict):
-        raise ConfigurationError(f"{path}:{n}: expected a JSON object, got "
-                                 f"{type(obj).__name__}")
+        raise ConfigurationError(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
     obj.setdefault("id", n)
     return obj
 
@@ -147,16 +157,29 @@ def result_line(rid, result, top: int = 5) -> dict:
     """The output line of a finished :class:`~awrs.Result`: text, top ``top`` posterior
     entries, ``log_ml`` (``null`` when not finite), ``empty`` and a stats summary."""
     s = result.stats
-    stats = {"method": s.method, "seed": s.seed, "n_particles": s.n_particles,
-             "tokens": s.tokens, "steps": s.steps, "lm_calls": s.lm_calls,
-             "evaluations": s.total_evaluations, "wall_time": round(s.wall_time, 4)}
+    stats = {
+        "method": s.method,
+        "seed": s.seed,
+        "n_particles": s.n_particles,
+        "tokens": s.tokens,
+        "steps": s.steps,
+        "lm_calls": s.lm_calls,
+        "evaluations": s.total_evaluations,
+        "wall_time": round(s.wall_time, 4),
+    }
     for extra in ("dead", "out_of_budget"):
         value = getattr(s, extra, None)
         if value is not None:
             stats[extra] = value
     posterior = dict(list(result.posterior.items())[:top])
-    return {"id": rid, "text": result.text, "posterior": posterior,
-            "log_ml": _finite(result.log_ml), "empty": bool(result.empty), "stats": stats}
+    return {
+        "id": rid,
+        "text": result.text,
+        "posterior": posterior,
+        "log_ml": _finite(result.log_ml),
+        "empty": bool(result.empty),
+        "stats": stats,
+    }
 
 
 def error_line(rid, exc: BaseException | str, kind: str | None = None) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .cache import ConstraintCache
 from .records import Record, error_line, result_line
@@ -26,9 +26,17 @@ class Worker:
         sql_root: the folder whose SQLite files a record's ``sql`` may name (``None``: none).
     """
 
-    def __init__(self, model=None, *, threads: int | None = None, raw: bool = False,
-                 max_whitespace: int | None = 8, top: int = 5, max_rows: int = 64,
-                 sql_root: str | None = None):
+    def __init__(
+        self,
+        model=None,
+        *,
+        threads: int | None = None,
+        raw: bool = False,
+        max_whitespace: int | None = 8,
+        top: int = 5,
+        max_rows: int = 64,
+        sql_root: str | None = None,
+    ):
         from ..models.base import LanguageModel
 
         if isinstance(model, LanguageModel):
@@ -81,6 +89,14 @@ class Worker:
         method = record.options["method"] or ("smc" if constraint is not None else "direct")
         o = record.options
         # (text or chat messages: make_sampler applies the chat template to either)
-        return make_sampler(self.lm, record.prompt, constraint, method=method,
-                            n_particles=o["n_particles"], max_tokens=o["max_tokens"],
-                            temperature=o["temperature"], seed=o["seed"], raw=self.raw)
+        return make_sampler(
+            self.lm,
+            record.prompt,
+            constraint,
+            method=method,
+            n_particles=o["n_particles"],
+            max_tokens=o["max_tokens"],
+            temperature=o["temperature"],
+            seed=o["seed"],
+            raw=self.raw,
+        )

@@ -26,20 +26,19 @@ class OutputWriter:
         self.written = 0
         self._fh = None
         if self.path is not None:
-            self._load()
-            self._fh = open(self.path, "a", encoding="utf-8")
+            self._load(self.path)
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
 
-    def _load(self) -> None:
-        if not self.path.exists():
+    def _load(self, path: Path) -> None:
+        if not path.exists():
             return
         try:
-            data = self.path.read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
-            raise ConfigurationError(f"cannot read output {str(self.path)!r}: {exc.strerror}") \
-                from exc
+            raise ConfigurationError(f"cannot read output {str(path)!r}: {exc.strerror}") from exc
         end = data.rfind(b"\n") + 1
         if end < len(data):  # an interrupted write: drop the partial line
-            with open(self.path, "r+b") as fh:
+            with open(path, "r+b") as fh:
                 fh.truncate(end)
         for n, line in enumerate(data[:end].splitlines(), 1):
             if not line.strip():
@@ -48,8 +47,9 @@ class OutputWriter:
                 self.done.add(id_key(json.loads(line)["id"]))
             except (ValueError, KeyError, TypeError):
                 raise ConfigurationError(
-                    f"{self.path}:{n}: not an awrs batch output line (expected a JSON object "
-                    "with an 'id'): refusing to append to it") from None
+                    f"{path}:{n}: not an awrs batch output line (expected a JSON object "
+                    "with an 'id'): refusing to append to it"
+                ) from None
 
     def has(self, rid) -> bool:
         """Whether the record ``rid`` already has its line."""
@@ -73,7 +73,7 @@ class OutputWriter:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self) -> "OutputWriter":
+    def __enter__(self) -> OutputWriter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -91,5 +91,7 @@ def native() -> dict[str, str]:
     ``AWRS_NO_EXTENSIONS=1`` gives ``"python"`` everywhere; a compiled module that is missing
     falls back to its twin and shows as ``"python"``.
     """
-    return {f"_{name}": "compiled" if load_kernel(name).__name__.endswith("_c") else "python"
-            for name in KERNELS}
+    return {
+        f"_{name}": "compiled" if load_kernel(name).__name__.endswith("_c") else "python"
+        for name in KERNELS
+    }

@@ -86,7 +86,7 @@ class _Urn:
             b = int(np.flatnonzero(self.bm > 0)[-1])
         t -= float(cum[b - 1]) if b > 0 else 0.0
         lo = b * self.bs
-        blk = self.p[lo:lo + self.bs].astype(np.float64)
+        blk = self.p[lo : lo + self.bs].astype(np.float64)
         for e in self.excluded:
             if lo <= e < lo + self.bs:
                 blk[e - lo] = 0.0
@@ -101,7 +101,7 @@ class _Urn:
         self.excluded.add(tok)
         b = tok // self.bs
         lo = b * self.bs
-        blk = self.p[lo:lo + self.bs].astype(np.float64)
+        blk = self.p[lo : lo + self.bs].astype(np.float64)
         for e in self.excluded:
             if lo <= e < lo + self.bs:
                 blk[e - lo] = 0.0
@@ -112,7 +112,7 @@ class _Urn:
         for b in range(len(self.bm)):
             if 3.0 * self.bm[b] >= 2.0 * total:
                 lo = b * self.bs
-                top = float(np.max(self.p[lo:lo + self.bs]))
+                top = float(np.max(self.p[lo : lo + self.bs]))
                 return 3.0 * top >= 2.0 * total
         return False
 
@@ -140,8 +140,9 @@ def prepare(probs: np.ndarray, keep: np.ndarray | None, block_size: int) -> np.n
     if block_size % 8 == 0:
         lanes = probs.reshape(b, nb, block_size // 8, 8).astype(np.float64)
         acc = np.cumsum(lanes, axis=2)[:, :, -1, :]
-        return (((acc[..., 0] + acc[..., 1]) + (acc[..., 2] + acc[..., 3]))
-                + ((acc[..., 4] + acc[..., 5]) + (acc[..., 6] + acc[..., 7])))
+        return ((acc[..., 0] + acc[..., 1]) + (acc[..., 2] + acc[..., 3])) + (
+            (acc[..., 4] + acc[..., 5]) + (acc[..., 6] + acc[..., 7])
+        )
     return np.cumsum(probs.reshape(b, nb, block_size).astype(np.float64), axis=2)[:, :, -1]
 
 
@@ -159,9 +160,17 @@ def sample_token(probs: np.ndarray, blocks: np.ndarray, block_size: int, rng: Sp
     return _Urn(probs, blocks, block_size).draw(rng.random())
 
 
-def awrs_step(probs: np.ndarray, blocks: np.ndarray, block_size: int, rng: SplitMix64,
-              check, estimator: int, max_rejects: int, fallback_after: int = -1,
-              get_mask: Callable[[], np.ndarray] | None = None) -> tuple[int, float, int]:
+def awrs_step(
+    probs: np.ndarray,
+    blocks: np.ndarray,
+    block_size: int,
+    rng: SplitMix64,
+    check,
+    estimator: int,
+    max_rejects: int,
+    fallback_after: int = -1,
+    get_mask: Callable[[], np.ndarray] | None = None,
+) -> tuple[int, float, int]:
     """One adaptive weighted rejection sampling step.
 
     Candidates are drawn without replacement from ``probs`` and passed to ``check`` until one
@@ -315,7 +324,7 @@ def _masked_urn(urn: _Urn, mask: np.ndarray) -> tuple[_Urn, float]:
     keep[:n] = mask[:n]
     p = np.where(keep, urn.p, np.float32(0.0)).astype(np.float32)
     nb = len(urn.bm)
-    bm = np.cumsum(p[:nb * urn.bs].reshape(nb, urn.bs).astype(np.float64), axis=1)[:, -1]
+    bm = np.cumsum(p[: nb * urn.bs].reshape(nb, urn.bs).astype(np.float64), axis=1)[:, -1]
     m = _Urn(p, bm, urn.bs)
     return m, m.total()
 
@@ -437,17 +446,29 @@ class DfaCheck:
         evaluations: tokens this object evaluated (memo misses), :meth:`mask` included.
     """
 
-    __slots__ = ("table", "accept", "state", "data", "offsets", "is_eos", "memo",
-                 "min_tokens", "remaining", "evaluations")
+    __slots__ = (
+        "table",
+        "accept",
+        "state",
+        "data",
+        "offsets",
+        "is_eos",
+        "memo",
+        "min_tokens",
+        "remaining",
+        "evaluations",
+    )
 
-    def __init__(self, table, accept, state, data, offsets, is_eos, memo, min_tokens=None,
-                 remaining=0):
+    def __init__(
+        self, table, accept, state, data, offsets, is_eos, memo, min_tokens=None, remaining=0
+    ):
         if not 0 < int(state) < table.shape[0]:
-            raise ValueError(f"expected a live DFA state in [1, {table.shape[0]}), "
-                             f"but got {state}")
+            raise ValueError(f"expected a live DFA state in [1, {table.shape[0]}), but got {state}")
         if len(memo) != len(offsets) - 1 or len(is_eos) != len(memo):
-            raise ValueError(f"expected memo and is_eos of {len(offsets) - 1} entries, "
-                             f"got {len(memo)} and {len(is_eos)}")
+            raise ValueError(
+                f"expected memo and is_eos of {len(offsets) - 1} entries, "
+                f"got {len(memo)} and {len(is_eos)}"
+            )
         self.table, self.accept, self.state = table, accept, int(state)
         self.data, self.offsets, self.is_eos, self.memo = data, offsets, is_eos, memo
         self.min_tokens, self.remaining = min_tokens, int(remaining)
@@ -458,7 +479,7 @@ class DfaCheck:
             return 1 if self.accept[self.state] else 0
         s = self.state
         table = self.table
-        for b in self.data[self.offsets[tok]:self.offsets[tok + 1]]:
+        for b in self.data[self.offsets[tok] : self.offsets[tok + 1]]:
             s = int(table[s, b])
             if s == 0:
                 break
@@ -478,5 +499,6 @@ class DfaCheck:
 
     def mask(self) -> np.ndarray:
         """(V,) uint8: 1 for every accepted token (fills the memo)."""
-        return np.fromiter((self(t) for t in range(len(self.memo))), dtype=np.uint8,
-                           count=len(self.memo))
+        return np.fromiter(
+            (self(t) for t in range(len(self.memo))), dtype=np.uint8, count=len(self.memo)
+        )

@@ -36,5 +36,7 @@ def sample_categorical(probs: np.ndarray, u: float) -> int:
 
 def sample_categorical_batch(probs: np.ndarray, us: np.ndarray) -> np.ndarray:
     """Row-wise :func:`sample_categorical` over a (B, V) float32 array and (B,) uniforms."""
-    return np.array([sample_categorical(row, float(u)) for row, u in zip(probs, us, strict=False)],
-                    dtype=np.int64)
+    return np.array(
+        [sample_categorical(row, float(u)) for row, u in zip(probs, us, strict=False)],
+        dtype=np.int64,
+    )

@@ -50,15 +50,25 @@ def dfa_run_batch(table: np.ndarray, states: np.ndarray, tokens: list) -> np.nda
         (B,) int32 states (0 where the token was rejected).
     """
     if len(states) != len(tokens):
-        raise ValueError(f"expected as many tokens as states, but got {len(tokens)} tokens "
-                         f"for {len(states)} states")
-    return np.array([dfa_run(table, int(s), t) for s, t in zip(states, tokens, strict=True)],
-                    dtype=np.int32)
+        raise ValueError(
+            f"expected as many tokens as states, but got {len(tokens)} tokens "
+            f"for {len(states)} states"
+        )
+    return np.array(
+        [dfa_run(table, int(s), t) for s, t in zip(states, tokens, strict=True)], dtype=np.int32
+    )
 
 
-def dfa_token_mask(table: np.ndarray, state: int, byte: np.ndarray, depth: np.ndarray,
-                   skip: np.ndarray, tok_ptr: np.ndarray, tok_ids: np.ndarray,
-                   vocab_size: int) -> np.ndarray:
+def dfa_token_mask(
+    table: np.ndarray,
+    state: int,
+    byte: np.ndarray,
+    depth: np.ndarray,
+    skip: np.ndarray,
+    tok_ptr: np.ndarray,
+    tok_ids: np.ndarray,
+    vocab_size: int,
+) -> np.ndarray:
     """Boolean (vocab_size,) mask of the tokens whose bytes the DFA reads from ``state``
     without dying, by one pre-order pass over a flattened vocabulary trie.
 
@@ -97,6 +107,6 @@ def dfa_token_mask(table: np.ndarray, state: int, byte: np.ndarray, depth: np.nd
         del stack[d:]
         stack.append(s)
         if ptr_l[i + 1] > ptr_l[i]:
-            mask[tok_ids[ptr_l[i]:ptr_l[i + 1]]] = True
+            mask[tok_ids[ptr_l[i] : ptr_l[i + 1]]] = True
         i += 1
     return mask

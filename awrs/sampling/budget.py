@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -92,8 +93,9 @@ class BudgetPolicy:
     mode = "off"
     twist = False
 
-    def bind_step(self, checker: Checker, state, ids: Sequence[int], remaining: int,
-                  max_rejects: int):
+    def bind_step(
+        self, checker: Checker, state, ids: Sequence[int], remaining: int, max_rejects: int
+    ):
         """The kernel's check for a particle at ``state`` (prefix ``ids``) with ``remaining``
         tokens left (this one included), restricted to the tokens the budget allows.
 
@@ -150,12 +152,36 @@ class Budget(BudgetPolicy):
             exact).
     """
 
-    __slots__ = ("constraint", "lm", "stats", "mode", "twist", "tables", "bound", "search",
-                 "closing", "eos", "_completion", "_cache", "_cache_key", "_search_left",
-                 "_dfa_seen", "_close_until")
+    __slots__ = (
+        "constraint",
+        "lm",
+        "stats",
+        "mode",
+        "twist",
+        "tables",
+        "bound",
+        "search",
+        "closing",
+        "eos",
+        "_completion",
+        "_cache",
+        "_cache_key",
+        "_search_left",
+        "_dfa_seen",
+        "_close_until",
+    )
 
-    def __init__(self, constraint, lm, stats, *, twist: bool = False, search: bool = True,
-                 close: bool = True, tables: ModelTables | None = None):
+    def __init__(
+        self,
+        constraint,
+        lm,
+        stats,
+        *,
+        twist: bool = False,
+        search: bool = True,
+        close: bool = True,
+        tables: ModelTables | None = None,
+    ):
         self.constraint = constraint
         self.lm = lm
         self.stats = stats
@@ -166,11 +192,12 @@ class Budget(BudgetPolicy):
         self.bound = self.tables.completion_bound(constraint)
         self.search = search and not self.bound.exact
         # a fresh one per run: what a run computes does not depend on earlier runs
-        self.closing = Closing(constraint, self.tables.tokens) \
-            if close and not self.bound.exact else None
+        self.closing = (
+            Closing(constraint, self.tables.tokens) if close and not self.bound.exact else None
+        )
         self.eos = frozenset(lm.eos_token_ids)
         self._cache: dict[tuple[int, int], bool] = {}
-        self._cache_key = None
+        self._cache_key: int | None = None
         self._search_left = STEP_SEARCH_LIMIT
         self._dfa_seen: dict[int, _DfaPruned] = {}
         self._close_until = STEP_CLOSE_ADVANCES
@@ -214,18 +241,17 @@ class Budget(BudgetPolicy):
         """Tokens of a known completion of ``state``: searched while the step's node budget
         lasts; past it, estimated from the parent's: the rest of its completion when
         ``token`` begins it, else as many tokens as the parent's."""
-        cl = self.closing
+        cl = cast(Closing, self.closing)  # called with closing on
         if parent is not None and self.descend(parent, state):
             return None
         up = cl.cached(parent) if parent is not None else None
         hit = self._lookup(state)
         if hit is not None and hit[0] is not None:
             return hit[0]
-        if parent is not None:
-            if up is not None and up[1] is not None:
-                if up[1].startswith(token):  # the rest of the parent's completion: known
-                    return cl.learn(state, up[1][len(token):])[0]
-                return up[0]  # any other token: taken not to shorten the parent's completion
+        if parent is not None and up is not None and up[1] is not None:
+            if up[1].startswith(token):  # the rest of the parent's completion: known
+                return cl.learn(state, up[1][len(token) :])[0]
+            return up[0]  # any other token: taken not to shorten the parent's completion
         return None
 
     def descend(self, parent, child) -> bool:
@@ -244,14 +270,13 @@ class Budget(BudgetPolicy):
     def _lookup(self, state):
         """The state's cached ``(tokens, completion)``, else searched while the step's node
         budget lasts (``None``: past it)."""
-        cl = self.closing
+        cl = cast(Closing, self.closing)  # called with closing on
         left = self._close_until - cl.advances
         if left <= 0:
             return cl.cached(state)
         searched = cl.searches
         hit = cl.entry(state, left)
-        if cl.searches > searched and cl.searches >= CLOSE_PROBE and \
-                2 * cl.failures > cl.searches:
+        if cl.searches > searched and cl.searches >= CLOSE_PROBE and 2 * cl.failures > cl.searches:
             self.closing = None  # mostly unknown: closing is off for the rest of the run
         return hit
 
@@ -263,8 +288,9 @@ class Budget(BudgetPolicy):
             return max_rejects
         return min(max_rejects, MAX_REJECTS) if max_rejects else MAX_REJECTS
 
-    def bind(self, checker: Checker, state, ids: Sequence[int],
-             remaining: int) -> tuple[Callable[[int], bool], dict, list[int] | None]:
+    def bind(
+        self, checker: Checker, state, ids: Sequence[int], remaining: int
+    ) -> tuple[Callable[[int], bool], dict, list[int] | _DfaPruned | None]:
         """:meth:`Checker.bind` with infeasible tokens rejected too.
 
         Returns:
@@ -288,15 +314,14 @@ class Budget(BudgetPolicy):
             # tokens may come before the end of sequence
             checker.min_tokens = table
             check, memo = checker.bind(state, ids, remaining=remaining - 2)
-            pruned = _DfaPruned(memo, table, remaining - 2, checker.eos_mask())
-            self._dfa_seen[state] = pruned
-            return check, memo, pruned
+            dfa_pruned = _DfaPruned(memo, table, remaining - 2, checker.eos_mask())
+            self._dfa_seen[state] = dfa_pruned
+            return check, memo, dfa_pruned
         binding, memo = checker.bind(state, ids)
         check = getattr(binding, "fn", binding)
         known = self._entry(checker, state, ids)
         if known is not None and known[0] > remaining - 2:  # no token to spare
-            return self._bind_follow(checker, check, memo, self._follow(known, remaining),
-                                     binding)
+            return self._bind_follow(checker, check, memo, self._follow(known, remaining), binding)
         if known is None and not self.provable(remaining):
             # no completion to close along and nothing provable: no pruning, no extra work
             return binding, memo, None
@@ -322,8 +347,9 @@ class Budget(BudgetPolicy):
             return feasible_check, memo, pruned
 
         def get_mask() -> np.ndarray:
-            return self._feasible_mask(checker, state, ids, binding.get_mask(), remaining,
-                                       feasible_check, pruned)
+            return self._feasible_mask(
+                checker, state, ids, binding.get_mask(), remaining, feasible_check, pruned
+            )
 
         return Binding(feasible_check, binding.after, get_mask, checker), memo, pruned
 
@@ -346,7 +372,8 @@ class Budget(BudgetPolicy):
     def _follow(self, known, remaining: int) -> set[int]:
         """Without slack (the known completion needs every token left): the tokens that follow
         that completion and leave the rest of it fitting."""
-        k, tail, ids_of, spell = remaining - 2, known[1], self.tables.token_ids, self.closing.spell
+        spell = cast(Closing, self.closing).spell  # known: closing is on
+        k, tail, ids_of = remaining - 2, known[1], self.tables.token_ids
         out = set()
         for j in range(1, len(tail) + 1):
             if tail[:j] in ids_of:
@@ -386,8 +413,16 @@ class Budget(BudgetPolicy):
         mask[[t for t in eos if check(t)]] = True
         return Binding(final_check, 0, lambda: mask, checker), memo, [1]
 
-    def _feasible_mask(self, checker: Checker, state, ids, accepted: np.ndarray,
-                       remaining: int, feasible_check, pruned: list[int]) -> np.ndarray:
+    def _feasible_mask(
+        self,
+        checker: Checker,
+        state,
+        ids,
+        accepted: np.ndarray,
+        remaining: int,
+        feasible_check,
+        pruned: list[int],
+    ) -> np.ndarray:
         """The exact mask of the accepted tokens that are feasible: tokens that leave the
         state's key unchanged share one verdict, the others are checked one by one."""
         out = accepted.copy()
@@ -411,8 +446,9 @@ class Budget(BudgetPolicy):
             self.stats.budget_pruned += n
             self.stats.budget_forced += n if verdict == CLOSING else 0
 
-    def bind_step(self, checker: Checker, state, ids: Sequence[int], remaining: int,
-                  max_rejects: int):
+    def bind_step(
+        self, checker: Checker, state, ids: Sequence[int], remaining: int, max_rejects: int
+    ):
         """:meth:`bind` and this step's rejection bound (:meth:`max_rejects`).
 
         Returns:
@@ -459,8 +495,9 @@ class Budget(BudgetPolicy):
             self.stats.budget_pruned += pruned[0]
         self._dfa_seen = {}
 
-    def _timed(self, checker: Checker, state, ids, tok: int | None, remaining: int,
-               parent=None) -> int:
+    def _timed(
+        self, checker: Checker, state, ids, tok: int | None, remaining: int, parent=None
+    ) -> int:
         t0 = time.perf_counter()
         try:
             token = checker.vocab[tok] if tok is not None else b""

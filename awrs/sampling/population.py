@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,9 +39,10 @@ class Particle:
         """Still extending: not finished and not dead (weight 0)."""
         return not self.finished and self.log_w > -math.inf
 
-    def copy(self) -> "Particle":
-        return Particle(list(self.ids), self.state, self.log_w, self.twist, self.finished,
-                        self.budget_twist)
+    def copy(self) -> Particle:
+        return Particle(
+            list(self.ids), self.state, self.log_w, self.twist, self.finished, self.budget_twist
+        )
 
 
 @dataclass(slots=True)
@@ -118,9 +120,19 @@ class Stats:
 class Run:
     """The context of one call to :func:`awrs.generate`: model, prompt, RNG, checks, statistics."""
 
-    def __init__(self, lm, prompt_ids: list[int], constraint, *, temperature: float,
-                 max_tokens: int, rng, stats: Stats, progress: bool = False,
-                 prune: bool = True):
+    def __init__(
+        self,
+        lm,
+        prompt_ids: list[int],
+        constraint,
+        *,
+        temperature: float,
+        max_tokens: int,
+        rng,
+        stats: Stats,
+        progress: bool = False,
+        prune: bool = True,
+    ):
         self.lm = lm
         self.prompt = list(prompt_ids)
         self.constraint = constraint
@@ -132,8 +144,11 @@ class Run:
         self.eos_set = frozenset(self.eos)
         self.tables = ModelTables.of(lm)
         self.checker = Checker(constraint, lm, self.tables) if constraint is not None else None
-        self.keep = padded(self.tables.pruning_mask(constraint)) \
-            if (constraint is not None and prune) else None
+        self.keep = (
+            padded(self.tables.pruning_mask(constraint))
+            if (constraint is not None and prune)
+            else None
+        )
         #: the budget policy (:class:`~awrs.sampling.budget.Budget` when budget feasibility
         #: is on; the base class, which changes nothing, by default)
         self.budget: BudgetPolicy = BudgetPolicy()
@@ -203,7 +218,10 @@ class Run:
             self.stats.constraint_time = self.checker.seconds
             c = self.checker
             self.stats.candidates, self.stats.fallbacks, self.stats.masks = (
-                c.candidates, c.fallbacks, c.masks)
+                c.candidates,
+                c.fallbacks,
+                c.masks,
+            )
         if self._bar is not None:
             self._bar.close()
 
@@ -230,14 +248,15 @@ def _takes_temperature(cls) -> bool:
     hit = _TAKES_T.get(cls)
     if hit is None:
         try:
-            params = inspect.signature(cls.next_token_logprobs).parameters.values()
+            params = list(inspect.signature(cls.next_token_logprobs).parameters.values())
         except (TypeError, ValueError):
             hit = True
         else:
-            params = list(params)
-            hit = (any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
-                   or any(p.name == "temperature" for p in params)
-                   or len(params) > 2)
+            hit = (
+                any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+                or any(p.name == "temperature" for p in params)
+                or len(params) > 2
+            )
         _TAKES_T[cls] = hit
     return hit
 

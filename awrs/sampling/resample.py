@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from ..kernels import resample as _resample
 from ..errors import ConfigurationError
+from ..kernels import resample as _resample
 
 SCHEMES = ("stratified", "systematic", "multinomial")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -111,8 +112,11 @@ class Sampler(ABC):
     @property
     def finished(self) -> bool:
         """No further step: the budget is spent or no particle is still extending."""
-        return (self._closed or self.step_index >= self.run.max_tokens
-                or not any(p.alive for p in self.particles))
+        return (
+            self._closed
+            or self.step_index >= self.run.max_tokens
+            or not any(p.alive for p in self.particles)
+        )
 
     def contexts(self) -> list[list[int]]:
         """The token contexts (prompt + generated ids) whose next-token log-probabilities the
@@ -136,15 +140,18 @@ class Sampler(ABC):
         """
         if self.finished:
             raise ConfigurationError("step() on a finished sampler: expected finished == False")
-        self.contexts()
-        live, contexts, index = self._pending
+        self.contexts()  # sets _pending (not finished)
+        live, contexts, index = cast(
+            "tuple[list[Particle], list[list[int]], list[int]]", self._pending
+        )
         self._pending = None
         if logp is None:
             logp = self.run.logprobs(contexts)
         elif len(logp) != len(contexts):
             raise ConfigurationError(
                 f"step() got log-probabilities for {len(logp)} contexts, expected "
-                f"{len(contexts)} (one per entry of contexts())")
+                f"{len(contexts)} (one per entry of contexts())"
+            )
         probs = self.run.probs(logp, index)
         last = self.step_index == self.run.max_tokens - 1
         self._advance(probs, live, last)
@@ -177,8 +184,9 @@ class Sampler(ABC):
 
 def build_result(run: Run, particles: list[Particle], method: str) -> Result:
     """The :class:`Result` of a population: posterior over complete texts, log_ml, samples."""
-    samples = [Sample(run.text(p.ids), tuple(p.ids), float(p.log_w), bool(p.finished))
-               for p in particles]
+    samples = [
+        Sample(run.text(p.ids), tuple(p.ids), float(p.log_w), bool(p.finished)) for p in particles
+    ]
     lw = log_weights(particles)
     ok = np.array([s.finished and s.log_weight > -math.inf for s in samples], dtype=bool)
     posterior: dict[str, float] = {}
@@ -186,7 +194,7 @@ def build_result(run: Run, particles: list[Particle], method: str) -> Result:
         good = lw[ok] if method == "smc" else np.zeros(int(ok.sum()))
         w = np.exp(good - good.max())
         w /= w.sum()
-        for s, wi in zip((s for s, k in zip(samples, ok) if k), w):
+        for s, wi in zip((s for s, k in zip(samples, ok, strict=True) if k), w, strict=True):
             posterior[s.text] = posterior.get(s.text, 0.0) + float(wi)
         posterior = dict(sorted(posterior.items(), key=lambda kv: -kv[1]))
     if method == "smc":

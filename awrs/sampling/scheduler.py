@@ -46,10 +46,19 @@ class Scheduler:
             ``lm.kv_bytes_per_token()`` (a sampler alone always runs; ``None``: no bound).
     """
 
-    def __init__(self, lm, max_rows: int = 64, *, prefill_chunk: int | None = DEFAULT_PREFILL_CHUNK,
-                 max_cache_bytes: int | None = DEFAULT_CACHE_BYTES):
-        for name, value in (("max_rows", max_rows), ("prefill_chunk", prefill_chunk),
-                            ("max_cache_bytes", max_cache_bytes)):
+    def __init__(
+        self,
+        lm,
+        max_rows: int = 64,
+        *,
+        prefill_chunk: int | None = DEFAULT_PREFILL_CHUNK,
+        max_cache_bytes: int | None = DEFAULT_CACHE_BYTES,
+    ):
+        for name, value in (
+            ("max_rows", max_rows),
+            ("prefill_chunk", prefill_chunk),
+            ("max_cache_bytes", max_cache_bytes),
+        ):
             if value is None and name != "max_rows":
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -135,12 +144,17 @@ class Scheduler:
             rows, width = r, w
 
     def _over_bytes(self, rows: int, width: int) -> bool:
-        return (self.max_cache_bytes is not None
-                and rows * width * self._per_token > self.max_cache_bytes)
+        return (
+            self.max_cache_bytes is not None
+            and rows * width * self._per_token > self.max_cache_bytes
+        )
 
     def _needs_prefill(self, s: Sampler) -> bool:
-        return (self.prefill_chunk is not None and id(s) not in self._ready
-                and len(s.prompt_ids) > self.prefill_chunk)
+        return (
+            self.prefill_chunk is not None
+            and id(s) not in self._ready
+            and len(s.prompt_ids) > self.prefill_chunk
+        )
 
     def _prefill(self) -> None:
         """One chunk of the oldest prefilling prompt; a prompt done goes back to the head of
@@ -181,11 +195,12 @@ class Scheduler:
         self.rows_forwarded += len(contexts)
         at = 0
         for s, cs in work:
-            part = logp[at:at + len(cs)]
+            part = logp[at : at + len(cs)]
             at += len(cs)
             if s.temperature != shared:
-                part = torch.log_softmax(torch.as_tensor(part, dtype=torch.float32)
-                                         / s.temperature, dim=-1)
+                part = torch.log_softmax(
+                    torch.as_tensor(part, dtype=torch.float32) / s.temperature, dim=-1
+                )
             stats = s.run.stats
             stats.lm_calls += 1
             stats.lm_time += seconds * len(cs) / len(contexts)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
+from typing import cast
 
 from ..errors import RewardError
 from .population import Particle, Run, log_weights
-from .sampler import Sampler
 from .resample import ess, log_mean_exp, resample
+from .sampler import Sampler
 from .token import Checker, awrs_token, eos_log_weight
 
 
@@ -18,8 +19,9 @@ def _critic_value(critic: Callable[[str], float], text: str) -> float:
     except Exception as exc:
         raise RewardError(f"critic raised {type(exc).__name__}: {exc} on prefix {text!r}") from exc
     if math.isnan(value) or value == math.inf:
-        raise RewardError(f"critic returned {value} on prefix {text!r}: expected a finite "
-                          "log-weight or -inf")
+        raise RewardError(
+            f"critic returned {value} on prefix {text!r}: expected a finite log-weight or -inf"
+        )
     return value
 
 
@@ -36,14 +38,22 @@ def _retwist(run: Run, p: Particle, critic, guide=None) -> None:
     p.twist = value
 
 
-def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects: int,
-            last: bool, remaining: int) -> None:
+def _extend(
+    run: Run,
+    probs,
+    row: int,
+    p: Particle,
+    estimator: int,
+    max_rejects: int,
+    last: bool,
+    remaining: int,
+) -> None:
     """Advance one live particle by one token and add its incremental log weight.
 
     ``remaining``: tokens left in the budget, this one included (for the run's budget policy,
     which restricts the proposal and keeps the particle's budget twist).
     """
-    checker: Checker = run.checker
+    checker = cast(Checker, run.checker)  # SMC is constrained: set
     budget = run.budget
     if last:  # the budget is spent: end of sequence, weighted by its probability
         inc = eos_log_weight(probs, row, run.eos)
@@ -54,8 +64,9 @@ def _extend(run: Run, probs, row: int, p: Particle, estimator: int, max_rejects:
         if inc == -math.inf:
             run.stats.out_of_budget += 1
         return
-    check, memo, max_rejects, gave_up = budget.bind_step(checker, p.state, p.ids, remaining,
-                                                         max_rejects)
+    check, memo, max_rejects, gave_up = budget.bind_step(
+        checker, p.state, p.ids, remaining, max_rejects
+    )
     tok, log_w, n_checks = awrs_token(probs, row, run.rng, check, estimator, max_rejects)
     p.log_w += log_w
     if tok < 0:
@@ -90,9 +101,18 @@ class SMCSampler(Sampler):
 
     method = "smc"
 
-    def __init__(self, run: Run, n: int, *, ess_threshold: float, estimator: int,
-                 max_rejects: int, resampling: str, critic: Callable[[str], float] | None,
-                 guide: Callable[[str], float] | None = None):
+    def __init__(
+        self,
+        run: Run,
+        n: int,
+        *,
+        ess_threshold: float,
+        estimator: int,
+        max_rejects: int,
+        resampling: str,
+        critic: Callable[[str], float] | None,
+        guide: Callable[[str], float] | None = None,
+    ):
         start = run.start_state()
         super().__init__(run, [Particle([], start) for _ in range(n)])
         self.n = n
@@ -106,8 +126,16 @@ class SMCSampler(Sampler):
     def _advance(self, probs, live, last) -> None:
         run = self.run
         for row, p in enumerate(live):
-            _extend(run, probs, row, p, self.estimator, self.max_rejects, last,
-                    run.max_tokens - self.step_index)
+            _extend(
+                run,
+                probs,
+                row,
+                p,
+                self.estimator,
+                self.max_rejects,
+                last,
+                run.max_tokens - self.step_index,
+            )
             _retwist(run, p, self.critic, self.guide)
         e = ess(log_weights(self.particles))
         run.stats.ess.append(e)

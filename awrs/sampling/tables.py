@@ -95,6 +95,7 @@ class ModelTables:
     def pruning_mask(self, constraint) -> np.ndarray | None:
         """(V,) float32 0/1 mask of the tokens whose bytes all lie in ``constraint.alphabet()``
         (EOS always kept); ``None`` when the constraint declares no alphabet."""
+
         def make():
             alphabet = constraint.alphabet()
             if alphabet is None:
@@ -103,7 +104,9 @@ class ModelTables:
             vocab, eos = self.lm.vocab, self.lm.eos_token_ids
             keep = np.fromiter(
                 (i in eos or not tok.translate(None, allowed) for i, tok in enumerate(vocab)),
-                dtype=bool, count=len(vocab))
+                dtype=bool,
+                count=len(vocab),
+            )
             return keep.astype(np.float32)
 
         return self._for(constraint, "pruning_mask", make)
@@ -111,6 +114,7 @@ class ModelTables:
     def completion_bound(self, constraint) -> CompletionBound:
         """The constraint's :meth:`~awrs.constraints.base.Completion.completion_bound` over the
         model's tokens (EOS excluded)."""
+
         def make():
             eos = self.lm.eos_token_ids
             tokens = [t for i, t in enumerate(self.lm.vocab) if i not in eos]

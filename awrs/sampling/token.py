@@ -1,17 +1,19 @@
-"""The token step: next-token probabilities in kernel layout, pruning, and cached constraint checks."""
+"""The token step: next-token probabilities in kernel layout, pruning, and cached constraint
+checks."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import cast
 
 import numpy as np
 import torch
 
-from ..kernels import awrs as _awrs
 from ..errors import ConfigurationError, ConstraintEvaluationError
+from ..kernels import awrs as _awrs
 from .tables import ModelTables
 
 #: vocabulary entries per block of the two-level inverse-CDF draw (see ``awrs/_awrs_py.py``)
@@ -63,8 +65,9 @@ class TokenProbs:
         return float(sum(float(row[t]) for t in ids))
 
 
-def token_probs(logp: torch.Tensor, keep: np.ndarray | None = None,
-                block_size: int = BLOCK_SIZE) -> TokenProbs:
+def token_probs(
+    logp: torch.Tensor, keep: np.ndarray | None = None, block_size: int = BLOCK_SIZE
+) -> TokenProbs:
     """Exponentiate a (B, V) log-probability tensor once, prune, and sum blocks.
 
     Args:
@@ -76,15 +79,16 @@ def token_probs(logp: torch.Tensor, keep: np.ndarray | None = None,
     lp = logp.detach()
     if lp.device.type != "cpu" or lp.dtype != torch.float32:
         lp = lp.to("cpu", torch.float32)
-    lp = lp.numpy()  # (B, V)
-    b, v = lp.shape
+    arr = lp.numpy()  # (B, V)
+    b, v = arr.shape
     nb = -(-v // block_size)
     probs = np.empty((b, nb * block_size), dtype=np.float32)
-    np.exp(lp, out=probs[:, :v])  # numpy: vectorised, single-threaded
+    np.exp(arr, out=probs[:, :v])  # numpy: vectorised, single-threaded
     probs[:, v:] = 0.0
     if keep is not None and len(keep) != nb * block_size:
-        raise ValueError(f"expected a pruning mask of {nb * block_size} entries (see padded), "
-                         f"got {len(keep)}")
+        raise ValueError(
+            f"expected a pruning mask of {nb * block_size} entries (see padded), got {len(keep)}"
+        )
     blocks = _awrs.prepare(probs, keep, block_size)
     return TokenProbs(probs, blocks, block_size, v)
 
@@ -95,7 +99,7 @@ def padded(keep: np.ndarray | None, block_size: int = BLOCK_SIZE) -> np.ndarray 
         return None
     width = -(-len(keep) // block_size) * block_size
     out = np.zeros(width, dtype=np.float32)
-    out[:len(keep)] = keep
+    out[: len(keep)] = keep
     return out
 
 
@@ -137,7 +141,7 @@ FALLBACK_AFTER_KNOWN = 32
 DFA_MEMO_BYTES = 64 << 20
 
 
-def _dfa_of(constraint):
+def _dfa_of(constraint) -> tuple[np.ndarray, np.ndarray] | None:
     """``(table, accept as uint8)`` of a :class:`~awrs.constraints.regex.Regex` or of a
     regular :class:`~awrs.constraints.regex.Pattern` (same int DFA states), else None."""
     from ..constraints.regex import Pattern, Regex
@@ -155,6 +159,7 @@ class _Memo(dict):
     first access."""
 
     __slots__ = ("check",)
+    check: Callable[[int], object]
 
     def __missing__(self, tok: int):
         self.check(tok)
@@ -167,7 +172,7 @@ class Binding:
 
     __slots__ = ("fn", "after", "get_mask", "checker")
 
-    def __init__(self, fn, after: int, get_mask, checker: "Checker"):
+    def __init__(self, fn, after: int, get_mask, checker: Checker):
         self.fn, self.after, self.get_mask, self.checker = fn, after, get_mask, checker
 
     def __call__(self, tok: int) -> bool:
@@ -201,9 +206,26 @@ class Checker:
         masks: exact masks computed.
     """
 
-    __slots__ = ("constraint", "lm", "tables", "vocab", "eos", "evaluations", "seconds",
-                 "_memos", "candidates", "fallbacks", "masks", "fallback", "min_tokens", "_dfa",
-                 "_dfa_memos", "_dfa_full", "_bytes", "_eos_mask")
+    __slots__ = (
+        "constraint",
+        "lm",
+        "tables",
+        "vocab",
+        "eos",
+        "evaluations",
+        "seconds",
+        "_memos",
+        "candidates",
+        "fallbacks",
+        "masks",
+        "fallback",
+        "min_tokens",
+        "_dfa",
+        "_dfa_memos",
+        "_dfa_full",
+        "_bytes",
+        "_eos_mask",
+    )
 
     def __init__(self, constraint, lm, tables: ModelTables | None = None):
         self.constraint = constraint
@@ -220,22 +242,27 @@ class Checker:
         self._dfa = _dfa_of(constraint)
         self._dfa_memos: dict[int, np.ndarray] = {}
         self._dfa_full: set[int] = set()
-        self._bytes = self.tables.vocab_bytes if self._dfa is not None else None
+        self._bytes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = (
+            self.tables.vocab_bytes if self._dfa is not None else None
+        )
         self._eos_mask: np.ndarray | None = None
 
     def new_step(self) -> None:
         """Forget the previous step's cached results (a DFA's memos persist)."""
         self._memos = {}
 
-    def fail(self, exc: Exception, ids: Sequence[int], tok: int | None,
-             what: str | None = None) -> ConstraintEvaluationError:
+    def fail(
+        self, exc: Exception, ids: Sequence[int], tok: int | None, what: str | None = None
+    ) -> ConstraintEvaluationError:
         """The error reporting that the constraint raised ``exc`` on ``ids`` (+ ``tok``)."""
         prefix = self.lm.decode_bytes(list(ids)) + (self.vocab[tok] if tok is not None else b"")
         if what is None:
             what = "as a complete string" if tok is None else "as a prefix"
         err = ConstraintEvaluationError(
             f"constraint {type(self.constraint).__name__} raised {type(exc).__name__}: {exc} "
-            f"while checking {prefix!r} {what}", prefix)
+            f"while checking {prefix!r} {what}",
+            prefix,
+        )
         err.__cause__ = exc
         return err
 
@@ -273,8 +300,9 @@ class Checker:
         finally:
             self.seconds += time.perf_counter() - t0
         if new is None:
-            raise self.fail(RuntimeError("token_mask accepted a token that advance rejects"),
-                             ids, tok)
+            raise self.fail(
+                RuntimeError("token_mask accepted a token that advance rejects"), ids, tok
+            )
         return new
 
     def bind(self, state, ids: Sequence[int], remaining: int | None = None):
@@ -341,11 +369,11 @@ class Checker:
                 self._dfa_memos.clear()
                 self._dfa_full.clear()
             memo = self._dfa_memos[state] = np.full(len(self.vocab), -1, dtype=np.int32)
-        table, accept = self._dfa
-        data, offsets, is_eos = self._bytes
+        # bound only for a DFA state, so the DFA and the vocabulary bytes are set
+        table, accept = cast("tuple[np.ndarray, np.ndarray]", self._dfa)
+        data, offsets, is_eos = cast("tuple[np.ndarray, np.ndarray, np.ndarray]", self._bytes)
         mt = self.min_tokens if remaining is not None else None
-        chk = _awrs.DfaCheck(table, accept, state, data, offsets, is_eos, memo, mt,
-                             remaining or 0)
+        chk = _awrs.DfaCheck(table, accept, state, data, offsets, is_eos, memo, mt, remaining or 0)
         if not self.fallback:
             return Binding(chk, -1, None, self), memo
 
@@ -373,9 +401,12 @@ class Checker:
         finally:
             self.seconds += time.perf_counter() - t0
         if mask.shape != (v,):
-            raise self.fail(ValueError(f"token_mask returned shape {mask.shape}, "
-                                       f"expected ({v},)"), ids, None,
-                            "(computing the token mask after it)")
+            raise self.fail(
+                ValueError(f"token_mask returned shape {mask.shape}, expected ({v},)"),
+                ids,
+                None,
+                "(computing the token mask after it)",
+            )
         mask[sorted(self.eos)] = self.complete(state, ids, count=False)
         self.masks += 1
         return mask
@@ -389,12 +420,14 @@ class Checker:
         if r is None:  # drawn from an exact mask that its advance contradicts
             raise ConstraintEvaluationError(
                 f"the constraint's token_mask accepted token {tok} but its advance rejects "
-                "it: token_mask must accept exactly the tokens advance accepts")
+                "it: token_mask must accept exactly the tokens advance accepts"
+            )
         return None if r is _EOS_OK else r
 
 
-def awrs_token(probs: TokenProbs, row: int, rng, check, estimator: int,
-               max_rejects: int) -> tuple[int, float, int]:
+def awrs_token(
+    probs: TokenProbs, row: int, rng, check, estimator: int, max_rejects: int
+) -> tuple[int, float, int]:
     """One AWRS step on row ``row``: ``(token, log_w, n_checks)``; token -1 when none accepted.
 
     ``check`` is a :class:`Binding` (its counters are updated) or a plain ``token -> bool``.
@@ -404,8 +437,9 @@ def awrs_token(probs: TokenProbs, row: int, rng, check, estimator: int,
         return _awrs.awrs_step(p, b, probs.block_size, rng, check, estimator, max_rejects)
     fn = check.fn
     ev0 = fn.evaluations if isinstance(fn, _awrs.DfaCheck) else 0
-    out = _awrs.awrs_step(p, b, probs.block_size, rng, fn, estimator, max_rejects,
-                          check.after, check.get_mask)
+    out = _awrs.awrs_step(
+        p, b, probs.block_size, rng, fn, estimator, max_rejects, check.after, check.get_mask
+    )
     c = check.checker
     c.candidates += out[2]
     if isinstance(fn, _awrs.DfaCheck):
@@ -425,4 +459,5 @@ def check_estimator(name: str) -> int:
         return ESTIMATORS[name]
     except (KeyError, TypeError):
         raise ConfigurationError(
-            f"unknown estimator {name!r}: expected one of {sorted(ESTIMATORS)}") from None
+            f"unknown estimator {name!r}: expected one of {sorted(ESTIMATORS)}"
+        ) from None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -97,6 +98,7 @@ class Selection:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
+
         def vote_dict(v: Vote | None):
             return None if v is None else {"answer": v.answer, "tally": [list(t) for t in v.tally]}
 
@@ -107,8 +109,14 @@ class Selection:
             "temperature": self.temperature,
             "expected_reward": self.expected_reward,
             "candidates": [
-                {"text": c.text, "reward": c.reward, "probability": c.probability,
-                 "log_weight": c.log_weight, "finished": c.finished, "answer": c.answer}
+                {
+                    "text": c.text,
+                    "reward": c.reward,
+                    "probability": c.probability,
+                    "log_weight": c.log_weight,
+                    "finished": c.finished,
+                    "answer": c.answer,
+                }
                 for c in self.candidates
             ],
             "majority_vote": vote_dict(self.majority_vote),
@@ -141,9 +149,7 @@ def score(
             f"reward {r!r} raised {type(exc).__name__}: {exc} while scoring {len(texts)} candidates"
         ) from exc
     if len(values) != len(texts):
-        raise RewardError(
-            f"reward {r!r} returned {len(values)} values for {len(texts)} candidates"
-        )
+        raise RewardError(f"reward {r!r} returned {len(values)} values for {len(texts)} candidates")
     return check_rewards(values, texts)
 
 
@@ -168,7 +174,7 @@ def rng_for(seed: int | None) -> np.random.Generator:
 
 def select_candidates(
     texts: Sequence[str],
-    rewards: Sequence[float],
+    rewards: Sequence[float] | np.ndarray,
     *,
     temperature: float = 0.0,
     seed: int | None = None,
@@ -195,8 +201,12 @@ def select_candidates(
     t = check_temperature(temperature)
     r = check_rewards(rewards, texts)
     n = len(texts)
-    for name, seq in (("log_weights", log_weights), ("answers", answers),
-                      ("finished", finished), ("token_ids", token_ids)):
+    for name, seq in (
+        ("log_weights", log_weights),
+        ("answers", answers),
+        ("finished", finished),
+        ("token_ids", token_ids),
+    ):
         if seq is not None and len(seq) != n:
             raise ConfigurationError(f"expected {n} {name}, one per candidate, got {len(seq)}")
     rng = rng if rng is not None else rng_for(seed)
@@ -288,9 +298,18 @@ def best_of_k(
     n = k if n_particles is None else check_k(n_particles)
     from ..sampling.api import generate
 
-    result = generate(lm, prompt, constraint, method=method, n_particles=n,
-                      max_tokens=max_tokens, temperature=sampling_temperature, seed=seed,
-                      critic=critic, raw=raw)
+    result = generate(
+        lm,
+        prompt,
+        constraint,
+        method=method,
+        n_particles=n,
+        max_tokens=max_tokens,
+        temperature=sampling_temperature,
+        seed=seed,
+        critic=critic,
+        raw=raw,
+    )
     samples = list(result.samples)
     texts = [s.text for s in samples]
     prompt_text = prompt if isinstance(prompt, str) else lm.decode(list(prompt))
@@ -299,10 +318,15 @@ def best_of_k(
     if method != "smc":  # independent samples: weights only mark dead ones (-inf)
         log_weights = [0.0 if w > -math.inf else -math.inf for w in log_weights]
     if constraint is not None:  # a text cut off by max_tokens is not known to be valid
-        log_weights = [w if s.finished else -math.inf for w, s in zip(log_weights, samples)]
+        log_weights = [
+            w if s.finished else -math.inf for w, s in zip(log_weights, samples, strict=True)
+        ]
     stats_seed = getattr(getattr(result, "stats", None), "seed", None)
     selection = select_candidates(
-        texts, rewards, temperature=t, seed=seed if seed is not None else stats_seed,
+        texts,
+        rewards,
+        temperature=t,
+        seed=seed if seed is not None else stats_seed,
         log_weights=log_weights,
         answers=None if answer is None else extract_answers(answer, texts),
         finished=[bool(s.finished) for s in samples],

@@ -14,24 +14,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the best-of-k options to a (sub)parser and return it."""
     parser.add_argument("prompt", help="the prompt (chat template applied unless --raw)")
     parser.add_argument("--k", type=int, default=8, help="number of candidates (default 8)")
-    parser.add_argument("--temperature", type=float, default=0.0,
-                        help="selection temperature T: softmax(reward / T); 0 = argmax (default)")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.0,
+        help="selection temperature T: softmax(reward / T); 0 = argmax (default)",
+    )
     reward = parser.add_mutually_exclusive_group()
-    reward.add_argument("--judge", metavar="TEMPLATE", default=None,
-                        help="LLM-as-judge reward with this template, which must contain "
-                        "{prompt} and {response} (default reward: the judge with a built-in "
-                        "0-10 template)")
-    reward.add_argument("--logprob", action="store_true",
-                        help="reward = length-normalised log-likelihood under the model")
-    parser.add_argument("--judge-scale", type=int, nargs=2, metavar=("LO", "HI"),
-                        default=(0, 10), help="judge score range, inclusive (default 0 10)")
-    parser.add_argument("--judge-prefix", default="",
-                        help="text forced before the judge's score (e.g. 'Rating: ')")
-    parser.add_argument("--regex", metavar="PATTERN", default=None,
-                        help="constrain every candidate to match PATTERN")
-    parser.add_argument("--answer", metavar="REGEX", default=None,
-                        help="extract an answer with REGEX (first group, else the match) and "
-                        "report majority and reward-weighted votes")
+    reward.add_argument(
+        "--judge",
+        metavar="TEMPLATE",
+        default=None,
+        help="LLM-as-judge reward with this template, which must contain "
+        "{prompt} and {response} (default reward: the judge with a built-in "
+        "0-10 template)",
+    )
+    reward.add_argument(
+        "--logprob",
+        action="store_true",
+        help="reward = length-normalised log-likelihood under the model",
+    )
+    parser.add_argument(
+        "--judge-scale",
+        type=int,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=(0, 10),
+        help="judge score range, inclusive (default 0 10)",
+    )
+    parser.add_argument(
+        "--judge-prefix", default="", help="text forced before the judge's score (e.g. 'Rating: ')"
+    )
+    parser.add_argument(
+        "--regex",
+        metavar="PATTERN",
+        default=None,
+        help="constrain every candidate to match PATTERN",
+    )
+    parser.add_argument(
+        "--answer",
+        metavar="REGEX",
+        default=None,
+        help="extract an answer with REGEX (first group, else the match) and "
+        "report majority and reward-weighted votes",
+    )
     parser.add_argument("--method", choices=("awrs", "smc", "direct"), default="awrs")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--max-tokens", type=int, default=128)
@@ -65,11 +91,13 @@ def run_best_of_k(args: argparse.Namespace, lm: Any = None) -> dict[str, Any]:
     """
     from ..rewards import DEFAULT_TEMPLATE, Judge, LogProb
     from .best_of_k import best_of_k
+    from .reward import Reward
 
     if lm is None:
         from ..models.loading import load_model
 
         lm = load_model()
+    reward: Reward
     if args.logprob:
         reward = LogProb(lm, raw=args.raw)
         reward_name = "logprob"
@@ -77,8 +105,9 @@ def run_best_of_k(args: argparse.Namespace, lm: Any = None) -> dict[str, Any]:
         lo, hi = args.judge_scale
         if hi < lo:
             raise ConfigurationError(f"--judge-scale expects LO <= HI, got {lo} {hi}")
-        reward = Judge(lm, args.judge or DEFAULT_TEMPLATE, scale=range(lo, hi + 1),
-                       prefix=args.judge_prefix)
+        reward = Judge(
+            lm, args.judge or DEFAULT_TEMPLATE, scale=range(lo, hi + 1), prefix=args.judge_prefix
+        )
         reward_name = "judge"
     constraint = None
     if args.regex is not None:
@@ -86,9 +115,16 @@ def run_best_of_k(args: argparse.Namespace, lm: Any = None) -> dict[str, Any]:
 
         constraint = ConstraintSpec("regex", args.regex).build()
     selection = best_of_k(
-        lm, args.prompt, args.k, reward,
-        temperature=args.temperature, constraint=constraint, method=args.method,
-        seed=args.seed, max_tokens=args.max_tokens, raw=args.raw,
+        lm,
+        args.prompt,
+        args.k,
+        reward,
+        temperature=args.temperature,
+        constraint=constraint,
+        method=args.method,
+        seed=args.seed,
+        max_tokens=args.max_tokens,
+        raw=args.raw,
         answer=None if args.answer is None else answer_extractor(args.answer),
     )
     out = selection.to_dict()

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ConfigurationError, RewardError
 from .reward import Reward, as_reward
@@ -81,7 +82,7 @@ class Critic:
                     f"critic reward {self.reward!r} returned {len(values)} values for "
                     f"{len(todo)} prefixes"
                 )
-            known.update((p, self._check(p, v)) for p, v in zip(todo, values))
+            known.update((p, self._check(p, v)) for p, v in zip(todo, values, strict=True))
         for p in dict.fromkeys(prefixes):
             self._store(p, known[p])
         return [known[p] for p in prefixes]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import string
 from collections import defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -33,7 +33,7 @@ def check_template(template: str) -> None:
     extra = names - {"prompt", "response"}
     if extra:
         raise ConfigurationError(
-            f"judge template may only use {{prompt}} and {{response}}, got "
+            "judge template may only use {prompt} and {response}, got "
             + ", ".join("{" + e + "}" for e in sorted(extra))
             + " (write literal braces as {{ and }})"
         )
@@ -91,7 +91,7 @@ class Judge(Reward):
         self.lm, self.template, self.prefix, self.raw = lm, template, prefix, raw
         self.labels = labels
         self.seqs = [tuple(lm.encode(prefix + label)) for label in labels]
-        for label, seq in zip(labels, self.seqs):
+        for label, seq in zip(labels, self.seqs, strict=True):
             if not seq:
                 raise ConfigurationError(f"score string {prefix + label!r} encodes to no tokens")
         self._extensions = self._find_extensions()
@@ -110,7 +110,7 @@ class Judge(Reward):
                     by_first[b[0]].append(tid)
         out = []
         for g in full:
-            rests = [f[len(g):] for f in full if len(f) > len(g) and f.startswith(g)]
+            rests = [f[len(g) :] for f in full if len(f) > len(g) and f.startswith(g)]
             ext = {
                 tid
                 for rest in rests
@@ -135,7 +135,7 @@ class Judge(Reward):
         bases = [self.prompt_ids(t, prompt) for t in texts]
         wanted: dict[tuple[int, tuple[int, ...]], set[int]] = defaultdict(set)
         for i in range(len(texts)):
-            for seq, ext in zip(self.seqs, self._extensions):
+            for seq, ext in zip(self.seqs, self._extensions, strict=True):
                 for j, tok in enumerate(seq):
                     wanted[(i, seq[:j])].add(tok)
                 if ext:
@@ -144,7 +144,7 @@ class Judge(Reward):
         got = forced_logprobs(self.lm, bases, order)
         logp = np.empty((len(texts), len(self.seqs)))
         for i in range(len(texts)):
-            for s, (seq, ext) in enumerate(zip(self.seqs, self._extensions)):
+            for s, (seq, ext) in enumerate(zip(self.seqs, self._extensions, strict=True)):
                 lp = sum(_at(got, order, (i, seq[:j]), tok) for j, tok in enumerate(seq))
                 if ext:
                     key = (i, seq)
@@ -152,10 +152,10 @@ class Judge(Reward):
                     lp += math.log1p(-min(float(cont), 1.0)) if cont < 1.0 else -math.inf
                 logp[i, s] = lp
         top = logp.max(axis=1, keepdims=True)
-        for i in np.flatnonzero(~np.isfinite(top[:, 0])):
+        for bad in np.flatnonzero(~np.isfinite(top[:, 0])).tolist():
             raise RewardError(
-                f"judge gives probability 0 to every score {self.labels} for candidate {i} "
-                f"({texts[i][:60]!r}): check the template, prefix and scale"
+                f"judge gives probability 0 to every score {self.labels} for candidate {bad} "
+                f"({texts[bad][:60]!r}): check the template, prefix and scale"
             )
         p = np.exp(logp - top)
         self.last_mass = np.exp(top[:, 0]) * p.sum(axis=1)

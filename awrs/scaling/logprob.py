@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -38,13 +38,13 @@ class LogProb(Reward):
         base = self._base(prompt)
         eos = sorted(self.lm.eos_token_ids)
         seqs = [self.lm.encode(t) for t in texts]
-        wanted = {}
-        for i, seq in enumerate(seqs):
+        needed: dict[tuple[int, tuple[int, ...]], set[int]] = {}
+        for seq in seqs:
             for j, tok in enumerate(seq):
-                wanted.setdefault((0, tuple(seq[:j])), set()).add(tok)
+                needed.setdefault((0, tuple(seq[:j])), set()).add(tok)
             if self.include_eos:
-                wanted.setdefault((0, tuple(seq)), set()).update(eos)
-        wanted = {key: sorted(ids) for key, ids in wanted.items()}
+                needed.setdefault((0, tuple(seq)), set()).update(eos)
+        wanted = {key: sorted(ids) for key, ids in needed.items()}
         got = forced_logprobs(self.lm, [base], wanted) if wanted else {}
         out = []
         for seq in seqs:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import AwrsError, ConfigurationError, RewardError
 
@@ -30,19 +31,19 @@ class Reward(ABC):
         """The reward of one text."""
         return self.score([text], prompt)[0]
 
-    def __add__(self, other: Any) -> "Combined":
+    def __add__(self, other: Any) -> Combined:
         if isinstance(other, (int, float)) and other == 0:  # lets sum() start from 0
             return Combined([(1.0, self)])
         return Combined([(1.0, self), (1.0, as_reward(other))])
 
     __radd__ = __add__
 
-    def __mul__(self, weight: float) -> "Combined":
+    def __mul__(self, weight: float) -> Combined:
         return Combined([(weight, self)])
 
     __rmul__ = __mul__
 
-    def __neg__(self) -> "Combined":
+    def __neg__(self) -> Combined:
         return Combined([(-1.0, self)])
 
 
@@ -163,6 +164,8 @@ class Combined(Reward):
             :func:`as_reward`.
     """
 
+    terms: tuple[tuple[float, Reward], ...]
+
     def __init__(self, terms: Sequence[tuple[float, Reward | Callable[..., Any]]]):
         flat: list[tuple[float, Reward]] = []
         for term in terms:
@@ -170,9 +173,7 @@ class Combined(Reward):
                 w, r = term
                 w = float(w)
             except (TypeError, ValueError):
-                raise ConfigurationError(
-                    f"expected (weight, reward) pairs, got {term!r}"
-                ) from None
+                raise ConfigurationError(f"expected (weight, reward) pairs, got {term!r}") from None
             if not math.isfinite(w):
                 raise ConfigurationError(f"reward weights must be finite, got {w}")
             r = as_reward(r)

@@ -4,7 +4,7 @@ per depth."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ def forced_logprobs(
             chunk = keys[start : start + batch_size]
             contexts = [list(bases[i]) + list(prefix) for i, prefix in chunk]
             rows = lm.next_token_logprobs(contexts)  # (B, V) log-probabilities
-            for row, key in zip(rows, chunk):
+            for row, key in zip(rows, chunk, strict=True):
                 ids = torch.as_tensor(list(wanted[key]), dtype=torch.long)
                 out[key] = row[ids].double().numpy() if len(ids) else np.empty(0)
     return out

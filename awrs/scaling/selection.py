@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -25,7 +25,9 @@ def check_temperature(temperature: float) -> float:
     return t
 
 
-def check_rewards(rewards: Sequence[float], texts: Sequence[str] | None = None) -> np.ndarray:
+def check_rewards(
+    rewards: Sequence[float] | np.ndarray, texts: Sequence[str] | None = None
+) -> np.ndarray:
     """Rewards as a float64 array; NaN, +inf and non-numbers raise RewardError naming the candidate.
 
     ``-inf`` is allowed: it marks a candidate that must never be selected.
@@ -137,7 +139,7 @@ class Vote:
 
 def vote(
     answers: Sequence[Hashable | None],
-    weights: Sequence[float] | None = None,
+    weights: Sequence[float] | np.ndarray | None = None,
     rng: np.random.Generator | None = None,
 ) -> Vote:
     """Sum a weight per answer (1 each for a majority vote) and return the best answer.

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
 import json
 import math
 import resource
 import threading
 import time
 import weakref
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
@@ -26,8 +28,16 @@ from .guard import Guard
 from .plan import Limits, Plan, make_plan
 from .schemas import ChatCompletionRequest, CompletionRequest
 
-def create_app(lm, model_id: str, *, api_key: str | None = None,
-               limits: Limits = Limits(), max_rows: int = 64, **scheduler: Any) -> FastAPI:
+
+def create_app(
+    lm,
+    model_id: str,
+    *,
+    api_key: str | None = None,
+    limits: Limits = Limits(),  # noqa: B008 - a frozen dataclass: safe to share
+    max_rows: int = 64,
+    **scheduler: Any,
+) -> FastAPI:
     """The server for ``lm``, known to clients as ``model_id`` (or ``"default"``).
 
     Args:
@@ -55,16 +65,25 @@ def create_app(lm, model_id: str, *, api_key: str | None = None,
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model_id, "pending": engine.pending,
-                "active": engine.active, "finished": engine.finished,
-                "cancelled": engine.cancelled, "steps": engine.steps,
-                "lm_calls": engine.lm_calls, "busy_seconds": round(engine.busy_seconds, 3),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+        return {
+            "status": "ok",
+            "model": model_id,
+            "pending": engine.pending,
+            "active": engine.active,
+            "finished": engine.finished,
+            "cancelled": engine.cancelled,
+            "steps": engine.steps,
+            "lm_calls": engine.lm_calls,
+            "busy_seconds": round(engine.busy_seconds, 3),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        }
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [
-            {"id": model_id, "object": "model", "created": created, "owned_by": "awrs"}]}
+        return {
+            "object": "list",
+            "data": [{"id": model_id, "object": "model", "created": created, "owned_by": "awrs"}],
+        }
 
     @app.get("/v1/models/{name:path}")
     async def model(name: str) -> dict[str, Any]:
@@ -93,17 +112,25 @@ class Served:
 
     def check_model(self, name: str, param: str = "model") -> None:
         if name not in (self.model_id, "default"):
-            raise APIError(404, f"model {name!r} does not exist: this server serves "
-                           f"{self.model_id!r} (or 'default')", param=param,
-                           code="model_not_found")
+            raise APIError(
+                404,
+                f"model {name!r} does not exist: this server serves "
+                f"{self.model_id!r} (or 'default')",
+                param=param,
+                code="model_not_found",
+            )
 
     async def complete(self, req, request: Request):
         self.check_model(req.model)
         try:
             self.engine.admit()
         except Busy as exc:
-            raise APIError(429, f"server busy: {exc}; retry later", code="queue_full",
-                           headers={"Retry-After": "1"}) from None
+            raise APIError(
+                429,
+                f"server busy: {exc}; retry later",
+                code="queue_full",
+                headers={"Retry-After": "1"},
+            ) from None
         handed = False
         deadline = Deadline(self.limits.timeout, "building the request")
         try:
@@ -115,8 +142,9 @@ class Served:
                 # the stream frees the slot when it ends, or when it is dropped unstarted
                 weakref.finalize(events, slot.release)
                 handed = True
-                return StreamingResponse(events, media_type="text/event-stream",
-                                         headers={"Cache-Control": "no-cache"})
+                return StreamingResponse(
+                    events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+                )
             return await self._guarded(self._answer(plan, sampler), request, deadline)
         finally:
             if not handed:
@@ -128,6 +156,7 @@ class Served:
         Past the deadline (504) or when the client goes away (499) the build is cancelled:
         it stops computing (see :mod:`awrs.deadline`) and the slot is freed at once.
         """
+
         def work():
             plan = make_plan(req, self.lm, self.limits)
             return plan, self._sampler(plan)
@@ -211,8 +240,15 @@ class Served:
         if plan.logprobs is not None:
             logprobs = await self._logprobs(plan, choices)
         usage = output.usage(plan.prompt_ids, choices, result.stats.tokens)
-        return output.body(plan.chat, output.new_id(plan.chat), self.model_id, choices,
-                           logprobs, usage, output.extension(result, plan.method))
+        return output.body(
+            plan.chat,
+            output.new_id(plan.chat),
+            self.model_id,
+            choices,
+            logprobs,
+            usage,
+            output.extension(result, plan.method),
+        )
 
     async def _select(self, plan: Plan, result) -> output.Choice:
         """Best-of-k: score every candidate with the reward (on the engine thread), select."""
@@ -221,17 +257,28 @@ class Served:
 
         samples = list(result.samples)
         texts = [s.text for s in samples]
-        reward = LogProb(self.lm, raw=not plan.chat) if plan.reward == "logprob" else Judge(
-            self.lm, raw=not plan.chat)
+        reward = (
+            LogProb(self.lm, raw=not plan.chat)
+            if plan.reward == "logprob"
+            else Judge(self.lm, raw=not plan.chat)
+        )
         try:
             rewards = await self.engine.call(lambda: score(reward, texts, plan.prompt_text))
         except AwrsError as exc:
             raise from_awrs(exc, "reward") from exc
-        weights = [s.log_weight if (plan.method == "smc" and s.finished) else
-                   (0.0 if s.finished and s.log_weight > -math.inf else -math.inf)
-                   for s in samples]
-        sel = select_candidates(texts, rewards, temperature=plan.selection_temperature,
-                                seed=result.stats.seed, log_weights=weights)
+        weights = [
+            s.log_weight
+            if (plan.method == "smc" and s.finished)
+            else (0.0 if s.finished and s.log_weight > -math.inf else -math.inf)
+            for s in samples
+        ]
+        sel = select_candidates(
+            texts,
+            rewards,
+            temperature=plan.selection_temperature,
+            seed=result.stats.seed,
+            log_weights=weights,
+        )
         if sel.index is None:
             return output.Choice("", (), "length")
         c = sel.candidates[sel.index]
@@ -242,22 +289,35 @@ class Served:
         fmt = output.chat_logprobs if plan.chat else output.completion_logprobs
         out = []
         for c in choices:
-            rows = await self.engine.call(lambda c=c: output.token_logprobs(
-                self.lm, plan.prompt_ids, c.token_ids, temp, top))
+            rows = await self.engine.call(
+                functools.partial(
+                    output.token_logprobs, self.lm, plan.prompt_ids, c.token_ids, temp, top
+                )
+            )
             out.append(fmt(self.lm, rows))
         return out
 
     # -- streaming -----------------------------------------------------------------------------
-    async def _stream(self, plan: Plan, sampler, include_usage: bool,
-                      slot: "_Slot", deadline: Deadline) -> AsyncIterator[str]:
+    async def _stream(
+        self, plan: Plan, sampler, include_usage: bool, slot: _Slot, deadline: Deadline
+    ) -> AsyncIterator[str]:
         """Server-sent events. method="awrs": token by token, choice i following particle i;
         other methods: each choice's final text as one chunk."""
         rid, chat = output.new_id(plan.chat), plan.chat
         created = int(time.time())  # one value for every chunk of this stream
 
         def chunk(i: int, text: str | None, finish_reason: str | None = None, **kw):
-            return output.chunk(chat, rid, self.model_id, i, text, finish_reason,
-                                created=created, with_usage=include_usage, **kw)
+            return output.chunk(
+                chat,
+                rid,
+                self.model_id,
+                i,
+                text,
+                finish_reason,
+                created=created,
+                with_usage=include_usage,
+                **kw,
+            )
 
         snaps: asyncio.Queue = asyncio.Queue()
         live = plan.method == "awrs"
@@ -277,10 +337,13 @@ class Served:
                 left = deadline.left()
                 try:
                     snap = await asyncio.wait_for(snaps.get(), timeout=max(left, 0.001))
-                except asyncio.TimeoutError:
-                    raise APIError(504, f"request ran past this server's time limit of "
-                                   f"{self.limits.timeout:g} s and was cancelled",
-                                   code="timeout") from None
+                except TimeoutError:
+                    raise APIError(
+                        504,
+                        f"request ran past this server's time limit of "
+                        f"{self.limits.timeout:g} s and was cancelled",
+                        code="timeout",
+                    ) from None
                 if snap is None:
                     break
                 drawn = sum(len(p[0]) for p in snap)
@@ -303,7 +366,8 @@ class Served:
                     choices = [s.finish(result.samples[i]) for i, s in enumerate(streams)]
                 else:
                     choices = output.stopped(
-                        self.lm, output.choose(result, plan.n, result.stats.seed), plan.stop)
+                        self.lm, output.choose(result, plan.n, result.stats.seed), plan.stop
+                    )
             for i, c in enumerate(choices):
                 text = streams[i].tail if live and i < len(streams) else c.text
                 yield event(chunk(i, text or None, c.finish_reason))
@@ -315,8 +379,11 @@ class Served:
         except APIError as exc:
             yield event(exc.body())
         except Exception as exc:  # the stream has started: report in-band
-            yield event(APIError(500, f"internal error: {type(exc).__name__}: {exc}",
-                                 code="internal_error").body())
+            yield event(
+                APIError(
+                    500, f"internal error: {type(exc).__name__}: {exc}", code="internal_error"
+                ).body()
+            )
         finally:
             if not task.done():
                 task.cancel()
@@ -325,13 +392,20 @@ class Served:
 
 
 def _shutting_down() -> APIError:
-    return APIError(503, "the server is shutting down and its drain time ran out; retry on "
-                    "another server", code="server_shutting_down", headers={"Retry-After": "1"})
+    return APIError(
+        503,
+        "the server is shutting down and its drain time ran out; retry on another server",
+        code="server_shutting_down",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _timeout(limit: float) -> APIError:
-    return APIError(504, f"request ran past this server's time limit of {limit:g} s and was "
-                    "cancelled", code="timeout")
+    return APIError(
+        504,
+        f"request ran past this server's time limit of {limit:g} s and was cancelled",
+        code="timeout",
+    )
 
 
 def _in_thread(deadline: Deadline, fn) -> asyncio.Future:
@@ -344,10 +418,8 @@ def _in_thread(deadline: Deadline, fn) -> asyncio.Future:
             value, error = deadline.run(fn), None
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
             value, error = None, exc
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed
             loop.call_soon_threadsafe(_resolve, fut, value, error)
-        except RuntimeError:  # the loop is closed
-            pass
 
     threading.Thread(target=target, name="awrs-build", daemon=True).start()
     return fut
@@ -380,17 +452,17 @@ class _TextStream:
         """Feed the particle's ids; return the text now safe to send."""
         if self.stopped:
             return ""
-        for t in ids[len(self.ids):]:
+        for t in ids[len(self.ids) :]:
             self.text += self.dec.decode(self.lm.vocab[t])
         self.ids = list(ids)
         cut, hit = output.apply_stop(self.text, self.stop)
         if hit:
             self.stopped = True
             return self._send(cut)
-        return self._send(self.text[:max(len(self.text) - self.hold, len(self.sent))])
+        return self._send(self.text[: max(len(self.text) - self.hold, len(self.sent))])
 
     def _send(self, upto: str) -> str:
-        delta = upto[len(self.sent):]
+        delta = upto[len(self.sent) :]
         self.sent = upto
         return delta
 
@@ -402,10 +474,15 @@ class _TextStream:
         if self.stopped:
             self.tail = ""
             # the ids that made the text sent (the particle may have been resampled since)
-            return output.Choice(self.sent, output.kept_ids(self.lm, self.ids, len(self.sent)),
-                                 "stop")
-        c = output.stop_choice(self.lm, output.Choice(
-            sample.text, tuple(sample.token_ids), "stop" if sample.finished else "length"),
-            self.stop)
-        self.tail = c.text[len(self.sent):] if c.text.startswith(self.sent) else ""
+            return output.Choice(
+                self.sent, output.kept_ids(self.lm, self.ids, len(self.sent)), "stop"
+            )
+        c = output.stop_choice(
+            self.lm,
+            output.Choice(
+                sample.text, tuple(sample.token_ids), "stop" if sample.finished else "length"
+            ),
+            self.stop,
+        )
+        self.tail = c.text[len(self.sent) :] if c.text.startswith(self.sent) else ""
         return c

@@ -14,39 +14,84 @@ from .plan import Limits
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``serve`` options to a (sub)parser and return it."""
     d = Limits()
-    p.add_argument("--model", default=None, help="local model folder (default: SmolLM2-135M-Instruct)")
+    p.add_argument(
+        "--model", default=None, help="local model folder (default: SmolLM2-135M-Instruct)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--api-key", default=None,
-                   help="require 'Authorization: Bearer KEY' on every route but /health "
-                   "(default: $AWRS_API_KEY)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: half the cores, at least 1; OpenMP waits "
-                   "passively unless OMP_WAIT_POLICY is set)")
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help="require 'Authorization: Bearer KEY' on every route but /health "
+        "(default: $AWRS_API_KEY)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: the usable cores, at most 8; OpenMP waits "
+        "passively unless OMP_WAIT_POLICY is set)",
+    )
     p.add_argument("--max-rows", type=int, default=64, help="rows per batched forward (64)")
-    p.add_argument("--prefill-chunk", type=int, default=DEFAULT_PREFILL_CHUNK,
-                   help="prompt tokens computed per step for a long prompt, beside the "
-                   f"decoding requests ({DEFAULT_PREFILL_CHUNK}; 0: whole prompts at once)")
-    p.add_argument("--max-prompt-tokens", type=int, default=d.max_prompt_tokens,
-                   help="longest prompt in tokens; longer ones get 413 (default: the model's "
-                   "context length, past which prompt + max_tokens get 400 "
-                   "context_length_exceeded)")
-    p.add_argument("--max-cache-mib", type=int, default=DEFAULT_CACHE_BYTES >> 20,
-                   help="bound on the batch's cached keys/values in MiB: rows x longest "
-                   f"context x bytes per token ({DEFAULT_CACHE_BYTES >> 20})")
-    p.add_argument("--drain-timeout", type=float, default=d.drain_timeout,
-                   help="seconds SIGTERM waits for requests in flight before ending them "
-                   f"with 503 ({d.drain_timeout:g})")
-    p.add_argument("--max-pending", type=int, default=d.max_pending,
-                   help=f"requests queued or running at once; more get 429 ({d.max_pending})")
-    p.add_argument("--timeout", type=float, default=d.timeout,
-                   help=f"seconds per request before it is cancelled ({d.timeout:g})")
-    p.add_argument("--max-tokens-limit", type=int, default=d.max_tokens,
-                   help=f"largest max_tokens a request may ask for ({d.max_tokens})")
-    p.add_argument("--max-particles", type=int, default=d.max_particles,
-                   help=f"largest n_particles / best_of_k / n ({d.max_particles})")
-    p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
-                   help=f"largest request body ({d.max_body_bytes})")
+    p.add_argument(
+        "--prefill-chunk",
+        type=int,
+        default=DEFAULT_PREFILL_CHUNK,
+        help="prompt tokens computed per step for a long prompt, beside the "
+        f"decoding requests ({DEFAULT_PREFILL_CHUNK}; 0: whole prompts at once)",
+    )
+    p.add_argument(
+        "--max-prompt-tokens",
+        type=int,
+        default=d.max_prompt_tokens,
+        help="longest prompt in tokens; longer ones get 413 (default: the model's "
+        "context length, past which prompt + max_tokens get 400 "
+        "context_length_exceeded)",
+    )
+    p.add_argument(
+        "--max-cache-mib",
+        type=int,
+        default=DEFAULT_CACHE_BYTES >> 20,
+        help="bound on the batch's cached keys/values in MiB: rows x longest "
+        f"context x bytes per token ({DEFAULT_CACHE_BYTES >> 20})",
+    )
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=d.drain_timeout,
+        help="seconds SIGTERM waits for requests in flight before ending them "
+        f"with 503 ({d.drain_timeout:g})",
+    )
+    p.add_argument(
+        "--max-pending",
+        type=int,
+        default=d.max_pending,
+        help=f"requests queued or running at once; more get 429 ({d.max_pending})",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=d.timeout,
+        help=f"seconds per request before it is cancelled ({d.timeout:g})",
+    )
+    p.add_argument(
+        "--max-tokens-limit",
+        type=int,
+        default=d.max_tokens,
+        help=f"largest max_tokens a request may ask for ({d.max_tokens})",
+    )
+    p.add_argument(
+        "--max-particles",
+        type=int,
+        default=d.max_particles,
+        help=f"largest n_particles / best_of_k / n ({d.max_particles})",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=d.max_body_bytes,
+        help=f"largest request body ({d.max_body_bytes})",
+    )
     p.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
     return p
 
@@ -68,26 +113,48 @@ def run(args: argparse.Namespace) -> int:
 
         from .app import create_app
     except ImportError as exc:
-        raise SystemExit(f"awrs serve needs the serve extra: pip install 'awrs[serve]' ({exc})")
-    from ..models.loading import DEFAULT_MODEL, load_model
+        raise SystemExit(
+            "awrs serve needs the serve extra: pip install 'awrs[serve]' ({exc})"
+        ) from exc
     from pathlib import Path
+
+    from ..models.loading import DEFAULT_MODEL, load_model
 
     key = args.api_key or os.environ.get("AWRS_API_KEY") or None
     if not _loopback(args.host) and key is None:
         print(f"awrs serve: warning: binding {args.host} without an API key", file=sys.stderr)
-    limits = Limits(max_body_bytes=args.max_body_bytes, max_tokens=args.max_tokens_limit,
-                    max_particles=args.max_particles, max_pending=args.max_pending,
-                    timeout=args.timeout, max_prompt_tokens=args.max_prompt_tokens or None,
-                    drain_timeout=args.drain_timeout)
+    limits = Limits(
+        max_body_bytes=args.max_body_bytes,
+        max_tokens=args.max_tokens_limit,
+        max_particles=args.max_particles,
+        max_pending=args.max_pending,
+        timeout=args.timeout,
+        max_prompt_tokens=args.max_prompt_tokens or None,
+        drain_timeout=args.drain_timeout,
+    )
     lm = load_model(args.model, threads=threads)
     model_id = DEFAULT_MODEL if args.model is None else Path(args.model).name
-    app = create_app(lm, model_id, api_key=key, limits=limits, max_rows=args.max_rows,
-                     prefill_chunk=args.prefill_chunk or None,
-                     max_cache_bytes=(args.max_cache_mib << 20) or None)
-    print(f"awrs serve: {model_id} on http://{args.host}:{args.port}/v1 ({threads} threads)",
-          file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                            timeout_graceful_shutdown=args.drain_timeout + 5)
+    app = create_app(
+        lm,
+        model_id,
+        api_key=key,
+        limits=limits,
+        max_rows=args.max_rows,
+        prefill_chunk=args.prefill_chunk or None,
+        max_cache_bytes=(args.max_cache_mib << 20) or None,
+    )
+    print(
+        f"awrs serve: {model_id} on http://{args.host}:{args.port}/v1 ({threads} threads)",
+        file=sys.stderr,
+        flush=True,
+    )
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=args.drain_timeout + 5,
+    )
     _DrainingServer(config, app.state.served, args.drain_timeout).run()
     return 0
 

@@ -9,10 +9,12 @@ the particles after each step. Cancelling the awaiting task removes the sampler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..sampling.scheduler import Scheduler
 
@@ -110,10 +112,8 @@ class Engine:
 
     # -- engine thread -------------------------------------------------------------------------
     def _post(self, loop, fn, *args) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
             loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass
 
     def _run(self) -> None:
         sch = Scheduler(self.lm, max_rows=self.max_rows, **self.scheduler_options)
@@ -129,9 +129,13 @@ class Engine:
                 if msg[0] in ("stop", "fail"):
                     for job in jobs.values():
                         sch.remove(job.sampler)
-                        self._post(job.loop, _resolve, job.future, None,
-                                   ShuttingDown(msg[1] if len(msg) > 1 else
-                                                "the server is shutting down"))
+                        self._post(
+                            job.loop,
+                            _resolve,
+                            job.future,
+                            None,
+                            ShuttingDown(msg[1] if len(msg) > 1 else "the server is shutting down"),
+                        )
                     jobs.clear()
                     if msg[0] == "stop":
                         return
@@ -174,8 +178,8 @@ class Engine:
         self.steps += 1
         self.lm_calls = sch.lm_calls
         for s in done:
-            job = jobs.pop(id(s), None)
-            if job is None:
+            ended = jobs.pop(id(s), None)
+            if ended is None:
                 continue
             value, error = None, s.error  # a sampler's own failure leaves the others running
             if error is None:
@@ -184,9 +188,10 @@ class Engine:
                 except Exception as exc:
                     error = exc
             self.finished += 1
-            self._post(job.loop, _resolve, job.future, value, error)
+            self._post(ended.loop, _resolve, ended.future, value, error)
         for job in jobs.values():
             if job.on_step is not None:
-                snap = [(list(p.ids), bool(p.finished), float(p.log_w))
-                        for p in job.sampler.particles]
+                snap = [
+                    (list(p.ids), bool(p.finished), float(p.log_w)) for p in job.sampler.particles
+                ]
                 self._post(job.loop, job.on_step, snap)

@@ -24,8 +24,12 @@ class Guard:
             given = headers.get(b"authorization")
             if given is None or not hmac.compare_digest(given, self.key):
                 what = "missing" if given is None else "invalid"
-                err = APIError(401, f"{what} API key: expected an 'Authorization: Bearer <key>' "
-                               "header with this server's key", code="invalid_api_key")
+                err = APIError(
+                    401,
+                    f"{what} API key: expected an 'Authorization: Bearer <key>' "
+                    "header with this server's key",
+                    code="invalid_api_key",
+                )
                 return await err.response()(scope, receive, send)
         length = headers.get(b"content-length")
         if length is not None and length.isdigit():

@@ -6,8 +6,9 @@ import codecs
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,8 +44,9 @@ def choose(result, n: int, seed: int) -> list[Choice]:
         k = min(n, len(texts))
         picks = rng.choice(len(texts), size=k, replace=False, p=p / p.sum())
         return [Choice(texts[i], ids_of[texts[i]], "stop", float(p[i])) for i in picks]
-    alive = sorted((s for s in result.samples if s.log_weight > -math.inf),
-                   key=lambda s: -s.log_weight)
+    alive = sorted(
+        (s for s in result.samples if s.log_weight > -math.inf), key=lambda s: -s.log_weight
+    )
     out, seen = [], set()
     for s in alive:
         if s.text not in seen:
@@ -94,8 +96,9 @@ def stopped(lm, choices: list[Choice], stop: Sequence[str]) -> list[Choice]:
 
 
 # -- logprobs (computed on the engine thread: they use the model) ------------------------------
-def token_logprobs(lm, prompt_ids: list[int], ids: Sequence[int], temperature: float,
-                   top: int) -> list[tuple[int, float, list[tuple[int, float]]]]:
+def token_logprobs(
+    lm, prompt_ids: list[int], ids: Sequence[int], temperature: float, top: int
+) -> list[tuple[int, float, list[tuple[int, float]]]]:
     """The model's log-probability of each generated token (at ``temperature``), plus the
     ``top`` most probable alternatives at each position; one batched forward."""
     if not ids:
@@ -106,8 +109,10 @@ def token_logprobs(lm, prompt_ids: list[int], ids: Sequence[int], temperature: f
     alts: list[list[tuple[int, float]]] = [[] for _ in ids]
     if top:
         vals, idx = torch.topk(logp, top, dim=-1)
-        alts = [list(zip(i.tolist(), v.tolist())) for i, v in zip(idx, vals)]
-    return [(int(t), float(lp), a) for t, lp, a in zip(ids, picked, alts)]
+        alts = [
+            list(zip(i.tolist(), v.tolist(), strict=True)) for i, v in zip(idx, vals, strict=True)
+        ]
+    return [(int(t), float(lp), a) for t, lp, a in zip(ids, picked, alts, strict=True)]
 
 
 def _tok(lm, tid: int) -> tuple[str, list[int]]:
@@ -119,9 +124,17 @@ def chat_logprobs(lm, rows) -> dict[str, Any]:
     content = []
     for tid, lp, alts in rows:
         tok, raw = _tok(lm, tid)
-        content.append({"token": tok, "logprob": lp, "bytes": raw, "top_logprobs": [
-            {"token": _tok(lm, a)[0], "logprob": alp, "bytes": _tok(lm, a)[1]}
-            for a, alp in alts]})
+        content.append(
+            {
+                "token": tok,
+                "logprob": lp,
+                "bytes": raw,
+                "top_logprobs": [
+                    {"token": _tok(lm, a)[0], "logprob": alp, "bytes": _tok(lm, a)[1]}
+                    for a, alp in alts
+                ],
+            }
+        )
     return {"content": content, "refusal": None}
 
 
@@ -134,8 +147,7 @@ def completion_logprobs(lm, rows) -> dict[str, Any]:
         tops.append({_tok(lm, a)[0]: alp for a, alp in alts})
         offsets.append(pos)
         pos += len(tok)
-    return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops,
-            "text_offset": offsets}
+    return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
 
 
 # -- bodies ------------------------------------------------------------------------------------
@@ -145,8 +157,12 @@ def new_id(chat: bool) -> str:
 
 def usage(prompt_ids: Sequence[int], choices: list[Choice], particle_tokens: int) -> dict:
     completion = sum(len(c.token_ids) for c in choices)
-    return {"prompt_tokens": len(prompt_ids), "completion_tokens": completion,
-            "total_tokens": len(prompt_ids) + completion, "particle_tokens": particle_tokens}
+    return {
+        "prompt_tokens": len(prompt_ids),
+        "completion_tokens": completion,
+        "total_tokens": len(prompt_ids) + completion,
+        "particle_tokens": particle_tokens,
+    }
 
 
 def extension(result, method: str) -> dict[str, Any]:
@@ -155,32 +171,64 @@ def extension(result, method: str) -> dict[str, Any]:
     log_ml = None if math.isnan(result.log_ml) else result.log_ml
     if log_ml is not None and math.isinf(log_ml):
         log_ml = None
-    return {"method": method, "seed": st.seed, "n_particles": st.n_particles,
-            "log_ml": log_ml, "empty": result.empty, "steps": st.steps}
+    return {
+        "method": method,
+        "seed": st.seed,
+        "n_particles": st.n_particles,
+        "log_ml": log_ml,
+        "empty": result.empty,
+        "steps": st.steps,
+    }
 
 
-def body(chat: bool, rid: str, model: str, choices: list[Choice], logprobs: list | None,
-         usage_: dict, ext: dict) -> dict[str, Any]:
+def body(
+    chat: bool,
+    rid: str,
+    model: str,
+    choices: list[Choice],
+    logprobs: list | None,
+    usage_: dict,
+    ext: dict,
+) -> dict[str, Any]:
     out = []
     for i, c in enumerate(choices):
         lp = None if logprobs is None else logprobs[i]
         if chat:
-            item = {"index": i, "message": {"role": "assistant", "content": c.text},
-                    "logprobs": lp, "finish_reason": c.finish_reason}
+            item = {
+                "index": i,
+                "message": {"role": "assistant", "content": c.text},
+                "logprobs": lp,
+                "finish_reason": c.finish_reason,
+            }
         else:
-            item = {"index": i, "text": c.text, "logprobs": lp,
-                    "finish_reason": c.finish_reason}
+            item = {"index": i, "text": c.text, "logprobs": lp, "finish_reason": c.finish_reason}
         if c.probability is not None:
             item["probability"] = c.probability
         out.append(item)
     kind = "chat.completion" if chat else "text_completion"
-    return {"id": rid, "object": kind, "created": int(time.time()), "model": model,
-            "choices": out, "usage": usage_, "awrs": ext}
+    return {
+        "id": rid,
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+        "choices": out,
+        "usage": usage_,
+        "awrs": ext,
+    }
 
 
-def chunk(chat: bool, rid: str, model: str, index: int, text: str | None,
-          finish_reason: str | None = None, *, first: bool = False, created: int,
-          with_usage: bool = False) -> dict[str, Any]:
+def chunk(
+    chat: bool,
+    rid: str,
+    model: str,
+    index: int,
+    text: str | None,
+    finish_reason: str | None = None,
+    *,
+    first: bool = False,
+    created: int,
+    with_usage: bool = False,
+) -> dict[str, Any]:
     """One server-sent event: a text delta of choice ``index`` (and/or its finish reason).
 
     ``created`` is the stream's (one value for all its chunks); ``with_usage`` (the request
@@ -190,15 +238,17 @@ def chunk(chat: bool, rid: str, model: str, index: int, text: str | None,
         delta: dict[str, Any] = {"role": "assistant"} if first else {}
         if text is not None:
             delta["content"] = text
-        choice = {"index": index, "delta": delta, "logprobs": None,
-                  "finish_reason": finish_reason}
+        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         kind = "chat.completion.chunk"
     else:
-        choice = {"index": index, "text": text or "", "logprobs": None,
-                  "finish_reason": finish_reason}
+        choice = {
+            "index": index,
+            "text": text or "",
+            "logprobs": None,
+            "finish_reason": finish_reason,
+        }
         kind = "text_completion"
-    out = {"id": rid, "object": kind, "created": created, "model": model,
-           "choices": [choice]}
+    out = {"id": rid, "object": kind, "created": created, "model": model, "choices": [choice]}
     if with_usage:
         out["usage"] = None
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,7 +42,7 @@ class ResponseFormatText(_Strict):
     type: Literal["text"]
 
 
-ResponseFormat = Union[ResponseFormatJSONSchema, ResponseFormatJSONObject, ResponseFormatText]
+ResponseFormat = ResponseFormatJSONSchema | ResponseFormatJSONObject | ResponseFormatText
 
 
 class Extensions(_Strict):

@@ -66,22 +66,38 @@ class MaskingPeer(Method):
             eos_ok = bool(torch.isfinite(logp[0, self.peer_eos]))
             logp[0, self._eos] = eos_lp if eos_ok else -math.inf
             if not torch.isfinite(logp).any():
-                return Outcome(None, False, len(out), extra={"lm_s": lm_s, "dead": 1.0,
-                                                             "out_of_budget": 0.0})  # dead end
+                return Outcome(
+                    None, False, len(out), extra={"lm_s": lm_s, "dead": 1.0, "out_of_budget": 0.0}
+                )  # dead end
             probs = torch.softmax(logp[0], dim=-1)
             tok = int(torch.multinomial(probs, 1, generator=gen))
             if tok in lm.eos_token_ids:
                 text = lm.decode(out)
-                return Outcome(text, True, len(out) + 1, posterior={text: 1.0},
-                               extra={"lm_s": lm_s, "dead": 0.0, "out_of_budget": 0.0})
+                return Outcome(
+                    text,
+                    True,
+                    len(out) + 1,
+                    posterior={text: 1.0},
+                    extra={"lm_s": lm_s, "dead": 0.0, "out_of_budget": 0.0},
+                )
             if not self.consume(matcher, tok):
                 raise RuntimeError(f"{self.name} rejected token {tok} that its own mask allowed")
             out.append(tok)
         # budget reached: the sequence ends here if the engine accepts it as complete
         text = lm.decode(out)
         if self.eos_allowed(matcher):
-            return Outcome(text, True, len(out) + 1, posterior={text: 1.0},
-                           extra={"lm_s": lm_s, "dead": 0.0, "out_of_budget": 0.0})
+            return Outcome(
+                text,
+                True,
+                len(out) + 1,
+                posterior={text: 1.0},
+                extra={"lm_s": lm_s, "dead": 0.0, "out_of_budget": 0.0},
+            )
         # unfinished: no complete output, as in awrs
-        return Outcome(None, False, len(out), extra={"lm_s": lm_s, "dead": 0.0,
-                                                     "out_of_budget": 1.0}, partial=text)
+        return Outcome(
+            None,
+            False,
+            len(out),
+            extra={"lm_s": lm_s, "dead": 0.0, "out_of_budget": 1.0},
+            partial=text,
+        )

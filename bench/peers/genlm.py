@@ -78,7 +78,9 @@ class GenlmControlPeer(Method):
         try:
             import genlm.control as gc
         except ImportError as exc:
-            raise Missing(f"genlm-control is not installed ({exc}); pip install 'awrs[bench]'")
+            raise Missing(
+                f"genlm-control is not installed ({exc}); pip install 'awrs[bench]'"
+            ) from exc
         model, tokenizer = getattr(lm, "model", None), getattr(lm, "tokenizer", None)
         if model is None or tokenizer is None:
             raise Missing("genlm-control needs a Hugging Face model (lm.model, lm.tokenizer)")
@@ -86,8 +88,7 @@ class GenlmControlPeer(Method):
         self._lm_s = 0.0
         self._backend = self.make_backend(lm)
         eos = [lm.vocab[i] for i in sorted(lm.eos_token_ids)]
-        self._llm = gc.PromptedLLM(self._backend, eos_byte_strings=eos,
-                                   temperature=cfg.temperature)
+        self._llm = gc.PromptedLLM(self._backend, eos_byte_strings=eos, temperature=cfg.temperature)
         self._make = _potentials()
         self._warm_up(lm)
 
@@ -121,7 +122,9 @@ class GenlmControlPeer(Method):
             try:
                 return self._make[2](self._gc.JsonSchema(spec.source))
             except Exception as exc:  # genlm's parser refuses the schema
-                raise Unsupported(f"genlm-control JsonSchema: {type(exc).__name__}: {exc}"[:300])
+                raise Unsupported(
+                    f"genlm-control JsonSchema: {type(exc).__name__}: {exc}"[:300]
+                ) from exc
         return self._make[0](ctx.constraint)  # any other constraint: awrs's own checks
 
     def _smc(self, pot, prompt_ids, seed, n, ess, max_tokens):
@@ -156,16 +159,24 @@ class GenlmControlPeer(Method):
     def run(self, built, prompt_ids, seed, cfg):
         built.evals = 0
         self._lm_s = 0.0
-        seqs = self._smc(built, prompt_ids, seed, cfg.particles, cfg.ess_threshold,
-                         cfg.max_tokens)
+        seqs = self._smc(built, prompt_ids, seed, cfg.particles, cfg.ess_threshold, cfg.max_tokens)
         # dead particles (weight 0) may still end with EOS: keep positive finite mass only
-        posterior = {t: float(p) for t, p in seqs.decoded_posterior.items()
-                     if math.isfinite(p) and p > 0}
+        posterior = {
+            t: float(p) for t, p in seqs.decoded_posterior.items() if math.isfinite(p) and p > 0
+        }
         tokens = sum(len(c) for c in seqs.contexts)
         text = max(posterior, key=posterior.get) if posterior else None
         log_ml = float(getattr(seqs, "log_ml", math.nan))
-        return Outcome(text, text is not None, tokens, float(built.evals), log_ml, posterior,
-                       cfg.particles, {"lm_s": self._lm_s})
+        return Outcome(
+            text,
+            text is not None,
+            tokens,
+            float(built.evals),
+            log_ml,
+            posterior,
+            cfg.particles,
+            {"lm_s": self._lm_s},
+        )
 
 
 class GenlmOnAwrsLM(GenlmControlPeer):

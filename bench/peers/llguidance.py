@@ -19,7 +19,9 @@ class LLGuidancePeer(MaskingPeer):
             import llguidance.hf
             import llguidance.torch
         except ImportError as exc:
-            raise Missing(f"llguidance is not installed ({exc}); pip install 'awrs[bench]'")
+            raise Missing(
+                f"llguidance is not installed ({exc}); pip install 'awrs[bench]'"
+            ) from exc
         tokenizer = getattr(lm, "tokenizer", None)
         if tokenizer is None:
             raise Missing("llguidance needs a Hugging Face tokenizer (lm.tokenizer)")
@@ -42,11 +44,12 @@ class LLGuidancePeer(MaskingPeer):
             else:
                 raise Unsupported(f"llguidance has no {spec.kind!r} constraint")
         except (ValueError, RuntimeError, TypeError) as exc:
-            raise Unsupported(f"llguidance cannot compile the {spec.kind}: {exc}"[:300])
+            raise Unsupported(f"llguidance cannot compile the {spec.kind}: {exc}"[:300]) from exc
         matcher = M(self._tok, grammar)
         if matcher.is_error():
-            raise Unsupported(f"llguidance cannot compile the {spec.kind}: "
-                              f"{matcher.get_error()}"[:300])
+            raise Unsupported(
+                f"llguidance cannot compile the {spec.kind}: {matcher.get_error()}"[:300]
+            )
         return matcher
 
     def new_matcher(self, built):

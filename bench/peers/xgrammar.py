@@ -17,7 +17,7 @@ class XGrammarPeer(MaskingPeer):
         try:
             import xgrammar
         except ImportError as exc:
-            raise Missing(f"xgrammar is not installed ({exc}); pip install 'awrs[bench]'")
+            raise Missing(f"xgrammar is not installed ({exc}); pip install 'awrs[bench]'") from exc
         tokenizer = getattr(lm, "tokenizer", None)
         if tokenizer is None:
             raise Missing("xgrammar needs a Hugging Face tokenizer (lm.tokenizer)")
@@ -39,9 +39,10 @@ class XGrammarPeer(MaskingPeer):
                     raise Unsupported("xgrammar has no Unicode property classes (\\p{...})")
                 return self._compiler.compile_regex(spec.source)
         except (ValueError, RuntimeError, TypeError) as exc:
-            raise Unsupported(f"xgrammar cannot compile the {spec.kind}: {exc}"[:300])
-        raise Unsupported(f"xgrammar has no {spec.kind!r} constraint in this harness "
-                          "(it reads EBNF, not Lark)")
+            raise Unsupported(f"xgrammar cannot compile the {spec.kind}: {exc}"[:300]) from exc
+        raise Unsupported(
+            f"xgrammar has no {spec.kind!r} constraint in this harness (it reads EBNF, not Lark)"
+        )
 
     def new_matcher(self, built):
         return self._xgr.GrammarMatcher(built)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from awrs.errors import ConfigurationError
 
@@ -17,7 +18,7 @@ SUITES = {
     "overhead": "bench.suites.overhead",
 }
 #: further suites by name (tests and experiments register instances here)
-EXTRA: dict[str, "Suite"] = {}
+EXTRA: dict[str, Suite] = {}
 
 
 @dataclass(frozen=True, slots=True)

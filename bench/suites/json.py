@@ -31,8 +31,10 @@ MAX_SCHEMA_CHARS = 4000
 def messages(schema: dict) -> tuple[dict[str, str], ...]:
     """The instruction with the schema, as chat messages."""
     text = json.dumps(schema, separators=(",", ":"))
-    return ({"role": "system", "content": SYSTEM},
-            {"role": "user", "content": INSTRUCTION.format(schema=text)})
+    return (
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": INSTRUCTION.format(schema=text)},
+    )
 
 
 def check(schema: dict, text: str) -> tuple[bool, bool, str]:
@@ -78,9 +80,10 @@ class JSONSuite(Suite):
 
     def items(self, limit=None):
         records = _records(str(data_path("maskbench", "maskbench-open.jsonl")))
-        return [Item(records[i]["id"], messages(records[i]["schema"]),
-                     {"schema": records[i]["schema"]})
-                for i in subset(len(records), limit)]
+        return [
+            Item(records[i]["id"], messages(records[i]["schema"]), {"schema": records[i]["schema"]})
+            for i in subset(len(records), limit)
+        ]
 
     def constraint(self, item, policy: str | None = None):
         """``awrs.JSONSchema`` of the item, under a policy of :data:`POLICIES` (default: the

@@ -18,16 +18,26 @@ BENCH = Path(__file__).resolve().parent.parent
 #: benchmark module -> (what it measures, quick command-line arguments); with ``--limit`` the
 #: quick arguments are used, without it each module runs with its own (full) defaults
 MODULES = {
-    "backend": ("model backend vs `model.generate` (ms per step)",
-                ["--batches", "1", "8", "--tokens", "32", "--repeat", "2"]),
-    "sampler": ("sampler overhead per particle-token, checks per token, SMC vs direct",
-                ["--threads", "1", "--max-tokens", "16"]),
-    "regex": ("regex constraint: DFA construction, per-token advance, full masks",
-              ["--repeat", "2", "--masks", "5"]),
-    "grammar": ("grammar and SQL constraints: construction and per-token advance times",
-                ["--json", "30", "--candidates", "10"]),
-    "json_schema": ("JSON-schema constraint: correctness, construction and check times vs "
-                    "llguidance", ["--limit", "300", "--timing-schemas", "30"]),
+    "backend": (
+        "model backend vs `model.generate` (ms per step)",
+        ["--batches", "1", "8", "--tokens", "32", "--repeat", "2"],
+    ),
+    "sampler": (
+        "sampler overhead per particle-token, checks per token, SMC vs direct",
+        ["--threads", "1", "--max-tokens", "16"],
+    ),
+    "regex": (
+        "regex constraint: DFA construction, per-token advance, full masks",
+        ["--repeat", "2", "--masks", "5"],
+    ),
+    "grammar": (
+        "grammar and SQL constraints: construction and per-token advance times",
+        ["--json", "30", "--candidates", "10"],
+    ),
+    "json_schema": (
+        "JSON-schema constraint: correctness, construction and check times vs llguidance",
+        ["--limit", "300", "--timing-schemas", "30"],
+    ),
     "scaling": ("best-of-k scaling model (analytic, no LM)", ["--quick"]),
 }
 
@@ -60,9 +70,9 @@ class OverheadSuite(Suite):
 
     def run_all(self, runner) -> None:
         """Run every present module not yet recorded; missing ones become problems."""
-        from bench.store import FAILED, Row, settings_hash
-
         from tqdm import tqdm
+
+        from bench.store import FAILED, Row, settings_hash
 
         items = self.items(runner.limit)
         runner.plan.items[self.name] = items
@@ -70,7 +80,8 @@ class OverheadSuite(Suite):
             path = BENCH / f"{item.id}.py"
             if not path.exists():
                 runner.plan.problems.append(
-                    f"overhead: bench/{item.id}.py is missing ({MODULES[item.id][0]})")
+                    f"overhead: bench/{item.id}.py is missing ({MODULES[item.id][0]})"
+                )
                 continue
             h = settings_hash(self.settings(item))
             key = (self.name, "bench", item.id, 0, h)
@@ -97,8 +108,14 @@ class OverheadSuite(Suite):
             lines.append(f"### bench/{item.id}.py: {what}")
             lines.append("")
             h = settings_hash(self.settings(item))
-            row = next((r for r in store.rows()
-                        if r.suite == self.name and r.item == item.id and r.settings == h), None)
+            row = next(
+                (
+                    r
+                    for r in store.rows()
+                    if r.suite == self.name and r.item == item.id and r.settings == h
+                ),
+                None,
+            )
             if not (BENCH / f"{item.id}.py").exists():
                 lines += ["Not present: this micro-benchmark has not been written yet.", ""]
             elif row is None:
@@ -106,10 +123,17 @@ class OverheadSuite(Suite):
             elif row.status != OK:
                 lines += [f"Failed after {row.wall_s:.1f} s: {row.reason}", ""]
             else:
-                body = ["###" + ln if ln.startswith("#") else ln  # below this section's level
-                        for ln in row.text.strip().splitlines()]
-                lines += [f"`python -m bench.{item.id} {' '.join(item.data['argv'])}` "
-                          f"({row.wall_s:.1f} s):", "", *body, ""]
+                body = [
+                    "###" + ln if ln.startswith("#") else ln  # below this section's level
+                    for ln in row.text.strip().splitlines()
+                ]
+                lines += [
+                    f"`python -m bench.{item.id} {' '.join(item.data['argv'])}` "
+                    f"({row.wall_s:.1f} s):",
+                    "",
+                    *body,
+                    "",
+                ]
         return lines
 
 
@@ -128,7 +152,7 @@ def call_main(module: str, argv: list[str]) -> str:
                 main()
     except SystemExit as exc:  # argparse refusing the arguments, or an explicit exit
         if exc.code not in (None, 0):
-            raise RuntimeError(f"exit status {exc.code}: {err.getvalue().strip()[-300:]}")
+            raise RuntimeError(f"exit status {exc.code}: {err.getvalue().strip()[-300:]}") from exc
     return buf.getvalue()
 
 

@@ -25,8 +25,10 @@ def messages(pattern: str) -> tuple[dict[str, str], ...]:
     """System prompt, few-shot turns and the task, as chat messages."""
     out = [{"role": "system", "content": SYSTEM}]
     for pat, answer in EXAMPLES:
-        out += [{"role": "user", "content": f"Pattern: {pat}"},
-                {"role": "assistant", "content": answer}]
+        out += [
+            {"role": "user", "content": f"Pattern: {pat}"},
+            {"role": "assistant", "content": answer},
+        ]
     out.append({"role": "user", "content": f"Pattern: {pattern}"})
     return tuple(out)
 
@@ -52,8 +54,10 @@ class PatternsSuite(Suite):
         path = data_path("patterns", "patterns-open.csv")
         with path.open(newline="", encoding="utf-8") as fh:
             patterns = [rec["regex"] for rec in csv.DictReader(fh)]
-        return [Item(f"p{i:03d}", messages(patterns[i]), {"pattern": patterns[i]})
-                for i in subset(len(patterns), limit)]
+        return [
+            Item(f"p{i:03d}", messages(patterns[i]), {"pattern": patterns[i]})
+            for i in subset(len(patterns), limit)
+        ]
 
     def constraint(self, item):
         from awrs.request import ConstraintSpec

@@ -12,7 +12,7 @@ import collections
 import json
 import math
 import sqlite3
-from functools import lru_cache
+from functools import cache
 
 from bench.common import data_path
 
@@ -25,8 +25,13 @@ INSTRUCTION = (
     "Database schema:\n{ddl}\n\nWrite one SQLite query that answers the question below. "
     "Reply with the query only.\n\nQuestion: {question}"
 )
-_TYPES = {"number": "NUMERIC", "text": "TEXT", "time": "TEXT", "boolean": "INTEGER",
-          "others": "TEXT"}
+_TYPES = {
+    "number": "NUMERIC",
+    "text": "TEXT",
+    "time": "TEXT",
+    "boolean": "INTEGER",
+    "others": "TEXT",
+}
 #: SQLite virtual-machine steps a scored query may take before it is aborted
 MAX_STEPS = 5_000_000
 #: SQL generation policies (``smc@POLICY``): ``awrs.SQL`` options. ``default`` is the
@@ -56,26 +61,31 @@ def ddl(entry: dict) -> str:
     for t, table in enumerate(tables):
         if table.lower().startswith("sqlite_"):
             continue  # SQLite's internal tables (sqlite_sequence) exist by themselves
-        lines = [f"  {_quote(name)} {_TYPES.get(types[c], 'TEXT')}"
-                 for c, (ti, name) in enumerate(cols) if ti == t]
+        lines = [
+            f"  {_quote(name)} {_TYPES.get(types[c], 'TEXT')}"
+            for c, (ti, name) in enumerate(cols)
+            if ti == t
+        ]
         keys = [_quote(cols[c][1]) for c in sorted(pks) if cols[c][0] == t]
         if keys:
             lines.append(f"  PRIMARY KEY ({', '.join(keys)})")
         for src, dst in entry["foreign_keys"]:
             if cols[src][0] == t:
-                lines.append(f"  FOREIGN KEY ({_quote(cols[src][1])}) REFERENCES "
-                             f"{_quote(tables[cols[dst][0]])} ({_quote(cols[dst][1])})")
+                lines.append(
+                    f"  FOREIGN KEY ({_quote(cols[src][1])}) REFERENCES "
+                    f"{_quote(tables[cols[dst][0]])} ({_quote(cols[dst][1])})"
+                )
         out.append(f"CREATE TABLE {_quote(table)} (\n" + ",\n".join(lines) + "\n);")
     return "\n".join(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def schemas() -> dict[str, dict]:
     """``tables.json`` entries by database id."""
     return {e["db_id"]: e for e in json.loads(data_path("spider", "tables.json").read_text())}
 
 
-@lru_cache(maxsize=None)
+@cache
 def empty_db(db_id: str) -> sqlite3.Connection:
     """An in-memory database with the tables of ``db_id`` and no rows."""
     conn = sqlite3.connect(":memory:", check_same_thread=False)
@@ -115,7 +125,7 @@ def same_result(pred: list[tuple], gold: list[tuple], ordered: bool) -> bool:
 
 
 def explain(db_id: str, query: str) -> str:
-    """"" when ``query`` compiles on the empty ``db_id`` database, else the error message."""
+    """ "" when ``query`` compiles on the empty ``db_id`` database, else the error message."""
     try:
         empty_db(db_id).execute("EXPLAIN " + query)
     except (sqlite3.Error, sqlite3.Warning, ValueError) as exc:
@@ -146,8 +156,9 @@ class SQLSuite(Suite):
         other_q = [q for q in questions if q["db_id"] != EXEC_DB and q["db_id"] in tables]
         n_exec = None if limit is None else (limit + 1) // 2
         n_other = None if limit is None else limit // 2
-        picked = ([exec_q[i] for i in subset(len(exec_q), n_exec)]
-                  + [other_q[i] for i in subset(len(other_q), n_other)])
+        picked = [exec_q[i] for i in subset(len(exec_q), n_exec)] + [
+            other_q[i] for i in subset(len(other_q), n_other)
+        ]
         index = {id(q): i for i, q in enumerate(questions)}
         return [self._item(q, index[id(q)]) for q in picked]
 
@@ -157,8 +168,11 @@ class SQLSuite(Suite):
 
         text = INSTRUCTION.format(ddl=schema_ddl(schemas()[q["db_id"]]), question=q["question"])
         msgs = ({"role": "system", "content": SYSTEM}, {"role": "user", "content": text})
-        return Item(f"{q['db_id']}-{i:03d}", msgs,
-                    {"db_id": q["db_id"], "question": q["question"], "gold": q["query"]})
+        return Item(
+            f"{q['db_id']}-{i:03d}",
+            msgs,
+            {"db_id": q["db_id"], "question": q["question"], "gold": q["query"]},
+        )
 
     def constraint(self, item, policy: str | None = None):
         """``awrs.SQL`` of the item's schema under a policy of :data:`POLICIES`."""

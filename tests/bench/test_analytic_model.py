@@ -37,8 +37,9 @@ def test_misspecified_reward_has_a_finite_optimal_k(points):
 
 def test_selection_temperature_limits(points):
     # T -> inf is one random sample (k = 1); tiny T is the argmax
-    mc = monte_carlo(Config(), points, [0.0, 1e-9, 1e9], [0.0], [1, 16],
-                     np.random.default_rng(7))[0]
+    mc = monte_carlo(Config(), points, [0.0, 1e-9, 1e9], [0.0], [1, 16], np.random.default_rng(7))[
+        0
+    ]
     np.testing.assert_allclose(mc[1], mc[0], rtol=1e-6)
     exact = np.mean((points.m - points.mt) ** 2 + points.sy**2)  # E (y - m_T)^2, one sample
     # 16 samples per input: relative sd of the mean is about sqrt(2 / (16 * 1200)) = 1%

@@ -11,7 +11,9 @@ from bench import harness, methods, suites
 from bench.methods import Method, Missing, Outcome, Unsupported
 from bench.suites import Item, Score, Spec, Suite
 
-VOCAB = [b"<eos>", b"a", b"b", b"c", b" ", b":", b"\n"] + [bytes([c]) for c in range(ord("d"), ord("z") + 1)]
+VOCAB = [b"<eos>", b"a", b"b", b"c", b" ", b":", b"\n"] + [
+    bytes([c]) for c in range(ord("d"), ord("z") + 1)
+]
 
 
 def toy_lm():
@@ -31,8 +33,9 @@ class FakeSuite(Suite):
         if self.missing:
             raise FileNotFoundError("benchmark data /nowhere/fake.csv is missing")
         ids = ["a", "b", "c", "d", "e"][: self.n]
-        return [Item(i, ({"role": "user", "content": f"say {i}"},), {"want": i})
-                for i in ids[:limit]]
+        return [
+            Item(i, ({"role": "user", "content": f"say {i}"},), {"want": i}) for i in ids[:limit]
+        ]
 
     def constraint(self, item):
         return ("constraint", item.id)
@@ -163,9 +166,9 @@ def test_scores_posterior_and_report(tmp_path, registered):
     report = (tmp_path / "report.md").read_text()
     assert "## fake" in report
     # echo: match 0.5 over 6 runs; slow has 10x the evaluations
-    line = next(l for l in report.splitlines() if l.startswith("| echo |"))
+    line = next(ln for ln in report.splitlines() if ln.startswith("| echo |"))
     assert "| 6 | 0 | 0 | 0.50 [" in line
-    lines = [l for l in report.splitlines() if l.startswith("| echo |")]
+    lines = [ln for ln in report.splitlines() if ln.startswith("| echo |")]
     # second table: speed-up columns, then time per token vs direct (absent), then mask evals;
     # third: runs without output by how they ended (echo always has output)
     assert len(lines) == 3 and lines[2] == "| echo | 6 | 0 | 0 | 0 | 0 | 0 | - | - |"
@@ -230,8 +233,10 @@ class ToyRegexSuite(Suite):
 
     def items(self, limit=None):
         pats = ["(ab|c)+", "a(b|c)*d", "c{2,3}"]
-        return [Item(f"r{i}", ({"role": "user", "content": "go"},), {"pattern": p})
-                for i, p in enumerate(pats)][:limit]
+        return [
+            Item(f"r{i}", ({"role": "user", "content": "go"},), {"pattern": p})
+            for i, p in enumerate(pats)
+        ][:limit]
 
     def constraint(self, item):
         import awrs
@@ -251,10 +256,27 @@ class ToyRegexSuite(Suite):
 def test_awrs_methods_run_through_the_harness(tmp_path, monkeypatch):
     monkeypatch.setitem(suites.EXTRA, "toyregex", ToyRegexSuite())
     # EOS is likely enough that sequences end within the budget
-    lm = ToyLM(VOCAB, 0, lambda ctx: {i: (0.2 if i == 0 else 0.8 / (len(VOCAB) - 1))
-                                      for i in range(len(VOCAB))})
-    assert run(tmp_path, "toyregex", "--methods", "direct,mask,awrs,smc,rerank",
-               "--particles", "4", "--max-tokens", "12", "--repeats", "3", lm=lm) == 0
+    lm = ToyLM(
+        VOCAB,
+        0,
+        lambda ctx: {i: (0.2 if i == 0 else 0.8 / (len(VOCAB) - 1)) for i in range(len(VOCAB))},
+    )
+    assert (
+        run(
+            tmp_path,
+            "toyregex",
+            "--methods",
+            "direct,mask,awrs,smc,rerank",
+            "--particles",
+            "4",
+            "--max-tokens",
+            "12",
+            "--repeats",
+            "3",
+            lm=lm,
+        )
+        == 0
+    )
     rows = read_rows(tmp_path)
     assert len(rows) == 3 * 5 * 3 and all(r["status"] == "ok" for r in rows)
     for r in rows:
@@ -288,11 +310,15 @@ def test_overhead_suite_runs_present_modules_and_reports_missing_ones(tmp_path, 
     (tmp_path / "nomain.py").write_text("# a script without main\n")
     monkeypatch.setitem(sys.modules, "bench.nomain", types.ModuleType("bench.nomain"))
     monkeypatch.setattr(overhead, "BENCH", tmp_path)
-    monkeypatch.setattr(overhead, "MODULES", {
-        "fakebench": ("a fake micro-benchmark", ["--quick"]),
-        "nomain": ("a script without main", []),
-        "notyet": ("a benchmark nobody wrote", []),
-    })
+    monkeypatch.setattr(
+        overhead,
+        "MODULES",
+        {
+            "fakebench": ("a fake micro-benchmark", ["--quick"]),
+            "nomain": ("a script without main", []),
+            "notyet": ("a benchmark nobody wrote", []),
+        },
+    )
     out = tmp_path / "out"
     assert run(out, "overhead", "--limit", "1") == 0  # --limit: the quick arguments
     assert calls == [["--quick"]]
@@ -307,8 +333,10 @@ def test_overhead_suite_runs_present_modules_and_reports_missing_ones(tmp_path, 
 
 
 def test_timeout_and_slow_limit(tmp_path, registered):
-    assert run(tmp_path, "fake", "--methods", "sleepy,echo", "--timeout", "0.5",
-               "--slow-limit", "2") == 0
+    assert (
+        run(tmp_path, "fake", "--methods", "sleepy,echo", "--timeout", "0.5", "--slow-limit", "2")
+        == 0
+    )
     rows = {(r["method"], r["item"]): r for r in read_rows(tmp_path)}
     assert rows[("sleepy", "a")]["status"] == "failed"
     assert "longer than --timeout 0.5 s" in rows[("sleepy", "a")]["reason"]
@@ -338,8 +366,10 @@ def test_budget_unaware_variants_run_and_hash_apart():
     assert on.settings(cfg)["budget"] is True and off.settings(cfg)["budget"] is False
     assert off.uses_particles and off.base == "smc" and "budget-unaware" in off.describe()
     assert "budget" not in get_method("mask").settings(cfg)
-    assert on._budget_options() == {} and off._budget_options() == {"budget": False,
-                                                                     "budget_twist": False}
+    assert on._budget_options() == {} and off._budget_options() == {
+        "budget": False,
+        "budget_twist": False,
+    }
     assert on.settings(cfg)["budget_twist"] is True  # generate's default for smc
     tw = get_method("smc-notwist")
     assert tw.base == "smc" and tw.settings(cfg)["budget_twist"] is False
@@ -363,10 +393,11 @@ def test_each_prompt_is_run_through_the_model_once_before_the_timed_runs(tmp_pat
     assert [p for p in Counting.prompts if p in prompts] == prompts
 
 
-def test_the_per_model_tables_are_built_with_the_constraint_and_timed_as_build(tmp_path,
-                                                                               monkeypatch):
-    from bench.methods import ItemContext
+def test_the_per_model_tables_are_built_with_the_constraint_and_timed_as_build(
+    tmp_path, monkeypatch
+):
     from awrs.sampling.tables import ATTRIBUTE
+    from bench.methods import ItemContext
 
     suite = ToyRegexSuite()
     item = suite.items(None)[0]

@@ -44,11 +44,29 @@ class ToyJSONSuite(Suite):
 
 def test_policies_run_side_by_side(tmp_path, monkeypatch):
     monkeypatch.setitem(suites.EXTRA, "toyjson", ToyJSONSuite())
-    lm = ToyLM(VOCAB, 0, lambda ctx: {i: (0.2 if i == 0 else 0.8 / (len(VOCAB) - 1))
-                                      for i in range(len(VOCAB))})
-    argv = ["toyjson", "--methods", "awrs", "smc", "--json-policy", "natural", "compact",
-            "--particles", "3", "--max-tokens", "10", "--repeats", "2", "--no-plots",
-            "--out", str(tmp_path)]
+    lm = ToyLM(
+        VOCAB,
+        0,
+        lambda ctx: {i: (0.2 if i == 0 else 0.8 / (len(VOCAB) - 1)) for i in range(len(VOCAB))},
+    )
+    argv = [
+        "toyjson",
+        "--methods",
+        "awrs",
+        "smc",
+        "--json-policy",
+        "natural",
+        "compact",
+        "--particles",
+        "3",
+        "--max-tokens",
+        "10",
+        "--repeats",
+        "2",
+        "--no-plots",
+        "--out",
+        str(tmp_path),
+    ]
     args = harness.add_arguments(__import__("argparse").ArgumentParser()).parse_args(argv)
     assert harness.run(args, lm=lm) == 0
     with (tmp_path / "samples.csv").open() as fh:
@@ -69,8 +87,9 @@ def test_policies_run_side_by_side(tmp_path, monkeypatch):
 
 def test_method_names_with_policies():
     assert methods.get_method("smc@compact-open").policy == "compact-open"
-    assert methods.get_method("awrs@natural").settings(methods.RunConfig())["json_policy"] \
-        == "natural"
+    assert (
+        methods.get_method("awrs@natural").settings(methods.RunConfig())["json_policy"] == "natural"
+    )
     assert harness._with_policies("llguidance", ["natural"]) == ["llguidance"]
     assert harness._with_policies("direct", ["natural"]) == ["direct"]
     with pytest.raises(Exception, match="unknown policy 'loose'.*sql policy"):
@@ -93,9 +112,13 @@ def test_sql_policies_build_their_constraints():
 def test_particle_ends_fallback_tells_dead_from_out_of_budget():
     from types import SimpleNamespace as NS
 
-    samples = [NS(finished=True, token_ids=(1, 2), log_weight=0.0),
-               NS(finished=False, token_ids=(1,), log_weight=float("-inf")),
-               NS(finished=False, token_ids=tuple(range(9)), log_weight=float("-inf"))]
+    samples = [
+        NS(finished=True, token_ids=(1, 2), log_weight=0.0),
+        NS(finished=False, token_ids=(1,), log_weight=float("-inf")),
+        NS(finished=False, token_ids=tuple(range(9)), log_weight=float("-inf")),
+    ]
     assert methods.particle_ends(NS(), samples, 10) == {"dead": 1.0, "out_of_budget": 1.0}
-    assert methods.particle_ends(NS(dead=3, out_of_budget=2), samples, 10) == \
-        {"dead": 3.0, "out_of_budget": 2.0}
+    assert methods.particle_ends(NS(dead=3, out_of_budget=2), samples, 10) == {
+        "dead": 3.0,
+        "out_of_budget": 2.0,
+    }

@@ -21,8 +21,10 @@ class Phone(Suite):
 
     def items(self, limit=None):
         msgs = ({"role": "user", "content": "Write a phone number like 555-1234."},)
-        return [Item("plain", msgs, {"pattern": r"\d{3}-\d{4}"}),
-                Item("backref", msgs, {"pattern": r"(\d)\1-\d{4}"})][:limit]
+        return [
+            Item("plain", msgs, {"pattern": r"\d{3}-\d{4}"}),
+            Item("backref", msgs, {"pattern": r"(\d)\1-\d{4}"}),
+        ][:limit]
 
     def constraint(self, item):
         import awrs
@@ -45,8 +47,23 @@ def test_peer_outputs_satisfy_the_constraint(peer, default_lm, tmp_path, monkeyp
     monkeypatch.setitem(suites.EXTRA, "phone", Phone())
     limit = "1" if peer == "genlm-control" else "2"  # genlm-control takes seconds per token
     args = harness.add_arguments(argparse.ArgumentParser()).parse_args(
-        ["phone", "--methods", peer, "--particles", "2", "--max-tokens", "10", "--limit", limit,
-         "--threads", "1", "--out", str(tmp_path), "--no-plots"])
+        [
+            "phone",
+            "--methods",
+            peer,
+            "--particles",
+            "2",
+            "--max-tokens",
+            "10",
+            "--limit",
+            limit,
+            "--threads",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--no-plots",
+        ]
+    )
     assert harness.run(args, lm=default_lm) == 0
     with open(tmp_path / "samples.csv", newline="") as fh:
         rows = {r["item"]: r for r in csv.DictReader(fh)}

@@ -21,8 +21,9 @@ def test_spider_gold_queries_pass_byte_by_byte(data_dir, strict):
     built: dict[str, SQL] = {}
     for q in dev[::3]:
         c = built.get(q["db_id"]) or built.setdefault(
-            q["db_id"], SQL(tables[q["db_id"]], schema_prefix=True, strict_names=strict))
+            q["db_id"], SQL(tables[q["db_id"]], schema_prefix=True, strict_names=strict)
+        )
         state, raw = c.start(), q["query"].encode()
         for i in range(len(raw)):
-            state = c.advance(state, raw[i:i + 1])
-            assert state is not None, (q["query"], raw[:i + 1])
+            state = c.advance(state, raw[i : i + 1])
+            assert state is not None, (q["query"], raw[: i + 1])

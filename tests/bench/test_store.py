@@ -12,9 +12,22 @@ from bench.store import FAILED, Row, Store, settings_hash
 
 def test_rows_round_trip_through_the_csv(tmp_path):
     store = Store(tmp_path / "s.csv")
-    row = Row("json", "smc", "item,1", 3, "abc", text='say "hi",\nbye', has_output=True,
-              finished=True, valid=True, score=1.0, tokens=7, wall_s=0.5, evals=12.0,
-              metrics={"valid_json": 1.0, "error": ""})
+    row = Row(
+        "json",
+        "smc",
+        "item,1",
+        3,
+        "abc",
+        text='say "hi",\nbye',
+        has_output=True,
+        finished=True,
+        valid=True,
+        score=1.0,
+        tokens=7,
+        wall_s=0.5,
+        evals=12.0,
+        metrics={"valid_json": 1.0, "error": ""},
+    )
     store.add(row)
     store.add(Row("json", "mask", "item,1", 3, "abc", status=FAILED, reason="boom"))
     back = {r.method: r for r in Store(tmp_path / "s.csv").rows()}

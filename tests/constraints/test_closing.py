@@ -29,11 +29,19 @@ def closes(c, prefix: bytes, closing: Closing) -> bytes | None:
 
 
 def test_json_completions_close_every_open_structure():
-    schema = {"type": "object", "required": ["name", "tags", "loc"], "properties": {
-        "name": {"type": "string"},
-        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
-        "loc": {"type": "object", "required": ["zip"],
-                "properties": {"zip": {"type": "string", "pattern": "^[0-9]{5}$"}}}}}
+    schema = {
+        "type": "object",
+        "required": ["name", "tags", "loc"],
+        "properties": {
+            "name": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+            "loc": {
+                "type": "object",
+                "required": ["zip"],
+                "properties": {"zip": {"type": "string", "pattern": "^[0-9]{5}$"}},
+            },
+        },
+    }
     c = JSONSchema(schema)
     cl = Closing(c, BYTES)
     assert closes(c, b'{"name": "ab', cl) == b'","tags":["",""],"loc":{"zip":"11111"}}'
@@ -52,8 +60,11 @@ def test_grammar_and_sql_completions(data_dir):
         pytest.skip(f"{db} is absent")
     sql = awrs.SQL(str(db))
     cl = Closing(sql, BYTES)
-    for prefix in (b"SELECT name FROM singer WHERE age > ", b"SELECT count(*) FROM (SELECT",
-                   b"SELECT name FROM singer ORDER BY"):
+    for prefix in (
+        b"SELECT name FROM singer WHERE age > ",
+        b"SELECT count(*) FROM (SELECT",
+        b"SELECT name FROM singer ORDER BY",
+    ):
         assert closes(sql, prefix, cl) is not None, prefix
 
 
@@ -67,9 +78,15 @@ def test_tokens_counts_the_fewest_tokens_spelling_the_completion():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([b"a", b"b", b"ab", b"ba", b"aab", b"bb"]), min_size=1,
-                max_size=6, unique=True),
-       st.text("ab", min_size=0, max_size=9))
+@given(
+    st.lists(
+        st.sampled_from([b"a", b"b", b"ab", b"ba", b"aab", b"bb"]),
+        min_size=1,
+        max_size=6,
+        unique=True,
+    ),
+    st.text("ab", min_size=0, max_size=9),
+)
 def test_spell_is_the_minimum_over_all_tokenisations(vocab, text):
     cl = Closing(awrs.Grammar('start: "x"\n'), vocab)
     data = text.encode()

@@ -8,7 +8,8 @@ import json
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lark import Lark
 
 import awrs
@@ -83,18 +84,25 @@ def incremental(g: Grammar, data: bytes, cuts: list[int]):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(st.characters(blacklist_categories=("Cs",)), max_size=8),
-    lambda c: st.lists(c, max_size=4)
-    | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",)), max_size=5), c,
-                      max_size=4),
-    max_leaves=12)
+    lambda c: (
+        st.lists(c, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(blacklist_categories=("Cs",)), max_size=5), c, max_size=4
+        )
+    ),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=json_values, ascii_=st.booleans(), indent=st.sampled_from([None, 0, 2]),
-       data=st.data())
+@given(
+    value=json_values, ascii_=st.booleans(), indent=st.sampled_from([None, 0, 2]), data=st.data()
+)
 def test_valid_json_every_prefix_and_any_split(value, ascii_, indent, data):
     g = grammar(JSON_TEXT)
     text = json.dumps(value, ensure_ascii=ascii_, indent=indent)
@@ -102,8 +110,8 @@ def test_valid_json_every_prefix_and_any_split(value, ascii_, indent, data):
     assert g.accepts(text) and lark_ok(JSON_TEXT, text)
     state = g.start()
     for i in range(len(raw)):  # byte by byte, through the middle of multi-byte characters
-        state = g.advance(state, raw[i:i + 1])
-        assert state is not None, raw[:i + 1]
+        state = g.advance(state, raw[i : i + 1])
+        assert state is not None, raw[: i + 1]
     cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=6))
     split = incremental(g, raw, cuts)
     assert split == state == g.advance(g.start(), raw)  # deterministic, compositional
@@ -111,8 +119,11 @@ def test_valid_json_every_prefix_and_any_split(value, ascii_, indent, data):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=list('{}[],:"\\ 0123456789.eE+-truefalsnu\n\t') + ["é", "😀", "\x01"],
-               max_size=12))
+@given(
+    st.text(
+        alphabet=list('{}[],:"\\ 0123456789.eE+-truefalsnu\n\t') + ["é", "😀", "\x01"], max_size=12
+    )
+)
 def test_json_grammar_agrees_with_lark(s):
     assert grammar(JSON_TEXT).accepts(s) == lark_ok(JSON_TEXT, s)
 
@@ -136,8 +147,14 @@ def test_lazy_string_ends_at_first_quote():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["select", "from", "SeLeCt", "x", "y1", "_", "9", ",", "=",
-                                  ";", " ", "s", "fro", "ſ"]), max_size=8).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            ["select", "from", "SeLeCt", "x", "y1", "_", "9", ",", "=", ";", " ", "s", "fro", "ſ"]
+        ),
+        max_size=8,
+    ).map("".join)
+)
 def test_case_insensitive_keywords_and_priorities_follow_lark(s):
     assert grammar(KEYWORDS).accepts(s) == lark_ok(KEYWORDS, s)
 
@@ -156,8 +173,8 @@ def test_non_lalr_grammar_uses_earley():
     assert g.accepts("1+2*3 4") and g.accepts("(1)(2)") and not g.accepts("1+")
     assert g.accepts_prefix("1+(2") and not g.accepts_prefix("1+)")
     with pytest.raises(ConstraintError, match="LALR"):
-        Grammar("start: x | y\nx: \"a\"\ny: \"a\"\n", parser="lalr")
-    assert Grammar("start: x | y\nx: \"a\"\ny: \"a\"\n").parser == "earley"
+        Grammar('start: x | y\nx: "a"\ny: "a"\n', parser="lalr")
+    assert Grammar('start: x | y\nx: "a"\ny: "a"\n').parser == "earley"
 
 
 @settings(max_examples=200, deadline=None)
@@ -189,8 +206,10 @@ def test_anchors_and_lookbehind_see_the_text_before_the_lexeme(s):
 
 
 def test_prefix_contract_on_shipped_grammars():
-    check_prefix_monotone(grammar(JSON_TEXT), [b'{"k\xc3\xa9": [1, -2.5e3, "\xf0\x9f\x98\x80"]}',
-                                              b"[true, null", b'"a\\u00e9"', b"01"])
+    check_prefix_monotone(
+        grammar(JSON_TEXT),
+        [b'{"k\xc3\xa9": [1, -2.5e3, "\xf0\x9f\x98\x80"]}', b"[true, null", b'"a\\u00e9"', b"01"],
+    )
     check_prefix_monotone(grammar(LARK_JSON), [b'["a\\"b", 1]', b'{"x": -1.5e2}'])
     check_prefix_monotone(grammar(AMBIGUOUS), [b"1 + (2 * 3) 4", b"(("])
 
@@ -215,16 +234,42 @@ def test_alphabet_covers_accepted_bytes():
     assert 0 not in alpha and 0x1F not in alpha
 
 
-@pytest.mark.parametrize("text, prefixes", [
-    (JSON_TEXT, [b"", b'{"name": "ab', b"[1", b'{"a\xf0\x9f', b"[true, ", b"-"]),
-    (LARK_JSON, [b'["a\\', b"[1e", b'{"k": "v"}']),
-    (KEYWORDS, [b"sel", b"select a", b"x = 1; SELECT b "]),
-    (AMBIGUOUS, [b"1 +", b"(2"]),
-])
+@pytest.mark.parametrize(
+    "text, prefixes",
+    [
+        (JSON_TEXT, [b"", b'{"name": "ab', b"[1", b'{"a\xf0\x9f', b"[true, ", b"-"]),
+        (LARK_JSON, [b'["a\\', b"[1e", b'{"k": "v"}']),
+        (KEYWORDS, [b"sel", b"select a", b"x = 1; SELECT b "]),
+        (AMBIGUOUS, [b"1 +", b"(2"]),
+    ],
+)
 def test_token_mask_matches_the_generic_walk(text, prefixes):
     rng = random.Random(0)
-    pool = [b"a", b"1", b" ", b'"', b"\\", b"e", b"select", b"ect", b"[", b"]", b"{", b"}", b",",
-            b":", b"+", b"(", b")", b"\xc3", b"\xa9", b"\xf0\x9f\x98\x80", b"true", b"x", b";"]
+    pool = [
+        b"a",
+        b"1",
+        b" ",
+        b'"',
+        b"\\",
+        b"e",
+        b"select",
+        b"ect",
+        b"[",
+        b"]",
+        b"{",
+        b"}",
+        b",",
+        b":",
+        b"+",
+        b"(",
+        b")",
+        b"\xc3",
+        b"\xa9",
+        b"\xf0\x9f\x98\x80",
+        b"true",
+        b"x",
+        b";",
+    ]
     vocab = sorted({b"".join(rng.choices(pool, k=rng.randint(1, 4))) for _ in range(600)})
     trie = VocabTrie(vocab)
     g = grammar(text)
@@ -237,7 +282,7 @@ def test_token_mask_matches_the_generic_walk(text, prefixes):
 
 
 def test_from_file_and_lazy_export(tmp_path):
-    (tmp_path / "inner.lark").write_text('WORD: /[a-z]+/\n')
+    (tmp_path / "inner.lark").write_text("WORD: /[a-z]+/\n")
     path = tmp_path / "outer.lark"
     path.write_text('start: WORD ("," WORD)*\n%import .inner.WORD\n')
     g = awrs.Grammar.from_file(path)
@@ -245,13 +290,16 @@ def test_from_file_and_lazy_export(tmp_path):
     assert awrs.Grammar is Grammar
 
 
-@pytest.mark.parametrize("text, line", [
-    ('start: "a" foo\n', "line 1"),
-    ('start: "a"\nstart2: ( "b"\n', "line 2"),
-    ('start: x\nx: "a"\nx: "b"\n', "line 3"),
-    ('start: A\nA: /a**/\n', "line 2"),
-    ('start: "a"\n%import nosuch.X\n', "line 2"),
-])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ('start: "a" foo\n', "line 1"),
+        ('start: "a"\nstart2: ( "b"\n', "line 2"),
+        ('start: x\nx: "a"\nx: "b"\n', "line 3"),
+        ("start: A\nA: /a**/\n", "line 2"),
+        ('start: "a"\n%import nosuch.X\n', "line 2"),
+    ],
+)
 def test_malformed_grammar_names_the_line(text, line):
     with pytest.raises(ConstraintError, match=line):
         Grammar(text)
@@ -259,7 +307,7 @@ def test_malformed_grammar_names_the_line(text, line):
 
 def test_refusals():
     with pytest.raises(UnsupportedFeatureError, match="look-ahead"):
-        Grammar('start: A\nA: /a(?=b)/\n')
+        Grammar("start: A\nA: /a(?=b)/\n")
     with pytest.raises(UnsupportedFeatureError, match="postlexer"):
         Grammar('start: A B\nA: "a"\n%declare B\n')
     with pytest.raises(ConfigurationError):

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from awrs.constraints.grammar import Grammar
 from awrs.constraints.regex import compile_dfa
 from awrs.errors import UnsupportedFeatureError
-
 from tests.constraints.test_grammar import AMBIGUOUS, CONTEXT, KEYWORDS, LARK_JSON
 
 SQL_TEXT = importlib.resources.files("awrs.grammars").joinpath("sql.lark").read_text()
@@ -53,6 +52,7 @@ def test_keyword_versus_name_stays_viable():
 
 # -- the parser-side condition, statically ------------------------------------------------------
 
+
 def _static_conditions(text: str) -> list[str]:
     """Problems that could make an accepted parser state uncompletable: unproductive rules,
     no ignored whitespace, or a terminal whose complete match a space could continue."""
@@ -64,15 +64,12 @@ def _static_conditions(text: str) -> list[str]:
     while changed:
         changed = False
         for r in rules:
-            if r.origin.name not in productive and all(s.name in productive
-                                                       for s in r.expansion):
+            if r.origin.name not in productive and all(s.name in productive for s in r.expansion):
                 productive.add(r.origin.name)
                 changed = True
-    problems += [f"unproductive {r.origin.name}" for r in rules
-                 if r.origin.name not in productive]
+    problems += [f"unproductive {r.origin.name}" for r in rules if r.origin.name not in productive]
     ignore = set(lk.ignore_tokens)
-    spaces = [t for t in lk.terminals if t.name in ignore
-              and _matches(t.pattern.to_regexp(), " ")]
+    spaces = [t for t in lk.terminals if t.name in ignore and _matches(t.pattern.to_regexp(), " ")]
     if not spaces:
         problems.append("no %ignore'd terminal matches a space")
     for t in lk.terminals:
@@ -96,15 +93,16 @@ def _matches(rx: str, s: str) -> bool:
 
 @pytest.mark.parametrize("name", ["sql", "json", "lark_json", "keywords"])
 def test_shipped_and_test_grammars_meet_the_static_conditions(name):
-    text = {"sql": SQL_TEXT, "json": JSON_TEXT, "lark_json": LARK_JSON,
-            "keywords": KEYWORDS}[name]
+    text = {"sql": SQL_TEXT, "json": JSON_TEXT, "lark_json": LARK_JSON, "keywords": KEYWORDS}[name]
     assert _static_conditions(text) == []
 
 
 # -- the parser-side condition, by completion search -----------------------------------------
 
-def _completes(g: Grammar, prefix: bytes, moves: list[bytes], depth: int,
-               budget: int = 20_000) -> bool | None:
+
+def _completes(
+    g: Grammar, prefix: bytes, moves: list[bytes], depth: int, budget: int = 20_000
+) -> bool | None:
     """Whether some sequence of at most ``depth`` moves completes ``prefix`` (breadth first,
     pruned by ``advance``); ``None`` when the budget ran out first."""
     start = g.advance(g.start(), prefix)
@@ -128,15 +126,19 @@ def _completes(g: Grammar, prefix: bytes, moves: list[bytes], depth: int,
     return False
 
 
-@pytest.mark.parametrize("name,alphabet,n,moves,depth", [
-    ("keywords", "se x;=1", 5, [b" ", b"x", b"1", b"=", b";", b"select", b"from", b","], 3),
-    ("ambiguous", "1+*( )", 5, [b"1", b")"], 6),
-    ("context", "xyzq \n", 4, [b"x", b"y", b"z", b"q", b" ", b"\n"], 3),
-    ("shadow", "xabc", 4, [b"a", b"b", b"c", b"x"], 3),
-])
+@pytest.mark.parametrize(
+    "name,alphabet,n,moves,depth",
+    [
+        ("keywords", "se x;=1", 5, [b" ", b"x", b"1", b"=", b";", b"select", b"from", b","], 3),
+        ("ambiguous", "1+*( )", 5, [b"1", b")"], 6),
+        ("context", "xyzq \n", 4, [b"x", b"y", b"z", b"q", b" ", b"\n"], 3),
+        ("shadow", "xabc", 4, [b"a", b"b", b"c", b"x"], 3),
+    ],
+)
 def test_every_accepted_prefix_of_small_grammars_completes(name, alphabet, n, moves, depth):
-    text = {"keywords": KEYWORDS, "ambiguous": AMBIGUOUS, "context": CONTEXT,
-            "shadow": SHADOW}[name]
+    text = {"keywords": KEYWORDS, "ambiguous": AMBIGUOUS, "context": CONTEXT, "shadow": SHADOW}[
+        name
+    ]
     g = _g(text, "earley" if name == "shadow" else "auto")
     for k in range(n + 1):
         for tup in itertools.product(alphabet, repeat=k):
@@ -145,13 +147,53 @@ def test_every_accepted_prefix_of_small_grammars_completes(name, alphabet, n, mo
                 assert _completes(g, b, moves, depth) is not False, (name, b)
 
 
-SQL_MOVES = [b" ", b"1", b"a", b")", b"'", b'"', b"*/", b"\n", b"]", b"`", b" FROM t",
-             b" END", b" AND 1", b" THEN 1", b" AS x", b" BY 1", b" JOIN t", b" ON 1",
-             b" WHERE 1", b" ROW", b" PRECEDING", b"(", b",", b"=", b" SELECT 1", b" ROWS 1",
-             b" FOLLOWING", b" OTHERS", b" DISTINCT FROM 1", b" NULL", b" OUTER JOIN t",
-             b" (", b" WHEN 1", b" AND", b" BETWEEN 1 AND 1", b" IN (1)", b" CURRENT ROW",
-             b"AS", b" AS", b"(SELECT 1)", b" SELECT 1", b"SELECT 1", b"-", b"*",
-             b" a AS (SELECT 1) SELECT 1"]
+SQL_MOVES = [
+    b" ",
+    b"1",
+    b"a",
+    b")",
+    b"'",
+    b'"',
+    b"*/",
+    b"\n",
+    b"]",
+    b"`",
+    b" FROM t",
+    b" END",
+    b" AND 1",
+    b" THEN 1",
+    b" AS x",
+    b" BY 1",
+    b" JOIN t",
+    b" ON 1",
+    b" WHERE 1",
+    b" ROW",
+    b" PRECEDING",
+    b"(",
+    b",",
+    b"=",
+    b" SELECT 1",
+    b" ROWS 1",
+    b" FOLLOWING",
+    b" OTHERS",
+    b" DISTINCT FROM 1",
+    b" NULL",
+    b" OUTER JOIN t",
+    b" (",
+    b" WHEN 1",
+    b" AND",
+    b" BETWEEN 1 AND 1",
+    b" IN (1)",
+    b" CURRENT ROW",
+    b"AS",
+    b" AS",
+    b"(SELECT 1)",
+    b" SELECT 1",
+    b"SELECT 1",
+    b"-",
+    b"*",
+    b" a AS (SELECT 1) SELECT 1",
+]
 SQL_SEEDS = [
     "SELECT a, count(*) FILTER (WHERE b > 1) OVER (PARTITION BY c ORDER BY d ROWS BETWEEN "
     "UNBOUNDED PRECEDING AND CURRENT ROW) FROM t AS x -- note\nWHERE a IS NOT DISTINCT FROM "
@@ -162,39 +204,72 @@ SQL_SEEDS = [
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.sampled_from(SQL_SEEDS), st.floats(0, 1),
-       st.text(alphabet="ab1 ('\"-/*,)=.", max_size=3))
+@given(st.sampled_from(SQL_SEEDS), st.floats(0, 1), st.text(alphabet="ab1 ('\"-/*,)=.", max_size=3))
 def test_sql_prefixes_complete(seed, cut, tail):
     g = _g(SQL_TEXT, "lalr")
-    b = seed[:int(cut * len(seed))].encode() + tail.encode()
+    b = seed[: int(cut * len(seed))].encode() + tail.encode()
     if g.prefix_ok(b):
         assert _completes(g, b, _word_endings(g, b) + SQL_MOVES, 4) is not False, b
 
 
 def _word_endings(g: Grammar, b: bytes) -> list[bytes]:
     """Moves that finish a keyword begun at the end of ``b``."""
-    word = b[len(b.rstrip(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")):].lower()
+    word = b[len(b.rstrip(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")) :].lower()
     if not word:
         return []
-    kws = {t.pattern.value.lower().encode() for t in g.lark().terminals
-           if type(t.pattern).__name__ == "PatternStr" and t.pattern.value.isalpha()}
-    return sorted(k[len(word):] for k in kws if k.startswith(word) and k != word)
+    kws = {
+        t.pattern.value.lower().encode()
+        for t in g.lark().terminals
+        if type(t.pattern).__name__ == "PatternStr" and t.pattern.value.isalpha()
+    }
+    return sorted(k[len(word) :] for k in kws if k.startswith(word) and k != word)
 
 
-JSON_MOVES = [b"}", b"]", b'"', b"1", b",", b":", b"0", b" ", b"e", b"[", b"{", b'""', b"null",
-              b"true", b"false", b".", b"\\n", b'"a":1', b"0000"]
+JSON_MOVES = [
+    b"}",
+    b"]",
+    b'"',
+    b"1",
+    b",",
+    b":",
+    b"0",
+    b" ",
+    b"e",
+    b"[",
+    b"{",
+    b'""',
+    b"null",
+    b"true",
+    b"false",
+    b".",
+    b"\\n",
+    b'"a":1',
+    b"0000",
+]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(
-    allow_nan=False, allow_infinity=False), st.text(max_size=3)),
-    lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=2), c,
-                                                                max_size=3)), max_leaves=6),
-    st.floats(0, 1), st.text(alphabet='{}[]",:1e.-\\ ', max_size=3))
+@given(
+    st.recursive(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.text(max_size=3),
+        ),
+        lambda c: st.one_of(
+            st.lists(c, max_size=3), st.dictionaries(st.text(max_size=2), c, max_size=3)
+        ),
+        max_leaves=6,
+    ),
+    st.floats(0, 1),
+    st.text(alphabet='{}[]",:1e.-\\ ', max_size=3),
+)
 def test_json_prefixes_complete(doc, cut, tail):
     g = _g(JSON_TEXT)
     s = json.dumps(doc)
-    b = s[:int(cut * len(s))].encode() + tail.encode()
+    b = s[: int(cut * len(s))].encode() + tail.encode()
     if g.prefix_ok(b):
         assert _completes(g, b, _word_endings(g, b) + JSON_MOVES, 5) is not False, b
 

@@ -19,9 +19,11 @@ from awrs.constraints.json_schema import JSONSchema
 from awrs.constraints.json_schema.lexing import escape_ranges
 from awrs.errors import ConstraintError
 
-CANDIDATES = [chr(c).encode() for c in range(0x20, 0x7F)] + [
-    x.encode() for x in ("\n", "\t", "é", "中", "😀", "\u2028")] + [
-    bytes([b]) for b in range(0x80, 0xC0)]  # continuation bytes, after a split character
+CANDIDATES = (
+    [chr(c).encode() for c in range(0x20, 0x7F)]
+    + [x.encode() for x in ("\n", "\t", "é", "中", "😀", "\u2028")]
+    + [bytes([b]) for b in range(0x80, 0xC0)]
+)  # continuation bytes, after a split character
 HEX = "0123456789abcdefABCDEF"
 
 
@@ -64,50 +66,74 @@ def check_document(c: JSONSchema, text: str, rng: random.Random, probes: int = 6
     s = c.start()
     states = [s]
     for k in range(len(b)):
-        s = c.advance(s, b[k:k + 1])
-        assert s is not None, (text, b[:k + 1])
+        s = c.advance(s, b[k : k + 1])
+        assert s is not None, (text, b[: k + 1])
         states.append(s)
     assert c.is_complete(s), text
     cuts = rng.sample(range(len(b) + 1), min(probes, len(b) + 1))
     for k in cuts:
         st0 = states[k]
         assert one_step_alive(c, st0), (text, b[:k])
-        for esc in ("\\", "\\u", "\\u0", "\\u00", "\\u006", "\\ud83d", "\\ud83d\\u",
-                    "\\ud83d\\ude0", "\\u" + rng.choice(HEX) + rng.choice(HEX)):
+        for esc in (
+            "\\",
+            "\\u",
+            "\\u0",
+            "\\u00",
+            "\\u006",
+            "\\ud83d",
+            "\\ud83d\\u",
+            "\\ud83d\\ude0",
+            "\\u" + rng.choice(HEX) + rng.choice(HEX),
+        ):
             se = c.advance(st0, esc.encode())
             if se is not None:
-                alive = any(c.advance(se, h.encode()) is not None
-                            for h in [*HEX, "\\", "u", *'"/bfnrt'])
+                alive = any(
+                    c.advance(se, h.encode()) is not None for h in [*HEX, "\\", "u", *'"/bfnrt']
+                )
                 assert alive, (text, b[:k], esc)
 
 
 # -- the cases seen ---------------------------------------------------------------------------
-INPUTS = {"type": "object", "properties": {"inputs": {
-    "type": "object", "properties": {"intensity": {"type": "number"}, "color": {}},
-    "additionalProperties": False}}}
+INPUTS = {
+    "type": "object",
+    "properties": {
+        "inputs": {
+            "type": "object",
+            "properties": {"intensity": {"type": "number"}, "color": {}},
+            "additionalProperties": False,
+        }
+    },
+}
 
 
-@pytest.mark.parametrize("schema, prefix, ok", [
-    (INPUTS, '{"inputs":{"intensi\\u034', False),       # no U+034x continues a declared key
-    (INPUTS, '{"inputs":{"intensi\\u007', True),        # U+0074 't'
-    (INPUTS, '{"inputs":{"\\u0063olor', True),
-    ({"enum": ["abc"]}, '"a\\u12', False),
-    ({"enum": ["abc"]}, '"a\\u006', True),
-    ({"enum": ["abc"]}, '"a\\', True),
-    ({"const": "😀"}, '"\\ud83d\\ude0', True),
-    ({"const": "😀"}, '"\\ud83d\\udc', False),
-    ({"const": "😀"}, '"\\ud83c', False),
-    ({"type": "string", "pattern": "^[a-z]+$"}, '"ab\\u00', True),
-    ({"type": "string", "pattern": "^[a-z]+$"}, '"ab\\u01', False),
-    ({"type": "string", "pattern": "^[a-z]+$"}, '"ab\\u007b', False),
-    ({"type": "string", "format": "date"}, '"2024-0\\u003', True),
-    ({"type": "string", "format": "date"}, '"2024-0\\u004', False),
-    ({"type": "string", "maxLength": 1}, '"a\\u', False),
-    ({"propertyNames": {"pattern": "^x"}}, '{"\\u0079', False),
-    ({"propertyNames": {"pattern": "^x"}}, '{"\\u0078', True),
-    ({"patternProperties": {"^k[0-9]$": {}}, "additionalProperties": False}, '{"k\\u004', False),
-    ({"patternProperties": {"^k[0-9]$": {}}, "additionalProperties": False}, '{"k\\u003', True),
-])
+@pytest.mark.parametrize(
+    "schema, prefix, ok",
+    [
+        (INPUTS, '{"inputs":{"intensi\\u034', False),  # no U+034x continues a declared key
+        (INPUTS, '{"inputs":{"intensi\\u007', True),  # U+0074 't'
+        (INPUTS, '{"inputs":{"\\u0063olor', True),
+        ({"enum": ["abc"]}, '"a\\u12', False),
+        ({"enum": ["abc"]}, '"a\\u006', True),
+        ({"enum": ["abc"]}, '"a\\', True),
+        ({"const": "😀"}, '"\\ud83d\\ude0', True),
+        ({"const": "😀"}, '"\\ud83d\\udc', False),
+        ({"const": "😀"}, '"\\ud83c', False),
+        ({"type": "string", "pattern": "^[a-z]+$"}, '"ab\\u00', True),
+        ({"type": "string", "pattern": "^[a-z]+$"}, '"ab\\u01', False),
+        ({"type": "string", "pattern": "^[a-z]+$"}, '"ab\\u007b', False),
+        ({"type": "string", "format": "date"}, '"2024-0\\u003', True),
+        ({"type": "string", "format": "date"}, '"2024-0\\u004', False),
+        ({"type": "string", "maxLength": 1}, '"a\\u', False),
+        ({"propertyNames": {"pattern": "^x"}}, '{"\\u0079', False),
+        ({"propertyNames": {"pattern": "^x"}}, '{"\\u0078', True),
+        (
+            {"patternProperties": {"^k[0-9]$": {}}, "additionalProperties": False},
+            '{"k\\u004',
+            False,
+        ),
+        ({"patternProperties": {"^k[0-9]$": {}}, "additionalProperties": False}, '{"k\\u003', True),
+    ],
+)
 def test_unfinished_escapes_are_checked(schema, prefix, ok):
     c = JSONSchema(schema, strict=False)  # the full language: escaped keys included
     assert c.accepts_prefix(prefix) is ok
@@ -157,9 +183,10 @@ def test_maskbench_prefixes_have_completions(maskbench, strict):
         for t in rec["tests"][:3]:
             if not t["valid"]:
                 continue
-            for text in (json.dumps(t["data"], ensure_ascii=False),
-                         escape_every_char(json.dumps(t["data"], indent=2, ensure_ascii=False),
-                                           rng)):
+            for text in (
+                json.dumps(t["data"], ensure_ascii=False),
+                escape_every_char(json.dumps(t["data"], indent=2, ensure_ascii=False), rng),
+            ):
                 if not strict or c.accepts(text):
                     check_document(c, text, rng, probes=4)
                     checked += 1
@@ -168,30 +195,41 @@ def test_maskbench_prefixes_have_completions(maskbench, strict):
 
 # -- hypothesis ---------------------------------------------------------------------------------
 names = st.sampled_from(["a", "b", "ab", "é", "k1"])
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-20, 20),
-                    st.text("abé😀\"\\", max_size=4))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(names, inner, max_size=3)), max_leaves=8)
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-20, 20), st.text('abé😀"\\', max_size=4))
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(names, inner, max_size=3)),
+    max_leaves=8,
+)
 leaf = st.one_of(
-    st.just({}), st.sampled_from(["string", "integer", "object", "array"]).map(
-        lambda t: {"type": t}),
+    st.just({}),
+    st.sampled_from(["string", "integer", "object", "array"]).map(lambda t: {"type": t}),
     st.builds(lambda n: {"maxLength": n}, st.integers(0, 3)),
     st.builds(lambda p: {"pattern": p}, st.sampled_from(["^a*$", "b", "^[aé]{1,2}$", "😀"])),
     st.builds(lambda v: {"enum": v}, st.lists(scalars, min_size=1, max_size=3)),
     st.builds(lambda v: {"const": v}, values),
     st.builds(lambda p: {"propertyNames": {"pattern": p}}, st.sampled_from(["^a", "b$", "é"])),
 )
-schemas = st.recursive(leaf, lambda inner: st.one_of(
-    st.builds(lambda p, r, a: {"properties": p, "required": r, **a},
-              st.dictionaries(names, inner, max_size=2),
-              st.lists(names, max_size=2, unique=True),
-              st.sampled_from([{}, {"additionalProperties": False},
-                               {"additionalProperties": {"type": "integer"}}])),
-    st.builds(lambda p: {"patternProperties": p, "additionalProperties": False},
-              st.dictionaries(st.sampled_from(["^a", "1$", "^é+$"]), inner, max_size=2)),
-    st.builds(lambda i: {"items": i}, inner),
-    st.builds(lambda xs: {"anyOf": xs}, st.lists(inner, min_size=1, max_size=2)),
-), max_leaves=4)
+schemas = st.recursive(
+    leaf,
+    lambda inner: st.one_of(
+        st.builds(
+            lambda p, r, a: {"properties": p, "required": r, **a},
+            st.dictionaries(names, inner, max_size=2),
+            st.lists(names, max_size=2, unique=True),
+            st.sampled_from(
+                [{}, {"additionalProperties": False}, {"additionalProperties": {"type": "integer"}}]
+            ),
+        ),
+        st.builds(
+            lambda p: {"patternProperties": p, "additionalProperties": False},
+            st.dictionaries(st.sampled_from(["^a", "1$", "^é+$"]), inner, max_size=2),
+        ),
+        st.builds(lambda i: {"items": i}, inner),
+        st.builds(lambda xs: {"anyOf": xs}, st.lists(inner, min_size=1, max_size=2)),
+    ),
+    max_leaves=4,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -203,8 +241,10 @@ def test_random_documents_prefixes_and_escapes(schema, value, strict, seed):
     c = JSONSchema(schema, strict=strict)
     if not jsonschema.Draft202012Validator(schema).is_valid(value):
         return
-    for text in (json.dumps(value, ensure_ascii=False),
-                 escape_every_char(json.dumps(value, indent=2, ensure_ascii=False), rng, 0.5)):
+    for text in (
+        json.dumps(value, ensure_ascii=False),
+        escape_every_char(json.dumps(value, indent=2, ensure_ascii=False), rng, 0.5),
+    ):
         if not strict:
             assert c.accepts(text), text
         if c.accepts(text):

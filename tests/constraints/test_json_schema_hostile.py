@@ -44,14 +44,24 @@ def test_deep_schemas_are_refused_with_a_typed_error():
     assert JSONSchema(nested).accepts("[" * 30 + "1" + "]" * 30)
 
 
-@pytest.mark.parametrize("schema, pointer", [
-    ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
-     "#/$defs/a"),
-    ({"anyOf": [{"type": "null"}, {"$ref": "#"}]}, "/anyOf/1 -> /"),
-    ({"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}, "items": {"$ref": "#/$defs/a"}},
-     "#/$defs/a"),
-    ({"not": {"$ref": "#"}}, "/not -> /"),
-])
+@pytest.mark.parametrize(
+    "schema, pointer",
+    [
+        (
+            {
+                "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}},
+                "$ref": "#/$defs/a",
+            },
+            "#/$defs/a",
+        ),
+        ({"anyOf": [{"type": "null"}, {"$ref": "#"}]}, "/anyOf/1 -> /"),
+        (
+            {"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}, "items": {"$ref": "#/$defs/a"}},
+            "#/$defs/a",
+        ),
+        ({"not": {"$ref": "#"}}, "/not -> /"),
+    ],
+)
 def test_reference_cycles_without_input_are_refused(schema, pointer):
     with pytest.raises(ConstraintError, match="without consuming input") as info:
         JSONSchema(schema)
@@ -100,27 +110,79 @@ def test_patterns_keep_search_semantics():
 
 
 # -- fuzz: only awrs errors escape, each case under a time bound --------------------------------
-keywords = st.sampled_from([
-    "type", "properties", "items", "prefixItems", "additionalProperties", "required", "enum",
-    "const", "pattern", "patternProperties", "propertyNames", "minLength", "maxLength",
-    "minimum", "maximum", "allOf", "anyOf", "oneOf", "not", "$ref", "$defs", "format",
-    "minItems", "maxItems", "if", "then", "else", "multipleOf", "uniqueItems", "x"])
-junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 5), st.floats(allow_nan=True),
-                 st.sampled_from(["string", "object", "#", "#/$defs/a", "(a+)+$", "[", "date",
-                                  "\\p{L}", "^a", "é", "#/properties/a"]))
+keywords = st.sampled_from(
+    [
+        "type",
+        "properties",
+        "items",
+        "prefixItems",
+        "additionalProperties",
+        "required",
+        "enum",
+        "const",
+        "pattern",
+        "patternProperties",
+        "propertyNames",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "$ref",
+        "$defs",
+        "format",
+        "minItems",
+        "maxItems",
+        "if",
+        "then",
+        "else",
+        "multipleOf",
+        "uniqueItems",
+        "x",
+    ]
+)
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 5),
+    st.floats(allow_nan=True),
+    st.sampled_from(
+        [
+            "string",
+            "object",
+            "#",
+            "#/$defs/a",
+            "(a+)+$",
+            "[",
+            "date",
+            "\\p{L}",
+            "^a",
+            "é",
+            "#/properties/a",
+        ]
+    ),
+)
 fuzz_schemas = st.recursive(
     st.one_of(junk, st.dictionaries(keywords, junk, max_size=3)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.one_of(keywords, st.just("a")), inner,
-                                            max_size=4)),
-    max_leaves=12)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(keywords, st.just("a")), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
 fuzz_docs = st.one_of(
     st.text(alphabet='{}[]",:0123456789-.eEtrufalsn \n\\u\x00é😀a', max_size=40),
-    st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5)),
-                 lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                         st.dictionaries(st.text(max_size=3), inner,
-                                                         max_size=3)),
-                 max_leaves=10).map(lambda v: json.dumps(v)))
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5)),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+        ),
+        max_leaves=10,
+    ).map(lambda v: json.dumps(v)),
+)
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
@@ -133,7 +195,7 @@ def test_fuzz_only_awrs_errors_escape(schema, doc, strict):
         c.accepts(doc)
         s = c.start()
         for k in range(0, len(doc), 3):
-            s = c.advance(s, doc[k:k + 3].encode())
+            s = c.advance(s, doc[k : k + 3].encode())
             if s is None:
                 break
     except awrs.AwrsError:
@@ -143,5 +205,7 @@ def test_fuzz_only_awrs_errors_escape(schema, doc, strict):
 
 def test_non_schema_array_items_raise_a_typed_error():
     # found by the fuzz: a list of non-schemas under "items" reached the reference resolver
-    with pytest.raises(awrs.AwrsError, match=r"expected a schema \(object or boolean\) at /items/0"):
+    with pytest.raises(
+        awrs.AwrsError, match=r"expected a schema \(object or boolean\) at /items/0"
+    ):
         awrs.JSONSchema({"items": [None]}, strict=False).accepts("0")

@@ -21,8 +21,10 @@ from awrs.constraints.json_schema import JSONSchema
 from awrs.errors import ConstraintError
 
 RATCHET = Path(__file__).with_name("json_schema_ratchet.json")
-DRAFTS = {"draft2020-12": (None, refjs.DRAFT202012),
-          "draft7": ("http://json-schema.org/draft-07/schema#", refjs.DRAFT7)}
+DRAFTS = {
+    "draft2020-12": (None, refjs.DRAFT202012),
+    "draft7": ("http://json-schema.org/draft-07/schema#", refjs.DRAFT7),
+}
 
 
 def _registry(root: Path, spec) -> Registry:
@@ -41,7 +43,7 @@ def _passes(c: JSONSchema, data, valid: bool) -> bool:
     if valid:
         b, s = text.encode(), c.start()
         for k in range(len(b)):
-            s = c.advance(s, b[k:k + 1])
+            s = c.advance(s, b[k : k + 1])
             if s is None:
                 return False
     return True
@@ -56,8 +58,9 @@ def run_file(path: Path, dialect: str | None, formats: str, registry: Registry):
         if dialect and isinstance(schema, dict) and "$schema" not in schema:
             schema = {"$schema": dialect, **schema}
         try:
-            c = JSONSchema(schema, formats=formats, property_order="any", strict=False,
-                           registry=registry)
+            c = JSONSchema(
+                schema, formats=formats, property_order="any", strict=False, registry=registry
+            )
         except ConstraintError as exc:
             c, reason = None, f"refused: {exc}"
         for t in group["tests"]:
@@ -65,8 +68,10 @@ def run_file(path: Path, dialect: str | None, formats: str, registry: Registry):
             if c is not None and _passes(c, t["data"], t["valid"]):
                 passed += 1
             else:
-                failures.append(f"{group['description']} / {t['description']}"
-                                + (f" ({reason[:120]})" if c is None else ""))
+                failures.append(
+                    f"{group['description']} / {t['description']}"
+                    + (f" ({reason[:120]})" if c is None else "")
+                )
     return passed, total, failures
 
 
@@ -93,9 +98,11 @@ def test_suite_against_ratchet(data_dir, draft):
         ratchet[draft] = {k: [p, t] for k, (p, t, _) in results.items()}
         RATCHET.write_text(json.dumps(ratchet, indent=1, sort_keys=True) + "\n")
     expected = ratchet.get(draft, {})
-    regressions = [f"{name}: {p}/{t} < {expected[name][0]}; failing: {fails[:5]}"
-                   for name, (p, t, fails) in results.items()
-                   if name in expected and p < expected[name][0]]
+    regressions = [
+        f"{name}: {p}/{t} < {expected[name][0]}; failing: {fails[:5]}"
+        for name, (p, t, fails) in results.items()
+        if name in expected and p < expected[name][0]
+    ]
     assert not regressions, "\n".join(regressions)
     missing = sorted(set(expected) - set(results))
     assert not missing, f"suite files in the ratchet but not run: {missing}"

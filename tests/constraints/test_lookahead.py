@@ -21,8 +21,11 @@ from awrs.constraints.regex import Pattern, Regex
 from awrs.errors import ConstraintError, ConstraintSizeError, UnsupportedFeatureError
 
 KEYWORDS = r"^(?!(in|if|is)$)[a-zA-Z_]\w*$"
-SCHEMA = {"type": "object", "patternProperties": {KEYWORDS: {"type": "integer"}},
-          "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "patternProperties": {KEYWORDS: {"type": "integer"}},
+    "additionalProperties": False,
+}
 
 
 def _prefix_ok(c, text: str | bytes) -> bool:
@@ -30,13 +33,14 @@ def _prefix_ok(c, text: str | bytes) -> bool:
     b = text.encode() if isinstance(text, str) else text
     s = c.start()
     for i in range(len(b)):
-        s = c.advance(s, b[i:i + 1])
+        s = c.advance(s, b[i : i + 1])
         if s is None:
             return False
     return True
 
 
 # -- the held-out case ------------------------------------------------------------------------
+
 
 def test_excluded_keyword_prefix_is_alive_as_a_key():
     c = JSONSchema(SCHEMA)
@@ -55,8 +59,9 @@ def test_excluded_keyword_in_string_pattern():
     assert not c.accepts('"in\\n"')  # "$" also matches before a final newline
 
 
-@pytest.mark.parametrize("pattern", [KEYWORDS, r"^(?=[a-z])(?!.*__)\w+$",
-                                     r"(?:^(?!x)|y)z", r"\A(?!(?!a)b)[ab]+\Z"])
+@pytest.mark.parametrize(
+    "pattern", [KEYWORDS, r"^(?=[a-z])(?!.*__)\w+$", r"(?:^(?!x)|y)z", r"\A(?!(?!a)b)[ab]+\Z"]
+)
 def test_matcher_is_a_dfa(pattern):
     assert matcher(pattern).regular
 
@@ -114,10 +119,16 @@ def test_pattern_prefixes_against_brute_force(pattern, alphabet):
         assert p.accepts(s) == (s in matches), (pattern, s)
 
 
-@pytest.mark.parametrize("pattern, alphabet", [
-    (KEYWORDS, "inf1"), (r"^(?!ab)[ab]+$", "ab"), (r"\A(?=a*b)[ab]{1,3}\Z", "ab"),
-    (r"^(?!.*aa)[ab]*b", "ab"), (r"(?:^(?!b)|c)a", "abc"),
-])
+@pytest.mark.parametrize(
+    "pattern, alphabet",
+    [
+        (KEYWORDS, "inf1"),
+        (r"^(?!ab)[ab]+$", "ab"),
+        (r"\A(?=a*b)[ab]{1,3}\Z", "ab"),
+        (r"^(?!.*aa)[ab]*b", "ab"),
+        (r"(?:^(?!b)|c)a", "abc"),
+    ],
+)
 def test_search_matcher_against_brute_force(pattern, alphabet):
     """JSON Schema search semantics: the key or string may match anywhere."""
     m = matcher(pattern)
@@ -128,10 +139,23 @@ def test_search_matcher_against_brute_force(pattern, alphabet):
         assert m(s) == (s in matches), (pattern, s)
 
 
-_LOOK = st.sampled_from(["(?!a)", "(?=a)", "(?!ab)", "(?=.b)", "(?!a$)", "(?=[ab]*$)",
-                         "(?!.*bb)", "(?=(?!b)..)", r"(?!\b)", r"(?=\Z)"])
-_BODY = st.sampled_from(["[ab]*", "a[ab]?", "(?:ab|b)+", "b*a*", ".{0,3}", r"\w*", "a|b|",
-                         "(?!b)[ab]*"])
+_LOOK = st.sampled_from(
+    [
+        "(?!a)",
+        "(?=a)",
+        "(?!ab)",
+        "(?=.b)",
+        "(?!a$)",
+        "(?=[ab]*$)",
+        "(?!.*bb)",
+        "(?=(?!b)..)",
+        r"(?!\b)",
+        r"(?=\Z)",
+    ]
+)
+_BODY = st.sampled_from(
+    ["[ab]*", "a[ab]?", "(?:ab|b)+", "b*a*", ".{0,3}", r"\w*", "a|b|", "(?!b)[ab]*"]
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -149,10 +173,16 @@ def test_generated_lookaheads_against_re(looks, body, anchored):
 
 # -- \p{..} keys of patternProperties ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("key", [r"^\p{Letter}+$", r"^\p{L}+$"])
 def test_property_escape_keys(key):
-    c = JSONSchema({"type": "object", "patternProperties": {key: {"type": "number"}},
-                    "additionalProperties": False})
+    c = JSONSchema(
+        {
+            "type": "object",
+            "patternProperties": {key: {"type": "number"}},
+            "additionalProperties": False,
+        }
+    )
     for doc in ['{"π": 1}', '{"héllo": 2, "Ωmega": 3}', '{"日本": 4}', '{"abc": 5}']:
         assert c.accepts(doc) and _prefix_ok(c, doc), doc
     for doc in ['{"123": 1}', '{"a1": 1}', '{"π": "x"}', '{"": 1}']:
@@ -176,8 +206,14 @@ def test_property_escape_key_matches_pattern_path():
 
 def test_property_escape_key_in_post_checks():
     """A ``not``/``oneOf`` around such keys is validated with the same matcher."""
-    c = JSONSchema({"not": {"patternProperties": {r"^\p{L}+$": {"type": "string"}},
-                            "additionalProperties": False}})
+    c = JSONSchema(
+        {
+            "not": {
+                "patternProperties": {r"^\p{L}+$": {"type": "string"}},
+                "additionalProperties": False,
+            }
+        }
+    )
     assert c.accepts('{"π": 1}') and not c.accepts('{"π": "x"}') and c.accepts('{"1": "x"}')
 
 
@@ -187,8 +223,11 @@ def test_property_escape_key_beside_unevaluated_is_refused():
 
 
 def test_json_suite_case():
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
-              "patternProperties": {"^\\p{Letter}+$": {"type": "number"}}}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "patternProperties": {"^\\p{Letter}+$": {"type": "number"}},
+    }
     c = JSONSchema(schema, strict=False, property_order="any")
     for data in [{"π": 1}, {"123": 1}]:
         text = json.dumps(data, separators=(",", ":"))
@@ -197,11 +236,17 @@ def test_json_suite_case():
 
 # -- hostile patterns: bounded, clear errors ----------------------------------------------------
 
-@pytest.mark.parametrize("pattern, error", [
-    ("".join(f"(?!{c})" for c in "abcdefghijklmnopqrstuvwxyz0123456789") + r"\w*",
-     "look-aheads"),
-    ("(?:(?!a)|(?!b))" * 12 + "c", "alternatives"),
-])
+
+@pytest.mark.parametrize(
+    "pattern, error",
+    [
+        (
+            "".join(f"(?!{c})" for c in "abcdefghijklmnopqrstuvwxyz0123456789") + r"\w*",
+            "look-aheads",
+        ),
+        ("(?:(?!a)|(?!b))" * 12 + "c", "alternatives"),
+    ],
+)
 def test_lookahead_bounds(pattern, error):
     t = time.monotonic()
     with pytest.raises(ConstraintSizeError, match=error):

@@ -39,7 +39,7 @@ def test_maskbench_subset(records):
                 continue
             b, s = text.encode(), c.start()
             for k in range(0, len(b), 3):  # 3-byte chunks: split UTF-8 characters too
-                s = c.advance(s, b[k:k + 3])
+                s = c.advance(s, b[k : k + 3])
                 if s is None:
                     break
             if s is None or not c.is_complete(s):

@@ -18,8 +18,10 @@ from awrs.constraints.regex import Pattern
 # -- the issue's examples -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pat,lead", [(r"[\u0061-\u007A]", b"\xc3"), (r"\p{Greek}+", b"\xe4"),
-                                      (r"[\p{Greek}&&\p{Lu}]x", b"\xe4")])
+@pytest.mark.parametrize(
+    "pat,lead",
+    [(r"[\u0061-\u007A]", b"\xc3"), (r"\p{Greek}+", b"\xe4"), (r"[\p{Greek}&&\p{Lu}]x", b"\xe4")],
+)
 def test_no_dead_utf8_tail(pat, lead):
     p = Pattern(pat, flags=regex.V1)
     assert p.regular
@@ -31,26 +33,29 @@ def test_greek_tail_that_can_complete_is_kept():
     assert p.accepts_prefix(b"\xce") and p.accepts("αβγ") and not p.accepts("αb")
 
 
-@pytest.mark.parametrize("pat,yes,no", [
-    (r"[\p{IsAlphabetic}&&[\P{L}]]", "\u0345", "a"),  # V1 set intersection via inline flag
-    (r"(?V1)[\p{L}--\p{Latin}]", "α", "a"),
-    (r"(?V1)[[a-c]~~[b-d]]", "a", "b"),
-    (r"(?V1)[[a-c]||[x]]", "x", "d"),
-    (r"[[:digit:]]+", "123", "12a"),
-    (r"\N{GREEK SMALL LETTER ALPHA}\N{GREEK SMALL LETTER BETA}", "αβ", "αα"),
-    (r"(?i)straße", "STRAßE", "strasse"),
-    (r"\d++x", "12x", "x"),
-    (r"(?>one|two|three)!", "two!", "tw!"),
-    (r"(?>a{2,5})bc", "aaabc", "abc"),
-    (r"(?>[a-z]+)", "abc", "ab1"),
-    (r"a*+b", "aab", "aa"),
-    (r"\bfoo\b", "foo", "foo1"),
-    (r"(?<!cat)s(?!up)", "s", "sup"),  # look-arounds at the ends see the empty string
-    (r"(?<=^.{0,10})abc(?=.{0,10}$)", "abc", "xabc"),
-    (r"\w+(?!ing\b)", "sing", "sing!"),
-    (r"^\d{3}(-| )\d{3}\1\d{4}$", "123-456-7890", "123-456 7890"),  # finite group
-    (r"(?:(a|b)\1)+", "aabb", "abab"),
-])
+@pytest.mark.parametrize(
+    "pat,yes,no",
+    [
+        (r"[\p{IsAlphabetic}&&[\P{L}]]", "\u0345", "a"),  # V1 set intersection via inline flag
+        (r"(?V1)[\p{L}--\p{Latin}]", "α", "a"),
+        (r"(?V1)[[a-c]~~[b-d]]", "a", "b"),
+        (r"(?V1)[[a-c]||[x]]", "x", "d"),
+        (r"[[:digit:]]+", "123", "12a"),
+        (r"\N{GREEK SMALL LETTER ALPHA}\N{GREEK SMALL LETTER BETA}", "αβ", "αα"),
+        (r"(?i)straße", "STRAßE", "strasse"),
+        (r"\d++x", "12x", "x"),
+        (r"(?>one|two|three)!", "two!", "tw!"),
+        (r"(?>a{2,5})bc", "aaabc", "abc"),
+        (r"(?>[a-z]+)", "abc", "ab1"),
+        (r"a*+b", "aab", "aa"),
+        (r"\bfoo\b", "foo", "foo1"),
+        (r"(?<!cat)s(?!up)", "s", "sup"),  # look-arounds at the ends see the empty string
+        (r"(?<=^.{0,10})abc(?=.{0,10}$)", "abc", "xabc"),
+        (r"\w+(?!ing\b)", "sing", "sing!"),
+        (r"^\d{3}(-| )\d{3}\1\d{4}$", "123-456-7890", "123-456 7890"),  # finite group
+        (r"(?:(a|b)\1)+", "aabb", "abab"),
+    ],
+)
 def test_regular_subset_examples(pat, yes, no):
     p = Pattern(pat, flags=regex.V1 if "&&" in pat else 0)
     assert p.regular, pat
@@ -59,10 +64,21 @@ def test_regular_subset_examples(pat, yes, no):
     assert p.accepts(no) == bool(rx.fullmatch(no)) == False  # noqa: E712
 
 
-@pytest.mark.parametrize("pat", [r"(?>a+)a", r"(?>foo|foobar)baz", r"^(?>a+?)b$",
-                                 r"(?>a|ab)c", r"a++a", r"(\w)\1", r"a(?=b).",
-                                 r"(?(DEFINE)(?<d>\d))(?&d)+", r"(a)?(?(1)b|c)",
-                                 r"((?:a)?+)a(?:\1)"])
+@pytest.mark.parametrize(
+    "pat",
+    [
+        r"(?>a+)a",
+        r"(?>foo|foobar)baz",
+        r"^(?>a+?)b$",
+        r"(?>a|ab)c",
+        r"a++a",
+        r"(\w)\1",
+        r"a(?=b).",
+        r"(?(DEFINE)(?<d>\d))(?&d)+",
+        r"(a)?(?(1)b|c)",
+        r"((?:a)?+)a(?:\1)",
+    ],
+)
 def test_language_changing_or_nonregular_features_use_the_matcher(pat):
     """Atomic groups and possessive quantifiers that drop strings are not compiled (nor
     look-aheads after a character; one at the start is: see test_lookahead.py)."""
@@ -71,10 +87,36 @@ def test_language_changing_or_nonregular_features_use_the_matcher(pat):
 
 # -- differential: DFA path against the regex package ----------------------------------------
 
-ATOMS = ["a", "b", "1", "α", r"\d", r"\w", ".", "[ab]", r"[^a]", r"\p{Greek}", r"\p{Lu}",
-         r"[[:alpha:]]", r"\N{GREEK SMALL LETTER ALPHA}", r"[\p{L}--[a-z]]",
-         r"[\w&&\p{Greek}]", r"\s", r"(?i:a)", r"\b", r"\B", "^", "$", r"\Z",
-         r"(?<=a)", r"(?<!\d)", r"(?=b)", r"(?!a)", r"(?<=^)", r"(?!.)"]
+ATOMS = [
+    "a",
+    "b",
+    "1",
+    "α",
+    r"\d",
+    r"\w",
+    ".",
+    "[ab]",
+    r"[^a]",
+    r"\p{Greek}",
+    r"\p{Lu}",
+    r"[[:alpha:]]",
+    r"\N{GREEK SMALL LETTER ALPHA}",
+    r"[\p{L}--[a-z]]",
+    r"[\w&&\p{Greek}]",
+    r"\s",
+    r"(?i:a)",
+    r"\b",
+    r"\B",
+    "^",
+    "$",
+    r"\Z",
+    r"(?<=a)",
+    r"(?<!\d)",
+    r"(?=b)",
+    r"(?!a)",
+    r"(?<=^)",
+    r"(?!.)",
+]
 QUANTS = ["", "*", "+", "?", "{1,2}", "*?", "+?", "*+", "++", "?+", "{1,2}+"]
 
 
@@ -91,6 +133,7 @@ def _patterns():
             # back-reference, grouped so that a following digit cannot make it "\\11"
             st.tuples(inner, inner).map(lambda t: f"({t[0]}){t[1]}(?:\\1)"),
         )
+
     return st.recursive(atom, extend, max_leaves=6)
 
 
@@ -144,17 +187,40 @@ def test_accepted_prefix_has_a_completion(pat, raw, texts):
             assert rx.fullmatch(full) is not None, (pat, b, tail)
 
 
-RE_ATOMS = ["a", "b", "1", "α", r"\d", r"\w", ".", "[ab]", r"[^a]", r"\s", r"(?i:a)", r"\b",
-            "^", "$"]
+RE_ATOMS = [
+    "a",
+    "b",
+    "1",
+    "α",
+    r"\d",
+    r"\w",
+    ".",
+    "[ab]",
+    r"[^a]",
+    r"\s",
+    r"(?i:a)",
+    r"\b",
+    "^",
+    "$",
+]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.recursive(st.sampled_from(RE_ATOMS), lambda inner: st.one_of(
-    st.tuples(inner, inner).map("".join),
-    st.tuples(inner, inner).map(lambda t: f"(?:{t[0]}|{t[1]})"),
-    st.tuples(inner, st.sampled_from(["*", "+", "?", "{1,2}", "*?"])).map(
-        lambda t: f"(?:{t[0]}){t[1]}")), max_leaves=6),
-    st.binary(max_size=5), st.lists(TEXT, max_size=3))
+@given(
+    st.recursive(
+        st.sampled_from(RE_ATOMS),
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map("".join),
+            st.tuples(inner, inner).map(lambda t: f"(?:{t[0]}|{t[1]})"),
+            st.tuples(inner, st.sampled_from(["*", "+", "?", "{1,2}", "*?"])).map(
+                lambda t: f"(?:{t[0]}){t[1]}"
+            ),
+        ),
+        max_leaves=6,
+    ),
+    st.binary(max_size=5),
+    st.lists(TEXT, max_size=3),
+)
 def test_regex_accepted_prefix_has_a_completion(pat, raw, texts):
     """The same property for :class:`awrs.Regex` (Python ``re`` syntax)."""
     import re
@@ -171,6 +237,7 @@ def test_regex_accepted_prefix_has_a_completion(pat, raw, texts):
 
 
 # -- the patterns suite ---------------------------------------------------------------------
+
 
 def test_suite_regular_share_and_matcher_tails(data_dir):
     path = data_dir / "patterns" / "patterns-open.csv"

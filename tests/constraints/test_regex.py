@@ -10,34 +10,76 @@ from collections import deque
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import awrs
-from awrs.constraints.regex import charset as cs
 from awrs.constraints.regex import Pattern, Regex, compile_dfa
+from awrs.constraints.regex import charset as cs
 from awrs.constraints.testing import check_prefix_monotone
 from awrs.constraints.trie import VocabTrie
 from awrs.errors import ConstraintError, ConstraintSizeError, UnsupportedFeatureError
 
 # -- helpers -------------------------------------------------------------------------------
 
-CHARS = ["a", "b", "é", "中", "😀", "A", "1", " ", "_", "\n", "K", "\u212a", "ſ", "s", "İ",
-         "i", "٣", "\u00a0"]
+CHARS = [
+    "a",
+    "b",
+    "é",
+    "中",
+    "😀",
+    "A",
+    "1",
+    " ",
+    "_",
+    "\n",
+    "K",
+    "\u212a",
+    "ſ",
+    "s",
+    "İ",
+    "i",
+    "٣",
+    "\u00a0",
+]
 ATOMS = [re.escape(c) for c in CHARS] + [
-    ".", "[ab]", "[^a]", "[a-c]", r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", r"[\w.]",
-    r"[^\W\d]", "[é-😀]", r"\.", r"\n", "[A-Z]", "[^k]", r"\u4e2d", r"[\x00-\x7f]"]
+    ".",
+    "[ab]",
+    "[^a]",
+    "[a-c]",
+    r"\d",
+    r"\w",
+    r"\s",
+    r"\D",
+    r"\W",
+    r"\S",
+    r"[\w.]",
+    r"[^\W\d]",
+    "[é-😀]",
+    r"\.",
+    r"\n",
+    "[A-Z]",
+    "[^k]",
+    r"\u4e2d",
+    r"[\x00-\x7f]",
+]
 ANCHORS = ["^", "$", r"\b", r"\B", r"\A", r"\Z"]
 QUANTS = ["*", "+", "?", "{2}", "{1,3}", "{2,}", "{,2}"]
 FLAGS = ["", "", "(?i)", "(?s)", "(?m)", "(?a)", "(?im)", "(?ia)", "(?x)"]
 
 _leaf = st.one_of(st.sampled_from(ATOMS), st.sampled_from(ATOMS), st.sampled_from(ANCHORS))
-regexes = st.recursive(_leaf, lambda inner: st.one_of(
-    st.tuples(inner, inner).map("".join),
-    st.tuples(inner, inner).map("|".join),
-    inner.map(lambda s: f"({s})"),
-    st.tuples(inner, st.sampled_from(QUANTS), st.sampled_from(["", "?"])).map(
-        lambda t: f"(?:{t[0]}){t[1]}{t[2]}"),
-), max_leaves=6)
+regexes = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map("".join),
+        st.tuples(inner, inner).map("|".join),
+        inner.map(lambda s: f"({s})"),
+        st.tuples(inner, st.sampled_from(QUANTS), st.sampled_from(["", "?"])).map(
+            lambda t: f"(?:{t[0]}){t[1]}{t[2]}"
+        ),
+    ),
+    max_leaves=6,
+)
 patterns = st.tuples(st.sampled_from(FLAGS), regexes).map("".join)
 texts = st.lists(st.sampled_from(CHARS), max_size=6).map("".join)
 
@@ -88,6 +130,7 @@ def random_walk(dfa, rng: random.Random, steps: int = 10) -> bytes:
 
 # -- Regex vs re.fullmatch ---------------------------------------------------------------
 
+
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(p=patterns, strings=st.lists(texts, min_size=1, max_size=12))
 def test_accepts_equals_re_fullmatch(p, strings):
@@ -126,7 +169,7 @@ def test_prefixes_exact_against_witnesses(p, seed):
             state = dfa.start
             for i in range(len(data) + 1):
                 if i:
-                    state = dfa.step(state, data[i - 1:i])
+                    state = dfa.step(state, data[i - 1 : i])
                 if state:
                     w = witness(dfa, state)
                     assert re.fullmatch(p, (data[:i] + w).decode("utf-8")), (p, data[:i])
@@ -140,35 +183,41 @@ def test_prefixes_exact_against_witnesses(p, seed):
                 break
 
 
-@pytest.mark.parametrize("p, yes, no", [
-    (r"\d{3}-\d{4}", ["555-1234", "٣٣٣-1234"], ["5551234", "555-123"]),
-    (r"(?a)\d+", ["123"], ["٣"]),
-    (r"[^\W\d_]+", ["héllo", "中文"], ["a1", "a_"]),
-    (r"a$\n", ["a\n"], ["a"]),                       # $ matches before a final newline
-    (r"a$", ["a"], ["a\n"]),                           # ...but fullmatch must reach the end
-    (r"(?m)a$\nb", ["a\nb"], ["ab"]),
-    (r"(?m)^a\n^b$", ["a\nb"], ["a\nbb"]),
-    (r"a\Z", ["a"], ["a\n"]),
-    (r"\Aa|b\A", ["a"], ["b"]),
-    (r".\b.", ["a ", " a", "a-"], ["ab", "  "]),
-    (r".\B.", ["ab", "  "], ["a ", " a"]),
-    (r"\B", *([[""], []] if re.fullmatch(r"\B", "") else [[], [""]])),  # 3.14 changed it
-    (r"\b", [], [""]),
-    (r"(?a)é\bx", ["éx"], []), (r"é\bx", [], ["éx"]), (r"(?a)é\Bx", [], ["éx"]),
-    (r"(?i)k", ["k", "K", "\u212a"], ["x"]),         # Kelvin sign folds to k
-    (r"(?i)s", ["s", "S", "ſ"], ["x"]),
-    (r"(?ia)k", ["k", "K"], ["\u212a"]),
-    (r"(?i)[a-z]+", ["aZ", "\u212a"], ["1"]),
-    (r"(?i)ǅ", ["ǅ", "ǆ", "Ǆ"], ["d"]),
-    (r"(?s).", ["\n"], ["", "ab"]), (r".", ["é"], ["\n"]),
-    (r"(?x) a b  # comment", ["ab"], ["a b"]),
-    (r"(?i:a)b", ["Ab", "ab"], ["aB"]),
-    (r"a{2,3}?", ["aa", "aaa"], ["a", "aaaa"]),
-    (r"(?P<x>ab)+(?:c|d)*", ["abab", "abcd"], ["a"]),
-    (r"😀{2}|[\U0001F600-\U0001F64F]", ["😀😀", "🙏", "😀"], ["😀😀😀", "😀🙏"]),
-    (r"[^\s\S]", [], ["", "a"]),
-    (r"", [""], ["a"]),
-])
+@pytest.mark.parametrize(
+    "p, yes, no",
+    [
+        (r"\d{3}-\d{4}", ["555-1234", "٣٣٣-1234"], ["5551234", "555-123"]),
+        (r"(?a)\d+", ["123"], ["٣"]),
+        (r"[^\W\d_]+", ["héllo", "中文"], ["a1", "a_"]),
+        (r"a$\n", ["a\n"], ["a"]),  # $ matches before a final newline
+        (r"a$", ["a"], ["a\n"]),  # ...but fullmatch must reach the end
+        (r"(?m)a$\nb", ["a\nb"], ["ab"]),
+        (r"(?m)^a\n^b$", ["a\nb"], ["a\nbb"]),
+        (r"a\Z", ["a"], ["a\n"]),
+        (r"\Aa|b\A", ["a"], ["b"]),
+        (r".\b.", ["a ", " a", "a-"], ["ab", "  "]),
+        (r".\B.", ["ab", "  "], ["a ", " a"]),
+        (r"\B", *([[""], []] if re.fullmatch(r"\B", "") else [[], [""]])),  # 3.14 changed it
+        (r"\b", [], [""]),
+        (r"(?a)é\bx", ["éx"], []),
+        (r"é\bx", [], ["éx"]),
+        (r"(?a)é\Bx", [], ["éx"]),
+        (r"(?i)k", ["k", "K", "\u212a"], ["x"]),  # Kelvin sign folds to k
+        (r"(?i)s", ["s", "S", "ſ"], ["x"]),
+        (r"(?ia)k", ["k", "K"], ["\u212a"]),
+        (r"(?i)[a-z]+", ["aZ", "\u212a"], ["1"]),
+        (r"(?i)ǅ", ["ǅ", "ǆ", "Ǆ"], ["d"]),
+        (r"(?s).", ["\n"], ["", "ab"]),
+        (r".", ["é"], ["\n"]),
+        (r"(?x) a b  # comment", ["ab"], ["a b"]),
+        (r"(?i:a)b", ["Ab", "ab"], ["aB"]),
+        (r"a{2,3}?", ["aa", "aaa"], ["a", "aaaa"]),
+        (r"(?P<x>ab)+(?:c|d)*", ["abab", "abcd"], ["a"]),
+        (r"😀{2}|[\U0001F600-\U0001F64F]", ["😀😀", "🙏", "😀"], ["😀😀😀", "😀🙏"]),
+        (r"[^\s\S]", [], ["", "a"]),
+        (r"", [""], ["a"]),
+    ],
+)
 def test_known_cases(p, yes, no):
     r = Regex(p)
     for s in yes:
@@ -205,18 +254,28 @@ def test_character_sets_match_re_on_sampled_code_points(flags):
 
 # -- incremental protocol, UTF-8 ------------------------------------------------------------
 
+
 @settings(max_examples=60, deadline=None)
-@given(p=st.sampled_from([r"[中文😀é]+x?", r"(?i)straße|\w+!", r"[^a]{2,4}", r".*😀",
-                          r"(\d+|[\u4e00-\u9fff]+)-(é|😀)"]),
-       text=st.text(alphabet="中文😀éxa1-!STRASSEß", max_size=8), cuts=st.lists(
-           st.integers(0, 40), max_size=5))
+@given(
+    p=st.sampled_from(
+        [
+            r"[中文😀é]+x?",
+            r"(?i)straße|\w+!",
+            r"[^a]{2,4}",
+            r".*😀",
+            r"(\d+|[\u4e00-\u9fff]+)-(é|😀)",
+        ]
+    ),
+    text=st.text(alphabet="中文😀éxa1-!STRASSEß", max_size=8),
+    cuts=st.lists(st.integers(0, 40), max_size=5),
+)
 def test_split_multibyte_tokens(p, text, cuts):
     """Feeding bytes cut at arbitrary points (inside characters too) gives the same answer."""
     r = Regex(p)
     b = text.encode()
     points = sorted({0, len(b), *[c % (len(b) + 1) for c in cuts]})
     state = r.start()
-    for a, z in zip(points, points[1:]):
+    for a, z in zip(points, points[1:], strict=False):
         state = None if state is None else r.advance(state, b[a:z])
     want = re.fullmatch(p, text) is not None
     assert (state is not None and r.is_complete(state)) == want
@@ -227,8 +286,15 @@ def test_split_multibyte_tokens(p, text, cuts):
 def test_invalid_utf8_is_rejected():
     r = Regex(r"(?s).*")
     assert r.accepts_prefix(b"\xe4\xb8") and r.accepts(b"\xe4\xb8\xad")
-    for bad in [b"\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
-                b"\x80", b"\xe4a"]:
+    for bad in [
+        b"\xff",
+        b"\xc0\xaf",
+        b"\xe0\x80\xaf",
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"\x80",
+        b"\xe4a",
+    ]:
         assert not r.accepts_prefix(bad), bad
     assert not r.accepts(b"\xe4\xb8")
 
@@ -260,19 +326,30 @@ def test_states_are_small_ints_and_shared_dfa_is_read_only():
 
 # -- errors --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("p, what", [
-    (r"(a)\1", "back-references"), (r"a(?=b)", "look-ahead"), (r"a(?!b)", "look-ahead"),
-    (r"(?<=a)b", "look-behind"), (r"(?<!a)b", "look-behind"), (r"(a)?(?(1)b|c)", "conditional"),
-    (r"(?>ab)", "atomic"), (r"a*+", "possessive"), (r"a{1,2}+", "possessive"),
-])
+
+@pytest.mark.parametrize(
+    "p, what",
+    [
+        (r"(a)\1", "back-references"),
+        (r"a(?=b)", "look-ahead"),
+        (r"a(?!b)", "look-ahead"),
+        (r"(?<=a)b", "look-behind"),
+        (r"(?<!a)b", "look-behind"),
+        (r"(a)?(?(1)b|c)", "conditional"),
+        (r"(?>ab)", "atomic"),
+        (r"a*+", "possessive"),
+        (r"a{1,2}+", "possessive"),
+    ],
+)
 def test_unsupported_points_to_pattern(p, what):
     with pytest.raises(UnsupportedFeatureError, match=f"(?s){what}.*awrs.Pattern"):
         Regex(p)
     assert Pattern(p)  # the black-box constraint takes it
 
 
-@pytest.mark.parametrize("p, pos", [("ab(c", 2), ("a[b", 1), ("x{2,1}", 2), ("(?P<1>a)", 4),
-                                    ("a**", 2)])
+@pytest.mark.parametrize(
+    "p, pos", [("ab(c", 2), ("a[b", 1), ("x{2,1}", 2), ("(?P<1>a)", 4), ("a**", 2)]
+)
 def test_malformed_names_offset(p, pos):
     with pytest.raises(ConstraintError, match=f"offset {pos}"):
         Regex(p)
@@ -299,6 +376,7 @@ def test_explosion_is_a_size_error():
 
 # -- token masks ----------------------------------------------------------------------------
 
+
 def _synthetic_vocab(n: int, seed: int) -> list[bytes]:
     rng = random.Random(seed)
     words = ["a", "b", "ab", " ", "1", "12", "-", "é", "中", "😀", "x", "\n", "_"]
@@ -308,14 +386,17 @@ def _synthetic_vocab(n: int, seed: int) -> list[bytes]:
         if kind < 0.6:
             tok = "".join(rng.choice(words) for _ in range(rng.randint(1, 4))).encode()
         else:  # raw bytes, including pieces of multi-byte characters
-            tok = bytes(rng.choice(b"ab1 \xe4\xb8\xad\xc3\xa9\xf0\x9f\x98\x80\xff")
-                        for _ in range(rng.randint(1, 4)))
+            tok = bytes(
+                rng.choice(b"ab1 \xe4\xb8\xad\xc3\xa9\xf0\x9f\x98\x80\xff")
+                for _ in range(rng.randint(1, 4))
+            )
         vocab.append(tok)
     return vocab
 
 
-@pytest.mark.parametrize("p", [r"(ab|1)+-?[é中]*", r"\w+", r"(?s).*😀", r"a{2,}b?\d*",
-                               r"[^\n]{1,5}"])
+@pytest.mark.parametrize(
+    "p", [r"(ab|1)+-?[é中]*", r"\w+", r"(?s).*😀", r"a{2,}b?\d*", r"[^\n]{1,5}"]
+)
 def test_token_mask_equals_python_trie_walk(p):
     vocab = _synthetic_vocab(3000, seed=1)
     trie = VocabTrie(vocab, exclude={0})
@@ -323,7 +404,7 @@ def test_token_mask_equals_python_trie_walk(p):
     rng = random.Random(2)
     states = {r.start()}
     for _ in range(6):
-        states.add(r.dfa.step(r.start(), random_walk(r.dfa, rng)[:rng.randint(0, 6)]))
+        states.add(r.dfa.step(r.start(), random_walk(r.dfa, rng)[: rng.randint(0, 6)]))
     for s in sorted(states - {0}):
         fast = r.token_mask(s, trie)
         assert fast.dtype == bool and fast.shape == (len(vocab),)
@@ -343,6 +424,7 @@ def test_token_mask_on_the_real_vocabulary(default_lm):
 
 
 # -- Pattern (regex package, black box) --------------------------------------------------
+
 
 def test_pattern_basics():
     p = Pattern(r"(\w)\1x")
@@ -367,8 +449,9 @@ def test_pattern_known_over_approximation():
         p = Pattern(pat)
         assert not p.regular
         assert p.accepts_prefix(text)  # would be False for an exact check
-        assert not any(p.accepts(text[:i] + e) for i in range(len(text) + 1)
-                       for e in ["", "a", "x", "ax"])
+        assert not any(
+            p.accepts(text[:i] + e) for i in range(len(text) + 1) for e in ["", "a", "x", "ax"]
+        )
 
 
 def _load_patterns(data_dir, k: int, seed: int) -> list[str]:
@@ -402,8 +485,9 @@ def test_pattern_prefixes_against_brute_force(data_dir):
 
 def test_pattern_prefix_monotone_on_sample(data_dir):
     for pat in _load_patterns(data_dir, 15, seed=1):
-        check_prefix_monotone(Pattern(pat), [b"", b"abc", b"123-456", "Ωé中".encode()],
-                              extensions=2)
+        check_prefix_monotone(
+            Pattern(pat), [b"", b"abc", b"123-456", "Ωé中".encode()], extensions=2
+        )
 
 
 def test_pattern_timeout_is_an_evaluation_error():

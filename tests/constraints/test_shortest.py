@@ -10,8 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import awrs
-from awrs.constraints.shortest import (MaxBound, TableBound, TrivialBound, one_token_completion,
-                                       token_distances)
+from awrs.constraints.shortest import (
+    MaxBound,
+    TableBound,
+    TrivialBound,
+    one_token_completion,
+    token_distances,
+)
 from awrs.constraints.trie import VocabTrie
 
 DEPTH = 4  # token sequences enumerated by the brute force
@@ -52,8 +57,12 @@ def check_bound(constraint, vocab: list[bytes], exact: bool) -> None:
 
 # -- regular expressions: exact token distances on the DFA -----------------------------------
 ATOMS = ["a", "b", "c", "ab", "(a|bc)", "[ab]", "b?", "c*", "a+", "(ab)*", "(a|b){2}", "[abc]{1,3}"]
-VOCABS = st.lists(st.sampled_from([b"a", b"b", b"c", b"ab", b"bc", b"ca", b"abc", b"bb", b"cc"]),
-                  min_size=1, max_size=4, unique=True)
+VOCABS = st.lists(
+    st.sampled_from([b"a", b"b", b"c", b"ab", b"bc", b"ca", b"abc", b"bb", b"cc"]),
+    min_size=1,
+    max_size=4,
+    unique=True,
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -92,15 +101,23 @@ def test_token_distances_by_hand():
 
 # -- every other constraint kind: the 0/1 bound and the exact one-token search ----------------
 GRAMMAR = 'start: "(" start ")" start | "x"\n'
-SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string",
-          "maxLength": 2}}, "required": ["a"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"a": {"type": "integer"}, "b": {"type": "string", "maxLength": 2}},
+    "required": ["a"],
+    "additionalProperties": False,
+}
 KINDS = {
     "grammar": (lambda: awrs.Grammar(GRAMMAR), [b"(", b")", b"x", b"x)", b"((", b"))"]),
-    "json": (lambda: awrs.JSONSchema(SCHEMA),
-             [b"{", b"}", b'"a":', b'"b":', b"1", b'"', b"q", b",", b'"}', b"1}"]),
+    "json": (
+        lambda: awrs.JSONSchema(SCHEMA),
+        [b"{", b"}", b'"a":', b'"b":', b"1", b'"', b"q", b",", b'"}', b"1}"],
+    ),
     "pattern": (lambda: awrs.Pattern(r"(a|b)+c\1?"), [b"a", b"b", b"c", b"ca", b"bc"]),
-    "regex&pattern": (lambda: awrs.Regex("[abc]{2,5}") & awrs.Pattern(r"a.*c"),
-                      [b"a", b"b", b"c", b"ac", b"bc"]),
+    "regex&pattern": (
+        lambda: awrs.Regex("[abc]{2,5}") & awrs.Pattern(r"a.*c"),
+        [b"a", b"b", b"c", b"ac", b"bc"],
+    ),
 }
 
 
@@ -124,7 +141,7 @@ def test_one_token_search_is_exact_when_it_finishes():
 
 def test_one_token_search_gives_up_at_its_limit():
     c = awrs.JSONSchema(SCHEMA)
-    vocab = [bytes([b]) * k for b in b'abcdefgh' for k in (1, 2, 3)]
+    vocab = [bytes([b]) * k for b in b"abcdefgh" for k in (1, 2, 3)]
     state = c.advance(c.start(), b'{"a":1,"b":"')
     assert state is not None
     assert one_token_completion(c, state, VocabTrie(vocab), limit=5) is None
@@ -132,8 +149,11 @@ def test_one_token_search_gives_up_at_its_limit():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3),
-       st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3), VOCABS)
+@given(
+    st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3),
+    st.lists(st.sampled_from(ATOMS), min_size=1, max_size=3),
+    VOCABS,
+)
 def test_conjunction_bound_never_exceeds_the_truth(a, b, vocab):
     c = awrs.Regex("".join(a)) & awrs.Regex("".join(b) + "|" + "".join(a))
     check_bound(c, vocab, exact=False)

@@ -52,8 +52,8 @@ def test_spider_gold_queries_accepted_from_tables_json(spider):
         raw = q.encode()
         state = c.start()
         for i in range(len(raw)):
-            state = c.advance(state, raw[i:i + 1])
-            assert state is not None, raw[:i + 1]
+            state = c.advance(state, raw[i : i + 1])
+            assert state is not None, raw[: i + 1]
         assert c.is_complete(state)
         assert all(c.guide(q[:k]) == 0.0 for k in range(0, len(q) + 1, 3)), q
 
@@ -66,9 +66,16 @@ def test_concert_singer_queries_compile_against_the_file(spider):
     queries = [x["query"] for x in dev if x["db_id"] == "concert_singer"]
     assert len(queries) == 45
     assert all(c.accepts(q) for q in queries)
-    for bad in ["DROP TABLE singer", "SELECT 1; SELECT 2", "INSERT INTO singer VALUES (1)",
-                "SELECT nme FROM singer", "SELECT name FROM singers", "DELETE FROM singer",
-                "SELECT * FROM singer; DROP TABLE singer", "UPDATE singer SET age = 1"]:
+    for bad in [
+        "DROP TABLE singer",
+        "SELECT 1; SELECT 2",
+        "INSERT INTO singer VALUES (1)",
+        "SELECT nme FROM singer",
+        "SELECT name FROM singers",
+        "DELETE FROM singer",
+        "SELECT * FROM singer; DROP TABLE singer",
+        "UPDATE singer SET age = 1",
+    ]:
         assert not c.accepts(bad), bad
         assert not c.compiles(bad) or bad.startswith("SELECT"), bad
     assert not c.accepts_prefix("DROP") and not c.accepts_prefix("SELECT 1; S")
@@ -78,8 +85,10 @@ def test_concert_singer_queries_compile_against_the_file(spider):
 
 def test_schema_inputs_ddl_connection_and_errors(tmp_path):
     ddl = SQL(DDL)
-    assert ddl.accepts('SELECT T1.Name, "Home Town" FROM singer AS T1 JOIN concert USING '
-                       '(Singer_ID) WHERE T1.Age > 30 ORDER BY Year DESC LIMIT 2;')
+    assert ddl.accepts(
+        'SELECT T1.Name, "Home Town" FROM singer AS T1 JOIN concert USING '
+        "(Singer_ID) WHERE T1.Age > 30 ORDER BY Year DESC LIMIT 2;"
+    )
     assert not ddl.accepts("SELECT Town FROM singer")
     mem = sqlite3.connect(":memory:")
     mem.executescript(DDL + "INSERT INTO singer VALUES (1, 'a', 'b', 3);")
@@ -126,7 +135,7 @@ def test_grammar_agrees_with_lark_on_mutated_queries(spider):
         s = rng.choice(dev)["query"]
         for _ in range(rng.randint(1, 3)):
             p = rng.randrange(len(s) + 1)
-            s = s[:p] + s[p + 1:] if rng.random() < 0.5 else s[:p] + rng.choice(pool) + s[p:]
+            s = s[:p] + s[p + 1 :] if rng.random() < 0.5 else s[:p] + rng.choice(pool) + s[p:]
         try:
             ref.parse(s)
             ok = True
@@ -137,22 +146,38 @@ def test_grammar_agrees_with_lark_on_mutated_queries(spider):
 
 def test_sql_features_and_prefix_contract():
     c = SQL(DDL)
-    for q in ["SELECT DISTINCT Name FROM singer WHERE Name LIKE 'it''s%' OR Name NOT LIKE '%x'",
-              "SELECT Name FROM singer WHERE Singer_ID IN (SELECT Singer_ID FROM concert) "
-              "AND NOT EXISTS (SELECT 1 FROM concert WHERE Year IS NOT NULL)",
-              "SELECT CASE WHEN Age > 3 THEN 'old' ELSE 'young' END AS k, count(DISTINCT Name) "
-              "FROM singer GROUP BY k HAVING count(*) >= 1 ORDER BY 1 ASC LIMIT 1 OFFSET 2",
-              "SELECT Name FROM singer UNION ALL SELECT Year FROM concert EXCEPT SELECT 'a'",
-              "select s.name from singer s natural join concert cross join "
-              "(select 1 as one) as t where (age + 1) * 2 - -3 % 4 <> 5",
-              "SELECT [Name], `Age` FROM singer LEFT OUTER JOIN concert ON singer.Singer_ID = "
-              "concert.Singer_ID WHERE Age NOT BETWEEN 1 AND 2 AND Year IS NULL",
-              "WITH x AS (SELECT Age FROM singer) SELECT max(Age) FROM x;",
-              "SELECT (SELECT max(Age) FROM singer), 1.5e3, X'0A', NULL INTERSECT SELECT 1, 2, 3, 4"]:
+    for q in [
+        "SELECT DISTINCT Name FROM singer WHERE Name LIKE 'it''s%' OR Name NOT LIKE '%x'",
+        "SELECT Name FROM singer WHERE Singer_ID IN (SELECT Singer_ID FROM concert) "
+        "AND NOT EXISTS (SELECT 1 FROM concert WHERE Year IS NOT NULL)",
+        "SELECT CASE WHEN Age > 3 THEN 'old' ELSE 'young' END AS k, count(DISTINCT Name) "
+        "FROM singer GROUP BY k HAVING count(*) >= 1 ORDER BY 1 ASC LIMIT 1 OFFSET 2",
+        "SELECT Name FROM singer UNION ALL SELECT Year FROM concert EXCEPT SELECT 'a'",
+        "select s.name from singer s natural join concert cross join "
+        "(select 1 as one) as t where (age + 1) * 2 - -3 % 4 <> 5",
+        "SELECT [Name], `Age` FROM singer LEFT OUTER JOIN concert ON singer.Singer_ID = "
+        "concert.Singer_ID WHERE Age NOT BETWEEN 1 AND 2 AND Year IS NULL",
+        "WITH x AS (SELECT Age FROM singer) SELECT max(Age) FROM x;",
+        "SELECT (SELECT max(Age) FROM singer), 1.5e3, X'0A', NULL INTERSECT SELECT 1, 2, 3, 4",
+    ]:
         assert c.accepts(q), q
     check_prefix_monotone(c, [b"SELECT Name FROM singer WHERE Age > 1", b"SELECT 'caf\xc3\xa9'"])
-    trie = VocabTrie([b"SELECT", b" Name", b" FROM", b" singer", b"x", b"'", b";", b" WHERE",
-                      b" (", b"Name,", b"\xc3", b"*"])
+    trie = VocabTrie(
+        [
+            b"SELECT",
+            b" Name",
+            b" FROM",
+            b" singer",
+            b"x",
+            b"'",
+            b";",
+            b" WHERE",
+            b" (",
+            b"Name,",
+            b"\xc3",
+            b"*",
+        ]
+    )
     for pre in (b"", b"SELECT", b"SELECT Name", b"SELECT Name FROM singer"):
         state = c.advance(c.start(), pre)
         assert (c.token_mask(state, trie) == Constraint.token_mask(c, state, trie)).all(), pre
@@ -205,7 +230,9 @@ def test_whitespace_runs_are_bounded():
     c = awrs.SQL("CREATE TABLE t (a INT);", max_whitespace=3)
     assert c.accepts("SELECT   a FROM t")
     assert not c.accepts_prefix("SELECT    a")
-    assert awrs.SQL("CREATE TABLE t (a INT);", max_whitespace=None).accepts_prefix("SELECT" + " " * 50)
+    assert awrs.SQL("CREATE TABLE t (a INT);", max_whitespace=None).accepts_prefix(
+        "SELECT" + " " * 50
+    )
     with pytest.raises(awrs.ConfigurationError, match="max_whitespace"):
         awrs.SQL("CREATE TABLE t (a INT);", max_whitespace=0)
 
@@ -224,8 +251,10 @@ def test_token_mask_checks_whitespace_after_a_comment_ending_in_a_semicolon():
     # accepted it, and SMC then drew a token whose state was None)
     c = awrs.SQL("CREATE TABLE t (a INT);")
     trie = VocabTrie([b"\n", b"\n  ", b" ", b"x", b";", b"\n;"])
-    for pre, ok in ((b"SELECT a FROM t WHERE SUM(a) > 1 -- x y;", False),
-                    (b"SELECT a FROM t -- x y;", True)):
+    for pre, ok in (
+        (b"SELECT a FROM t WHERE SUM(a) > 1 -- x y;", False),
+        (b"SELECT a FROM t -- x y;", True),
+    ):
         state = c.advance(c.start(), pre)
         mask = c.token_mask(state, trie)
         assert (mask == Constraint.token_mask(c, state, trie)).all(), pre
@@ -251,8 +280,7 @@ MODERN = [
     "SELECT name FROM singer WHERE age IS DISTINCT FROM NULL",
     "SELECT name -- the name\nFROM singer /* all of them */ WHERE age > 20;",
     "/* lead */ SELECT 1",
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5) "
-    "SELECT x FROM c",
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5) SELECT x FROM c",
     "WITH t AS MATERIALIZED (SELECT 1) SELECT * FROM t",
     "WITH t AS NOT MATERIALIZED (SELECT 1) SELECT * FROM t",
     "SELECT value FROM json_each('[1,2]')",
@@ -280,13 +308,21 @@ def _concert(root) -> SQL:
     return SQL(root / "concert_singer.sqlite")
 
 
-@pytest.mark.parametrize("q", [
-    "SELECT load_extension('/tmp/x')", "SELECT randomblob(1000000000)",
-    "SELECT zeroblob(1000000000)", "SELECT name FROM sqlite_master",
-    "SELECT * FROM sqlite_schema", "SELECT * FROM pragma_table_info('singer')",
-    "SELECT * FROM pragma_database_list", "SELECT sqlite_compileoption_get(0)",
-    "SELECT printf('%.*c', 1000000000, 'x')", "SELECT last_insert_rowid()",
-])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "SELECT load_extension('/tmp/x')",
+        "SELECT randomblob(1000000000)",
+        "SELECT zeroblob(1000000000)",
+        "SELECT name FROM sqlite_master",
+        "SELECT * FROM sqlite_schema",
+        "SELECT * FROM pragma_table_info('singer')",
+        "SELECT * FROM pragma_database_list",
+        "SELECT sqlite_compileoption_get(0)",
+        "SELECT printf('%.*c', 1000000000, 'x')",
+        "SELECT last_insert_rowid()",
+    ],
+)
 def test_default_profile_refuses_unsafe_calls_and_introspection(spider, q):
     root, _, _ = spider
     assert not _concert(root).accepts(q), q
@@ -304,8 +340,11 @@ def test_profile_opt_ins(spider):
 
 def test_spider_entries_with_sqlite_sequence_load(spider):
     _, dev, tables = spider
-    entries = [t for t in tables.values()
-               if "sqlite_sequence" in (n.lower() for n in t["table_names_original"])]
+    entries = [
+        t
+        for t in tables.values()
+        if "sqlite_sequence" in (n.lower() for n in t["table_names_original"])
+    ]
     assert len(entries) >= 3
     for entry in entries:
         c = SQL(entry)

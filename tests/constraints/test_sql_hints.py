@@ -27,15 +27,18 @@ def completes(c: SQL, prefix: str, hint: str) -> bool:
     return c.accepts((prefix + hint).encode())
 
 
-@pytest.mark.parametrize("prefix, expected", [
-    ("SELECT Name FROM singer WHERE Name = 'ab", "'"),
-    ("SELECT T2.Year FROM singer AS T1 JOIN concert AS T2 ON T1.Singer_ID = T2.", "singer_id"),
-    ("SELECT Name FROM", " singer"),
-    ("SELECT Name FROM sin", "ger"),
-    ("SELECT Name FROM singer WHERE Age > (SELECT avg(Age", ") FROM singer)"),
-    ("SELECT Name FROM singer WHERE Age IN", " (1)"),
-    ("SELECT Name FROM singer /* a comment", "*/"),
-])
+@pytest.mark.parametrize(
+    "prefix, expected",
+    [
+        ("SELECT Name FROM singer WHERE Name = 'ab", "'"),
+        ("SELECT T2.Year FROM singer AS T1 JOIN concert AS T2 ON T1.Singer_ID = T2.", "singer_id"),
+        ("SELECT Name FROM", " singer"),
+        ("SELECT Name FROM sin", "ger"),
+        ("SELECT Name FROM singer WHERE Age > (SELECT avg(Age", ") FROM singer)"),
+        ("SELECT Name FROM singer WHERE Age IN", " (1)"),
+        ("SELECT Name FROM singer /* a comment", "*/"),
+    ],
+)
 def test_the_expected_completion_is_among_the_hints(prefix, expected):
     hs = hints(prefix)
     assert expected in hs, (prefix, hs)
@@ -60,10 +63,11 @@ def test_hints_complete_many_more_prefixes_of_real_queries(data_dir):
     db = data_dir / "spider" / "concert_singer.sqlite"
     if not path.exists() or not db.exists():
         pytest.skip("Spider data is absent")
-    gold = [q["query"].encode() for q in json.loads(path.read_text())
-            if q["db_id"] == "concert_singer"]
+    gold = [
+        q["query"].encode() for q in json.loads(path.read_text()) if q["db_id"] == "concert_singer"
+    ]
     rng = random.Random(0)
-    cuts = [(q[:rng.randrange(1, len(q))]) for q in rng.choices(gold, k=60)]
+    cuts = [(q[: rng.randrange(1, len(q))]) for q in rng.choices(gold, k=60)]
     c = SQL(str(db))
     plain = SQL(str(db))
     plain.closing_hints = lambda state: ()  # the depth-first search alone

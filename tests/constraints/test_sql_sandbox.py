@@ -16,8 +16,10 @@ from awrs.constraints.sql import schema
 from awrs.constraints.sql.schema import connect, schema_ddl
 
 BASE = "CREATE TABLE t (a INT, b TEXT);\n"
-COUNT = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
-         "WHERE x < 1000000000) SELECT max(x) FROM c")
+COUNT = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+    "WHERE x < 1000000000) SELECT max(x) FROM c"
+)
 
 
 #: (DDL after BASE, with {tmp} a fresh folder; the statement kind its refusal names)
@@ -82,9 +84,11 @@ def test_attached_file_contents_never_reach_an_error(tmp_path):
     conn.commit()
     conn.close()
     before = secret.read_bytes()
-    for ddl in (f"ATTACH '{secret}' AS e; CREATE VIEW v AS SELECT json_extract(v, '$') FROM e.s;",
-                f"ATTACH '{secret}' AS e; CREATE TABLE x AS SELECT json_extract(v, '$') FROM e.s;",
-                f"ATTACH '{secret}' AS e; INSERT INTO e.s VALUES ('x');"):
+    for ddl in (
+        f"ATTACH '{secret}' AS e; CREATE VIEW v AS SELECT json_extract(v, '$') FROM e.s;",
+        f"ATTACH '{secret}' AS e; CREATE TABLE x AS SELECT json_extract(v, '$') FROM e.s;",
+        f"ATTACH '{secret}' AS e; INSERT INTO e.s VALUES ('x');",
+    ):
         with pytest.raises(awrs.UnsupportedFeatureError) as info:
             awrs.SQL(BASE + ddl)
         assert "TOPSECRET" not in str(info.value) and "ATTACH" in str(info.value)
@@ -109,7 +113,9 @@ def test_a_counting_view_loads_at_once_and_is_never_run():
 
 
 def test_schema_statements_and_names_like_keywords_load():
-    ddl = BASE + """
+    ddl = (
+        BASE
+        + """
         CREATE TABLE attach_id (pragma INT, vacuum TEXT, "trigger" INT, "insert" TEXT);
         create index Attach_Idx on attach_id (lower(vacuum)) where pragma > abs(1);
         CREATE UNIQUE INDEX u ON t (a);
@@ -122,6 +128,7 @@ def test_schema_statements_and_names_like_keywords_load():
         BEGIN; CREATE TABLE q (a); COMMIT;
         DROP TABLE IF EXISTS gone; CREATE TABLE gone (a); DROP TABLE gone;
         CREATE TABLE last (x) -- no final semicolon"""
+    )
     conn, tables = connect(ddl)
     assert tables["attach_id"] == {"pragma", "vacuum", "trigger", "insert"}
     assert {"t", "seq", "v;w", "q", "last"} <= set(tables) and "gone" not in tables
@@ -131,8 +138,10 @@ def test_schema_statements_and_names_like_keywords_load():
 def test_limits_hold_on_the_explain_connection(tmp_path):
     c = awrs.SQL(BASE)
     assert c.conn.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED) == 0
-    assert c.conn.getlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH) == schema._LIMITS[
-        sqlite3.SQLITE_LIMIT_SQL_LENGTH]
+    assert (
+        c.conn.getlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH)
+        == schema._LIMITS[sqlite3.SQLITE_LIMIT_SQL_LENGTH]
+    )
     with pytest.raises(sqlite3.OperationalError):
         c.conn.execute(f"ATTACH '{tmp_path / 'x.db'}' AS x")  # even with no authorizer
     assert list(tmp_path.iterdir()) == []
@@ -145,13 +154,16 @@ def test_limits_hold_on_the_explain_connection(tmp_path):
 
 def test_a_callers_memory_connection_is_replayed_in_the_sandbox():
     mem = sqlite3.connect(":memory:")
-    mem.executescript(BASE + "INSERT INTO t VALUES (1, 'x');"
-                      "CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM t; END;"
-                      "CREATE VIEW v AS SELECT a FROM t;")
+    mem.executescript(
+        BASE + "INSERT INTO t VALUES (1, 'x');"
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM t; END;"
+        "CREATE VIEW v AS SELECT a FROM t;"
+    )
     c = awrs.SQL(mem)
     assert c.accepts("SELECT a FROM v") and c.conn is not mem
-    assert c.conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'") \
-        .fetchone() == (0,)  # the trigger is left out
+    assert c.conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+    ).fetchone() == (0,)  # the trigger is left out
     assert c.conn.execute("SELECT count(*) FROM t").fetchone() == (0,)  # rows stay behind
     bad = sqlite3.connect(":memory:")
     bad.execute("CREATE VIEW v AS SELECT json_extract('{}', '$')")
@@ -173,8 +185,9 @@ def test_every_spider_schema_still_loads(data_dir):
     entries = json.loads(path.read_text())
     for entry in entries:
         _, tables = connect(schema_ddl(entry))
-        assert len(tables) == len([t for t in entry["table_names_original"]
-                                   if not t.lower().startswith("sqlite_")]), entry["db_id"]
+        assert len(tables) == len(
+            [t for t in entry["table_names_original"] if not t.lower().startswith("sqlite_")]
+        ), entry["db_id"]
     for entry in entries[::10]:
         assert awrs.SQL(entry).tables
 
@@ -211,15 +224,18 @@ def variant(draw, sql: str) -> str:
         if not w.startswith("'"):
             w = "".join(ch.upper() if draw(st.booleans()) else ch.lower() for ch in w)
         out.append(w)
-    seps = [draw(st.sampled_from([" ", "  ", "\n", "\t", " /**/ ", "/* ; */", " -- ;\n"]))
-            for _ in out[1:]]
-    return out[0] + "".join(s + w for s, w in zip(seps, out[1:]))
+    seps = [
+        draw(st.sampled_from([" ", "  ", "\n", "\t", " /**/ ", "/* ; */", " -- ;\n"]))
+        for _ in out[1:]
+    ]
+    return out[0] + "".join(s + w for s, w in zip(seps, out[1:], strict=True))
 
 
 @st.composite
 def scripts(draw, tmp: str):
-    names = iter(f"{draw(st.sampled_from(['attach', 'pragma', 'x', 'vacuum']))}_id{i}"
-                 for i in range(100))
+    names = iter(
+        f"{draw(st.sampled_from(['attach', 'pragma', 'x', 'vacuum']))}_id{i}" for i in range(100)
+    )
     n_stmts = draw(st.integers(1, 4))
     stmts, bad = [], None
     for _ in range(n_stmts):
@@ -232,8 +248,9 @@ def scripts(draw, tmp: str):
     return "CREATE TABLE t (a INT, b TEXT);\n" + ";\n".join(stmts) + ";", bad
 
 
-@settings(max_examples=60, deadline=2000,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_generated_ddl_loads_or_is_refused_by_kind(tmp_path, data):
     ddl, bad = data.draw(scripts(str(tmp_path)))

@@ -83,15 +83,38 @@ def test_strict_names_refuse_a_bare_name_the_schema_does_not_define(text):
     assert SQL(DDL, schema_prefix=True).accepts_prefix(raw), text  # only a cost without
 
 
-@pytest.mark.parametrize("text", STRICT_ALIVE + [t for t in ALIVE if t not in (
-        "SELECT Nme FROM singer", "SELECT value FROM json_each('[1]')")])
+@pytest.mark.parametrize(
+    "text",
+    STRICT_ALIVE
+    + [
+        t
+        for t in ALIVE
+        if t not in ("SELECT Nme FROM singer", "SELECT value FROM json_each('[1]')")
+    ],
+)
 def test_strict_names_keep_names_defined_before_their_use(text):
     c, raw = SQL(DDL, strict_names=True), text.encode()
     assert all(c.accepts_prefix(raw[:i]) for i in range(len(raw) + 1)), text
 
 
-NAME_FRAGMENTS = ["SELECT", " ", "FROM", "Name", "Nme", "x", "singer", ",", "AS", "(", ")", "1",
-                  "c", "WITH", "WHERE", "="]
+NAME_FRAGMENTS = [
+    "SELECT",
+    " ",
+    "FROM",
+    "Name",
+    "Nme",
+    "x",
+    "singer",
+    ",",
+    "AS",
+    "(",
+    ")",
+    "1",
+    "c",
+    "WITH",
+    "WHERE",
+    "=",
+]
 
 
 @settings(max_examples=100, deadline=None)
@@ -119,22 +142,95 @@ def test_search_advance_skips_the_schema_check_only():
     assert c.search_advance(s, b"singer") == c.advance(s, b"singer")
 
 
-WORDS = [b"SELECT", b" Name", b" FROM", b" singer", b"ger", b" sin", b" concert", b"(", b")",
-         b".", b" AS", b" T1", b"T1", b"_ID", b"'", b'"', b"\n", b" ", b"--", b"*/", b"/*",
-         b"]", b"[", b"`", b" json_each", b"_each(", b"COUNT(", b"count", b"OL", b"Age", b" Age",
-         b" WHERE", b" =", b" 1", b"1", b",", b" IN", b"NER", b" JOIN", b"ON", b" ON", b"t",
-         b" then", b"Yea", b"r", b" x", b"a", b"in", b"_in", b"(*)", b"*", b" gig", b"\xc3",
-         b"\xa9", b"-", b"/", b"e5", b" DISTINCT", b"main", b" main"]
-PREFIXES = [b"", b"SELECT", b"SELECT ", b"SELECT Name FROM", b"SELECT Name FROM ",
-            b"SELECT Name FROM sin", b"SELECT Name FROM singer", b"SELECT Name FROM singer ",
-            b"SELECT T1.Name FROM singer AS T1 WHERE T1.", b"SELECT T1.Name FROM singer AS T1 "
-            b"WHERE T1.Ag", b"SELECT COU", b"SELECT Name FROM singer WHERE Name = 'ab",
-            b'SELECT Name FROM "sin', b"SELECT Name FROM [sin", b"SELECT Name -- a comment",
-            b"SELECT Name /* x", b"SELECT 12", b"SELECT Name FROM singer, ",
-            b"WITH c(x) AS (SELECT 1) SELECT x FROM ", b"SELECT Name FROM IN",
-            b"SELECT Name FROM singer WHERE Age IS DISTINCT FROM ", b"SELECT value FROM json_",
-            b"SELECT Name FROM singer AS s JOIN concert AS c ON s.", b"SELECT max(",
-            b"SELECT caf\xc3"]
+WORDS = [
+    b"SELECT",
+    b" Name",
+    b" FROM",
+    b" singer",
+    b"ger",
+    b" sin",
+    b" concert",
+    b"(",
+    b")",
+    b".",
+    b" AS",
+    b" T1",
+    b"T1",
+    b"_ID",
+    b"'",
+    b'"',
+    b"\n",
+    b" ",
+    b"--",
+    b"*/",
+    b"/*",
+    b"]",
+    b"[",
+    b"`",
+    b" json_each",
+    b"_each(",
+    b"COUNT(",
+    b"count",
+    b"OL",
+    b"Age",
+    b" Age",
+    b" WHERE",
+    b" =",
+    b" 1",
+    b"1",
+    b",",
+    b" IN",
+    b"NER",
+    b" JOIN",
+    b"ON",
+    b" ON",
+    b"t",
+    b" then",
+    b"Yea",
+    b"r",
+    b" x",
+    b"a",
+    b"in",
+    b"_in",
+    b"(*)",
+    b"*",
+    b" gig",
+    b"\xc3",
+    b"\xa9",
+    b"-",
+    b"/",
+    b"e5",
+    b" DISTINCT",
+    b"main",
+    b" main",
+]
+PREFIXES = [
+    b"",
+    b"SELECT",
+    b"SELECT ",
+    b"SELECT Name FROM",
+    b"SELECT Name FROM ",
+    b"SELECT Name FROM sin",
+    b"SELECT Name FROM singer",
+    b"SELECT Name FROM singer ",
+    b"SELECT T1.Name FROM singer AS T1 WHERE T1.",
+    b"SELECT T1.Name FROM singer AS T1 WHERE T1.Ag",
+    b"SELECT COU",
+    b"SELECT Name FROM singer WHERE Name = 'ab",
+    b'SELECT Name FROM "sin',
+    b"SELECT Name FROM [sin",
+    b"SELECT Name -- a comment",
+    b"SELECT Name /* x",
+    b"SELECT 12",
+    b"SELECT Name FROM singer, ",
+    b"WITH c(x) AS (SELECT 1) SELECT x FROM ",
+    b"SELECT Name FROM IN",
+    b"SELECT Name FROM singer WHERE Age IS DISTINCT FROM ",
+    b"SELECT value FROM json_",
+    b"SELECT Name FROM singer AS s JOIN concert AS c ON s.",
+    b"SELECT max(",
+    b"SELECT caf\xc3",
+]
 
 
 def test_masks_agree_with_advance_token_by_token():
@@ -148,10 +244,48 @@ def test_masks_agree_with_advance_token_by_token():
         assert (fast == slow).all(), (pre, [WORDS[i] for i in np.flatnonzero(fast != slow)])
 
 
-FRAGMENTS = ["SELECT", " ", "FROM", "WHERE", "(", ")", ",", ".", "AS", "T1", "T2", "--x\n",
-             "/*c*/", "'s'", '"q"', '"singer"', "JOIN", "ON", "count", "=", "1", "IS",
-             "DISTINCT", "WITH", "c", "x", "-", "/", "sin", "ger", "json_each", "singer",
-             "concert", "Name", "Age", "Year", "*", "\n", "IN", "NER"]
+FRAGMENTS = [
+    "SELECT",
+    " ",
+    "FROM",
+    "WHERE",
+    "(",
+    ")",
+    ",",
+    ".",
+    "AS",
+    "T1",
+    "T2",
+    "--x\n",
+    "/*c*/",
+    "'s'",
+    '"q"',
+    '"singer"',
+    "JOIN",
+    "ON",
+    "count",
+    "=",
+    "1",
+    "IS",
+    "DISTINCT",
+    "WITH",
+    "c",
+    "x",
+    "-",
+    "/",
+    "sin",
+    "ger",
+    "json_each",
+    "singer",
+    "concert",
+    "Name",
+    "Age",
+    "Year",
+    "*",
+    "\n",
+    "IN",
+    "NER",
+]
 
 
 @settings(max_examples=150, deadline=None)

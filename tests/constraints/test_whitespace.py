@@ -46,5 +46,6 @@ def test_token_masks_equal_the_generic_walk(seed):
         for pre in (b"", b"{ ", b'{"a":  ', b"[1,"):
             state = c.advance(c.start(), pre)
             if state is not None:
-                assert np.array_equal(c.token_mask(state, trie),
-                                      Constraint.token_mask(c, state, trie)), (c, pre)
+                assert np.array_equal(
+                    c.token_mask(state, trie), Constraint.token_mask(c, state, trie)
+                ), (c, pre)

@@ -21,8 +21,9 @@ def records(n: int, bad: int | None = None) -> list[dict]:
         elif i % 3 == 0:
             rec.update(prompt=f"Phone number {i}:", regex=r"[0-9]{3}-[0-9]{4}")
         elif i % 3 == 1:
-            rec.update(prompt=[{"role": "user", "content": f"Is {i} even? JSON list."}],
-                       json_schema=BOOLS)
+            rec.update(
+                prompt=[{"role": "user", "content": f"Is {i} even? JSON list."}], json_schema=BOOLS
+            )
         else:
             rec.update(prompt=f"A year after {1900 + i}:", regex=r"(19|20)[0-9]{2}")
         out.append(rec)

@@ -35,8 +35,7 @@ def test_bounded_lru():
 
 def test_every_kind_builds_and_bad_kinds_are_named(tmp_path):
     assert build_constraint("grammar", 'start: "a"+').accepts("aaa")
-    assert not build_constraint("grammar", 'start: "a" " "* "b"', max_whitespace=2) \
-        .accepts("a   b")
+    assert not build_constraint("grammar", 'start: "a" " "* "b"', max_whitespace=2).accepts("a   b")
     sql = build_constraint("sql", "CREATE TABLE t (x INT);")
     assert sql.accepts("SELECT x FROM t")
     with pytest.raises(awrs.ConfigurationError, match="unknown constraint kind"):

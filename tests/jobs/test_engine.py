@@ -7,12 +7,11 @@ import random
 from collections import Counter
 
 import pytest
+from batch_helpers import read_lines, write_jsonl
 
 import awrs
 from awrs.jobs import Record
 from awrs.jobs.engine import CRASHED, Engine
-
-from batch_helpers import read_lines, write_jsonl
 
 
 class FlakyEngine(Engine):
@@ -57,16 +56,16 @@ class FlakyEngine(Engine):
 @pytest.mark.parametrize("p_crash", [0.0, 0.2, 0.6])
 def test_every_record_once_whatever_crashes(seed, p_crash):
     rng = random.Random(seed)
-    engine = FlakyEngine(rng, slots=rng.randint(1, 4), in_flight=rng.randint(1, 5),
-                         p_crash=p_crash)
+    engine = FlakyEngine(rng, slots=rng.randint(1, 4), in_flight=rng.randint(1, 5), p_crash=p_crash)
     recs = [Record(i, "p", None, {}) for i in range(40)]
     lines = []
     engine.run(recs, lines.append, retries=2)
     assert Counter(line["id"] for line in lines) == Counter(range(40))
     assert engine.max_held <= engine.in_flight
     errors = [line for line in lines if "error" in line]
-    assert all(e["error"]["type"] == "Flaky" and "crashed 3 times" in e["error"]["message"]
-               for e in errors)
+    assert all(
+        e["error"]["type"] == "Flaky" and "crashed 3 times" in e["error"]["message"] for e in errors
+    )
     if p_crash == 0:
         assert not errors and engine.restarts == 0
     elif p_crash == 0.6:
@@ -79,8 +78,9 @@ def test_inline_engine_end_to_end_resumes_and_reports_errors(tmp_path, toy_lm):
     recs[4] = {"id": 4, "prompt": "q", "regex": "[0-9]{2}", "max_tokens": -1}
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_jsonl(src, recs)
-    s = awrs.batch(src, out, model=toy_lm, method="awrs", n_particles=2, max_tokens=4,
-                   seed=0, in_flight=3)
+    s = awrs.batch(
+        src, out, model=toy_lm, method="awrs", n_particles=2, max_tokens=4, seed=0, in_flight=3
+    )
     lines = read_lines(out)
     assert (s.total, s.written, s.skipped, s.errors) == (6, 6, 0, 2)
     assert sorted(line["id"] for line in lines) == list(range(6))
@@ -97,8 +97,14 @@ def test_inline_engine_end_to_end_resumes_and_reports_errors(tmp_path, toy_lm):
 
 
 def test_records_in_memory_and_bad_arguments(toy_lm):
-    s = awrs.batch([{"prompt": "q", "regex": "a"}, {"prompt": "r", "regex": "b"}],
-                   model=toy_lm, method="awrs", n_particles=1, max_tokens=2, seed=1)
+    s = awrs.batch(
+        [{"prompt": "q", "regex": "a"}, {"prompt": "r", "regex": "b"}],
+        model=toy_lm,
+        method="awrs",
+        n_particles=1,
+        max_tokens=2,
+        seed=1,
+    )
     assert sorted(line["id"] for line in s.lines) == [1, 2]
     assert all(line["text"] in (None, "a", "b") for line in s.lines)
     with pytest.raises(awrs.ConfigurationError, match="engine must be one of"):

@@ -11,13 +11,23 @@ import threading
 import time
 
 import pytest
+from batch_helpers import check_output, read_lines, records, write_jsonl
 
 from awrs.cli import main
 
-from batch_helpers import check_output, read_lines, records, write_jsonl
-
-ARGS = ["--method", "awrs", "--particles", "2", "--max-tokens", "12", "--seed", "0",
-        "--in-flight", "8", "--quiet"]
+ARGS = [
+    "--method",
+    "awrs",
+    "--particles",
+    "2",
+    "--max-tokens",
+    "12",
+    "--seed",
+    "0",
+    "--in-flight",
+    "8",
+    "--quiet",
+]
 
 
 def _wait_for_lines(path, n: int, thread: threading.Thread, limit: float = 240) -> None:
@@ -34,8 +44,9 @@ def test_two_workers_one_killed_every_record_once(tmp_path, capsys):
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_jsonl(src, recs)
     rc = {}
-    job = threading.Thread(target=lambda: rc.update(
-        code=main(["batch", str(src), str(out), "--workers", "2", *ARGS])))
+    job = threading.Thread(
+        target=lambda: rc.update(code=main(["batch", str(src), str(out), "--workers", "2", *ARGS]))
+    )
     job.start()
     _wait_for_lines(out, 4, job)
     workers = [p for p in multiprocessing.active_children() if p.name.startswith("awrs-batch")]

@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from batch_helpers import check_output, read_lines, records, write_jsonl
 
 import awrs
-
-from batch_helpers import check_output, read_lines, records, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTIONS = dict(engine="ray", method="awrs", n_particles=2, max_tokens=12, seed=0, in_flight=8)
@@ -39,8 +38,11 @@ def test_ray_actor_killed_every_record_once(tmp_path, ray_local):
     job = threading.Thread(target=lambda: done.update(s=awrs.batch(src, out, **OPTIONS)))
     job.start()
     end = time.monotonic() + 240
-    while job.is_alive() and time.monotonic() < end and not (
-            out.exists() and len(read_lines(out)) >= 3):
+    while (
+        job.is_alive()
+        and time.monotonic() < end
+        and not (out.exists() and len(read_lines(out)) >= 3)
+    ):
         time.sleep(0.2)
     ray.kill(ray.get_actor("awrs-batch-0"))
     job.join(timeout=300)

@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from awrs import ConfigurationError
-from awrs.jobs.records import (check_ids, error_line, parse_record, read_input,
-                                result_line)
+from awrs.jobs.records import check_ids, error_line, parse_record, read_input, result_line
 
 
 def test_defaults_fill_missing_options_and_record_options_win():
-    rec = parse_record({"id": 1, "prompt": "p", "regex": "a", "max_tokens": 5},
-                       {"n_particles": 3, "max_tokens": 9, "method": "awrs"})
+    rec = parse_record(
+        {"id": 1, "prompt": "p", "regex": "a", "max_tokens": 5},
+        {"n_particles": 3, "max_tokens": 9, "method": "awrs"},
+    )
     assert rec.constraint == ("regex", "a")
     assert rec.options["max_tokens"] == 5 and rec.options["n_particles"] == 3
     assert rec.options["method"] == "awrs"
@@ -24,15 +25,18 @@ def test_defaults_fill_missing_options_and_record_options_win():
     assert chat.constraint is None and chat.prompt[0]["content"] == "hi"
 
 
-@pytest.mark.parametrize("obj, match", [
-    ({"id": 1}, "prompt must be"),
-    ({"id": 1, "prompt": [{"role": "user"}]}, "prompt must be"),
-    ({"id": 1, "prompt": "p", "regex": "a", "pattern": "b"}, "at most one constraint"),
-    ({"id": 1, "prompt": "p", "schema": {}}, "unknown keys"),
-    ({"id": 1, "prompt": "p", "max_tokens": 0}, "max_tokens must be"),
-    ({"id": 1, "prompt": "p", "n_particles": True}, "n_particles must be"),
-    ({"id": 1, "prompt": "p", "seed": 1.5}, "seed must be"),
-])
+@pytest.mark.parametrize(
+    "obj, match",
+    [
+        ({"id": 1}, "prompt must be"),
+        ({"id": 1, "prompt": [{"role": "user"}]}, "prompt must be"),
+        ({"id": 1, "prompt": "p", "regex": "a", "pattern": "b"}, "at most one constraint"),
+        ({"id": 1, "prompt": "p", "schema": {}}, "unknown keys"),
+        ({"id": 1, "prompt": "p", "max_tokens": 0}, "max_tokens must be"),
+        ({"id": 1, "prompt": "p", "n_particles": True}, "n_particles must be"),
+        ({"id": 1, "prompt": "p", "seed": 1.5}, "seed must be"),
+    ],
+)
 def test_bad_records_are_named(obj, match):
     with pytest.raises(ConfigurationError, match=match) as info:
         parse_record(obj)
@@ -64,8 +68,9 @@ def test_ids_are_unique_and_typed():
 def test_lines_are_strict_json(toy_lm):
     import awrs
 
-    res = awrs.generate(toy_lm, "q", awrs.Regex("[0-9]"), method="awrs", n_particles=2,
-                        max_tokens=3, seed=0)
+    res = awrs.generate(
+        toy_lm, "q", awrs.Regex("[0-9]"), method="awrs", n_particles=2, max_tokens=3, seed=0
+    )
     assert math.isnan(res.log_ml)
     line = result_line("a", res, top=1)
     text = json.dumps(line, allow_nan=False)
@@ -75,12 +80,28 @@ def test_lines_are_strict_json(toy_lm):
     assert err == {"id": 3, "error": {"type": "ConfigurationError", "message": "bad"}}
 
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-                     | st.text(max_size=8),
-                     lambda inner: st.lists(inner, max_size=3)
-                     | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
-_keys = st.sampled_from(["id", "prompt", "regex", "json_schema", "grammar", "method",
-                         "n_particles", "max_tokens", "seed", "temperature", "other"])
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_keys = st.sampled_from(
+    [
+        "id",
+        "prompt",
+        "regex",
+        "json_schema",
+        "grammar",
+        "method",
+        "n_particles",
+        "max_tokens",
+        "seed",
+        "temperature",
+        "other",
+    ]
+)
 
 
 @settings(max_examples=100, deadline=None)

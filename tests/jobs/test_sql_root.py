@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 
 import awrs
-from awrs.jobs import ConstraintCache, build_constraint
 from awrs.cli import build_parser
+from awrs.jobs import ConstraintCache, build_constraint
 
 DDL = "CREATE TABLE singer (id INT, name TEXT);"
 
@@ -43,8 +43,7 @@ def refusal(value, root) -> str:
 
 
 def test_a_path_inside_the_root_opens_read_only(tree):
-    for value in ("db.sqlite", "sub/inner.sqlite", str(tree / "db.sqlite"),
-                  "sub/../db.sqlite"):
+    for value in ("db.sqlite", "sub/inner.sqlite", str(tree / "db.sqlite"), "sub/../db.sqlite"):
         c = build_constraint("sql", value, sql_root=str(tree))
         assert c.accepts("SELECT name FROM singer") and not c.accepts("SELECT x FROM singer")
     assert build_constraint("sql", DDL, sql_root=None).accepts("SELECT id FROM singer")
@@ -53,9 +52,23 @@ def test_a_path_inside_the_root_opens_read_only(tree):
 def test_every_refused_path_gets_the_same_message(tree):
     root = str(tree)
     outside = tree.parent / "outside.sqlite"
-    values = [str(outside), "../outside.sqlite", "link.sqlite", "uplink/outside.sqlite",
-              "missing.sqlite", "sub/missing.sqlite", "../missing.sqlite", str(tree.parent / "no"),
-              "/etc/passwd", "/nonexistent/x.db", "sub", ".", "", "a\0b", "../" * 40 + "etc"]
+    values = [
+        str(outside),
+        "../outside.sqlite",
+        "link.sqlite",
+        "uplink/outside.sqlite",
+        "missing.sqlite",
+        "sub/missing.sqlite",
+        "../missing.sqlite",
+        str(tree.parent / "no"),
+        "/etc/passwd",
+        "/nonexistent/x.db",
+        "sub",
+        ".",
+        "",
+        "a\0b",
+        "../" * 40 + "etc",
+    ]
     messages = {refusal(v, root) for v in values}
     assert len(messages) == 1, messages
     (message,) = messages
@@ -70,15 +83,17 @@ def test_the_cache_and_a_job_carry_the_root(tree, toy_lm):
     assert cache.get("sql", "db.sqlite").accepts("SELECT id FROM singer")
     with pytest.raises(awrs.ConfigurationError, match="--sql-root"):
         ConstraintCache().get("sql", "db.sqlite")
-    recs = [{"id": 1, "prompt": "q", "sql": "db.sqlite"},
-            {"id": 2, "prompt": "q", "sql": "../outside.sqlite"},
-            {"id": 3, "prompt": "q", "sql": "nothing.sqlite"}]
-    s = awrs.batch(recs, model=toy_lm, max_tokens=2, n_particles=1, seed=0,
-                   sql_root=tree)
+    recs = [
+        {"id": 1, "prompt": "q", "sql": "db.sqlite"},
+        {"id": 2, "prompt": "q", "sql": "../outside.sqlite"},
+        {"id": 3, "prompt": "q", "sql": "nothing.sqlite"},
+    ]
+    s = awrs.batch(recs, model=toy_lm, max_tokens=2, n_particles=1, seed=0, sql_root=tree)
     by_id = {line["id"]: line for line in s.lines}
     assert "error" not in by_id[1]
-    assert by_id[2]["error"]["message"].replace("../outside.sqlite", "P") == \
-        by_id[3]["error"]["message"].replace("nothing.sqlite", "P")
+    assert by_id[2]["error"]["message"].replace("../outside.sqlite", "P") == by_id[3]["error"][
+        "message"
+    ].replace("nothing.sqlite", "P")
     with pytest.raises(awrs.ConfigurationError, match="sql_root"):
         awrs.batch(recs, model=toy_lm, sql_root=tree / "missing")
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from batch_helpers import read_lines
 
 from awrs import AwrsError, ConfigurationError
 from awrs.jobs import OutputWriter
-
-from batch_helpers import read_lines
 
 
 def test_ids_already_written_are_known_on_reopen(tmp_path):

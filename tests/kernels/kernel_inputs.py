@@ -16,9 +16,12 @@ def problems(draw, max_v: int = 12):
     zeros = draw(st.lists(st.booleans(), min_size=v, max_size=v))
     p[np.array(zeros) & (np.arange(v) > 0)] = 0.0
     p = (p / p.sum()).astype(np.float32)
-    accepted = draw(st.one_of(
-        st.just(frozenset()),
-        st.integers(0, v - 1).map(lambda a: frozenset([a])),
-        st.frozensets(st.integers(0, v - 1))))
+    accepted = draw(
+        st.one_of(
+            st.just(frozenset()),
+            st.integers(0, v - 1).map(lambda a: frozenset([a])),
+            st.frozensets(st.integers(0, v - 1)),
+        )
+    )
     block_size = draw(st.sampled_from([1, 3, 4, 256]))
     return p, accepted, block_size

@@ -40,9 +40,11 @@ PARITY: dict[str, list[Callable]] = {name: [] for name in KERNELS}
 
 def parity(kernel: str):
     """Register a parity case of ``kernel``: a function of ``(twin, compiled)``."""
+
     def register(case):
         PARITY[kernel].append(case)
         return case
+
     return register
 
 
@@ -136,9 +138,12 @@ _T = load_kernel("awrs", python=True)
 
 @parity("awrs")
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(problem=problems(max_v=40), seed=st.integers(0, 2**64 - 1),
-       est=st.sampled_from([_T.FIRST, _T.TWO_PASS, _T.RECURSIVE, _T.GEOMETRIC, _T.AUTO]),
-       max_rejects=st.sampled_from([0, 0, 1, 2, 5]))
+@given(
+    problem=problems(max_v=40),
+    seed=st.integers(0, 2**64 - 1),
+    est=st.sampled_from([_T.FIRST, _T.TWO_PASS, _T.RECURSIVE, _T.GEOMETRIC, _T.AUTO]),
+    max_rejects=st.sampled_from([0, 0, 1, 2, 5]),
+)
 def steps_and_checks(twin, comp, problem, seed, est, max_rejects):
     p, accepted, bs = problem
     probs, blocks = layout(p, bs)
@@ -148,9 +153,17 @@ def steps_and_checks(twin, comp, problem, seed, est, max_rejects):
         calls: list[int] = []
         results = []
         for _ in range(5):
-            results.append(mod.awrs_step(probs, blocks, bs, rng,
-                                         lambda t, calls=calls: calls.append(t) or t in accepted,
-                                         est, max_rejects))
+            results.append(
+                mod.awrs_step(
+                    probs,
+                    blocks,
+                    bs,
+                    rng,
+                    lambda t, calls=calls: calls.append(t) or t in accepted,
+                    est,
+                    max_rejects,
+                )
+            )
         results.append(mod.sample_token(probs, blocks, bs, rng))
         outs.append((results, calls, rng.random()))
     assert outs[0] == outs[1]
@@ -175,8 +188,9 @@ def prepare_blocks(twin, comp):
             keep = (rs.random(nb * block_size) < 0.7).astype(np.float32)
             for k in (keep, None):
                 a, b = x.copy(), x.copy()
-                assert np.array_equal(twin.prepare(a, k, block_size),
-                                      comp.prepare(b, k, block_size))
+                assert np.array_equal(
+                    twin.prepare(a, k, block_size), comp.prepare(b, k, block_size)
+                )
                 assert np.array_equal(a, b)
 
 
@@ -214,8 +228,9 @@ def draws(twin, comp):
         assert twin.sample_categorical(p, u) == comp.sample_categorical(p, u)
     probs = rng.random((6, 40)).astype(np.float32)
     us = rng.random(6)
-    assert np.array_equal(twin.sample_categorical_batch(probs, us),
-                          comp.sample_categorical_batch(probs, us))
+    assert np.array_equal(
+        twin.sample_categorical_batch(probs, us), comp.sample_categorical_batch(probs, us)
+    )
 
 
 # -- dfa ----------------------------------------------------------------------------------------
@@ -243,12 +258,14 @@ def run_and_batch(twin, comp, seed, density):
     table = _random_table(rng, int(rng.integers(2, 40)), density)
     n = table.shape[0]
     states = rng.integers(0, n, size=20).astype(np.int32)
-    tokens = [bytes(rng.integers(0, 256, size=rng.integers(0, 6)).astype(np.uint8))
-              for _ in range(20)]
+    tokens = [
+        bytes(rng.integers(0, 256, size=rng.integers(0, 6)).astype(np.uint8)) for _ in range(20)
+    ]
     for s, t in zip(states.tolist(), tokens, strict=True):
         assert comp.dfa_run(table, s, t) == twin.dfa_run(table, s, t)
-    np.testing.assert_array_equal(comp.dfa_run_batch(table, states, tokens),
-                                  twin.dfa_run_batch(table, states, tokens))
+    np.testing.assert_array_equal(
+        comp.dfa_run_batch(table, states, tokens), twin.dfa_run_batch(table, states, tokens)
+    )
 
 
 @parity("dfa")
@@ -264,8 +281,12 @@ def token_mask(twin, comp, seed, density):
         want = twin.dfa_token_mask(table, s, *args)
         np.testing.assert_array_equal(comp.dfa_token_mask(table, s, *args), want)
         # the twin is itself the definition: token t passes iff dfa_run leaves a live state
-        slow = np.array([bool(tok) and i != len(vocab) - 1 and twin.dfa_run(table, s, tok) != 0
-                         for i, tok in enumerate(vocab)])
+        slow = np.array(
+            [
+                bool(tok) and i != len(vocab) - 1 and twin.dfa_run(table, s, tok) != 0
+                for i, tok in enumerate(vocab)
+            ]
+        )
         np.testing.assert_array_equal(want, slow)
 
 
@@ -298,8 +319,9 @@ def test_dfa_bad_states_raise(impl):
 # -- lalr ---------------------------------------------------------------------------------------
 @functools.cache
 def _grammar(name: str) -> Grammar:
-    return Grammar(importlib.resources.files("awrs.grammars").joinpath(name).read_text(),
-                   parser="lalr")
+    return Grammar(
+        importlib.resources.files("awrs.grammars").joinpath(name).read_text(), parser="lalr"
+    )
 
 
 @functools.cache
@@ -322,8 +344,11 @@ def feed_and_feed_end(twin_mod, comp_mod, name, seed):
         assert comp.feed_end(stack) == twin.feed_end(stack)
         # prefer terminals the state has an action for, so walks get deep
         legal = np.flatnonzero(args[0][stack[-1]])
-        term = int(rng.choice(legal)) if len(legal) and rng.random() < 0.9 else \
-            int(rng.integers(n_terms))
+        term = (
+            int(rng.choice(legal))
+            if len(legal) and rng.random() < 0.9
+            else int(rng.integers(n_terms))
+        )
         a, b = comp.feed(stack, term), twin.feed(stack, term)
         assert a == b
         assert a is None or type(a) is tuple
@@ -349,8 +374,12 @@ def deep_stacks_beyond_the_local_buffer(twin_mod, comp_mod):
 # -- resample -----------------------------------------------------------------------------------
 @parity("resample")
 @settings(max_examples=100, deadline=None, derandomize=True)
-@given(w=st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 10)), min_size=1, max_size=30)
-       .filter(lambda w: sum(w) > 0), seed=st.integers(0, 2**32))
+@given(
+    w=st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 10)), min_size=1, max_size=30).filter(
+        lambda w: sum(w) > 0
+    ),
+    seed=st.integers(0, 2**32),
+)
 def schemes(twin, comp, w, seed):
     us = np.random.default_rng(seed).random(len(w))
     w = np.array(w)
@@ -378,7 +407,10 @@ def test_every_kernel_has_parity_cases():
     assert [name for name in KERNELS if not PARITY[name]] == []
 
 
-@pytest.mark.parametrize("kernel,case", [(k, c) for k in KERNELS for c in PARITY[k]],
-                         ids=[f"{k}-{c.__name__}" for k in KERNELS for c in PARITY[k]])
+@pytest.mark.parametrize(
+    "kernel,case",
+    [(k, c) for k in KERNELS for c in PARITY[k]],
+    ids=[f"{k}-{c.__name__}" for k in KERNELS for c in PARITY[k]],
+)
 def test_twin_and_compiled_agree(kernel, case):
     case(*kernel_pair(kernel))

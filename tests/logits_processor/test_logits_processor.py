@@ -1,5 +1,6 @@
-"""awrs.logits_processor.ConstraintLogitsProcessor: exact masks per step, rows keyed by their tokens, and
-``model.generate`` outputs valid under the constraint (batches, sampling, beam search)."""
+"""awrs.logits_processor.ConstraintLogitsProcessor: exact masks per step, rows keyed by their
+tokens, and ``model.generate`` outputs valid under the constraint (batches, sampling, beam
+search)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,18 @@ def _tiny_llama(seed: int = 0):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(VOCAB), hidden_size=16, intermediate_size=32,
-                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
-                         max_position_embeddings=64, eos_token_id=EOS, pad_token_id=PROMPT,
-                         bos_token_id=PROMPT)
+    config = LlamaConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        eos_token_id=EOS,
+        pad_token_id=PROMPT,
+        bos_token_id=PROMPT,
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -43,14 +52,25 @@ def test_each_step_is_the_masked_renormalised_model_distribution(pattern):
     constraint = awrs.Regex(pattern)
     proc = ConstraintLogitsProcessor(constraint, VOCAB, eos_token_ids=EOS)
     prompt = torch.full((2, 3), PROMPT)
-    out = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True,
-                         num_return_sequences=3, max_new_tokens=6, logits_processor=[proc],
-                         output_scores=True, output_logits=True, return_dict_in_generate=True,
-                         pad_token_id=PROMPT, eos_token_id=EOS, top_k=0, top_p=1.0,
-                         temperature=1.0)
+    out = model.generate(
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        do_sample=True,
+        num_return_sequences=3,
+        max_new_tokens=6,
+        logits_processor=[proc],
+        output_scores=True,
+        output_logits=True,
+        return_dict_in_generate=True,
+        pad_token_id=PROMPT,
+        eos_token_id=EOS,
+        top_k=0,
+        top_p=1.0,
+        temperature=1.0,
+    )
     gen = out.sequences[:, 3:].tolist()
     checked = 0
-    for step, (scores, logits) in enumerate(zip(out.scores, out.logits)):
+    for step, (scores, logits) in enumerate(zip(out.scores, out.logits, strict=True)):
         for row, ids in enumerate(gen):
             if EOS in ids[:step]:
                 continue  # finished: generate pads it
@@ -76,13 +96,22 @@ def test_rows_reordered_and_duplicated_keep_their_own_state():
         masked = proc(ids, logits.clone())
         for row, r in enumerate(rows):
             prefix = b"".join(VOCAB[t] for t in r)
-            assert torch.allclose(torch.softmax(masked[row], -1),
-                                  _expected(constraint, prefix, logits[row]))
+            assert torch.allclose(
+                torch.softmax(masked[row], -1), _expected(constraint, prefix, logits[row])
+            )
     # a new generate call (the width drops) starts from the constraint's start state again
     masked = proc(torch.tensor([[PROMPT]] * 2), torch.zeros((2, len(VOCAB))))
     assert torch.isfinite(masked[1]).tolist() == torch.isfinite(masked[0]).tolist()
-    assert torch.isfinite(masked[0]).tolist() == [True, False, True, False, False, False,
-                                                  False, False]
+    assert torch.isfinite(masked[0]).tolist() == [
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_dead_end_rows_end_and_are_counted():
@@ -122,21 +151,28 @@ def test_generate_batch_of_three_with_beams_is_valid(default_lm, kind):
         constraint = awrs.Regex(r"[0-9]{3}-[0-9]{4}")
         questions = ["A phone number:", "Call me at", "Your extension?"]
     else:  # an array of booleans: every prefix the schema accepts can still be completed
-        constraint = awrs.JSONSchema({"type": "array", "items": {"type": "boolean"},
-                                      "minItems": 1, "maxItems": 2}, whitespace=0)
+        constraint = awrs.JSONSchema(
+            {"type": "array", "items": {"type": "boolean"}, "minItems": 1, "maxItems": 2},
+            whitespace=0,
+        )
         questions = ["Is the sky blue? JSON list.", "Two booleans:", "True or false, JSON:"]
     side, tok.padding_side = tok.padding_side, "left"
     try:
-        texts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False,
-                                         add_generation_prompt=True) for q in questions]
+        texts = [
+            tok.apply_chat_template(
+                [{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True
+            )
+            for q in questions
+        ]
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     finally:
         tok.padding_side = side
     proc = ConstraintLogitsProcessor(constraint, tok, eos_token_ids=sorted(lm.eos_token_ids))
     for kw in ({"do_sample": False, "num_beams": 2}, {"do_sample": True, "top_k": 0}):
         torch.manual_seed(0)
-        out = model.generate(**enc, logits_processor=[proc], max_new_tokens=14,
-                             pad_token_id=tok.pad_token_id, **kw)
+        out = model.generate(
+            **enc, logits_processor=[proc], max_new_tokens=14, pad_token_id=tok.pad_token_id, **kw
+        )
         texts = _texts(lm, out, enc["input_ids"].shape[1])
         assert len(texts) == 3
         assert all(t is not None and constraint.accepts(t) for t in texts), texts

@@ -33,8 +33,15 @@ def test_second_load_reads_the_cache(default_lm, monkeypatch):
 @pytest.mark.slow
 def test_model_without_causal_head_is_refused(tmp_path, default_lm):
     default_lm.tokenizer.save_pretrained(tmp_path)
-    config = {"model_type": "t5", "d_model": 8, "d_ff": 8, "num_layers": 1, "num_heads": 1,
-              "d_kv": 8, "vocab_size": 32}
+    config = {
+        "model_type": "t5",
+        "d_model": 8,
+        "d_ff": 8,
+        "num_layers": 1,
+        "num_heads": 1,
+        "d_kv": 8,
+        "vocab_size": 32,
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(awrs.UnsupportedModelError, match="causal-LM head"):
         awrs.load_model(tmp_path)

@@ -9,8 +9,13 @@ from awrs.models.vocab import token_bytes
 
 pytestmark = pytest.mark.slow
 
-SAMPLES = ["Hello wörld 😀 你好世界", "émoji 👩‍👩‍👧 日本語\n\tcode()", " <|im_end|> spaced  out ",
-           "Ünïcödé ∑∫√ ½ — «quotes»", "🇫🇷🏳️‍🌈 mixed 한국어 текст"]
+SAMPLES = [
+    "Hello wörld 😀 你好世界",
+    "émoji 👩‍👩‍👧 日本語\n\tcode()",
+    " <|im_end|> spaced  out ",
+    "Ünïcödé ∑∫√ ½ — «quotes»",
+    "🇫🇷🏳️‍🌈 mixed 한국어 текст",
+]
 
 
 @pytest.mark.parametrize("text", SAMPLES)
@@ -45,7 +50,7 @@ def _valid(b):
 
 
 def test_wordpiece_vocabulary_is_refused():
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     raw = Tokenizer(models.WordPiece({"[UNK]": 0, "ab": 1, "##c": 2}, unk_token="[UNK]"))

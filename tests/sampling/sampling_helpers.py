@@ -103,8 +103,9 @@ def multibyte_constraint():
     """No "bb"; complete texts are valid UTF-8 with an even number of "a"."""
     import awrs
 
-    return awrs.Predicate(lambda s: "bb" not in s,
-                          lambda s: "bb" not in s and s.count("a") % 2 == 0, text=True)
+    return awrs.Predicate(
+        lambda s: "bb" not in s, lambda s: "bb" not in s and s.count("a") % 2 == 0, text=True
+    )
 
 
 def distorting_lm():
@@ -155,7 +156,7 @@ def budget_lm():
 
 def budget_exact(t: int = BUDGET_T) -> tuple[dict[str, float], float]:
     """a^k b EOS fits in t tokens for k <= t - 2: posterior ∝ 0.9^k, Z = sum 0.9^k 0.05^2."""
-    un = {"a" * k + "b": 0.9 ** k * 0.05 * 0.05 for k in range(t - 1)}
+    un = {"a" * k + "b": 0.9**k * 0.05 * 0.05 for k in range(t - 1)}
     z = sum(un.values())
     return {x: v / z for x, v in un.items()}, z
 
@@ -167,8 +168,18 @@ def pooled(runs) -> tuple[dict[str, float], dict[str, float], list[float]]:
     zs = [math.exp(r.log_ml) for r in runs]
     total = sum(zs)
     texts = {x for r in runs for x in r.posterior}
-    post = {x: sum(z * r.posterior.get(x, 0.0) for z, r in zip(zs, runs)) / total
-            for x in texts}
-    se = {x: math.sqrt(sum((z * (r.posterior.get(x, 0.0) - post[x])) ** 2
-                           for z, r in zip(zs, runs))) / total for x in texts}
+    post = {
+        x: sum(z * r.posterior.get(x, 0.0) for z, r in zip(zs, runs, strict=True)) / total
+        for x in texts
+    }
+    se = {
+        x: math.sqrt(
+            sum(
+                (z * (r.posterior.get(x, 0.0) - post[x])) ** 2
+                for z, r in zip(zs, runs, strict=True)
+            )
+        )
+        / total
+        for x in texts
+    }
     return post, se, zs

@@ -28,28 +28,31 @@ def c():
     return multibyte_constraint()
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"n_particles": 0}, "n_particles must be an integer >= 1, got 0"),
-    ({"n_particles": 2.5}, "n_particles"),
-    ({"temperature": 0}, "temperature must be a finite number > 0, got 0"),
-    ({"temperature": -1.0}, "temperature"),
-    ({"temperature": math.inf}, "temperature"),
-    ({"max_tokens": 0}, "max_tokens must be an integer >= 1, got 0"),
-    ({"ess_threshold": 1.5}, r"ess_threshold must lie in \[0, 1\], got 1.5"),
-    ({"ess_threshold": -0.1}, "ess_threshold"),
-    ({"ess_threshold": math.nan}, "ess_threshold"),
-    ({"method": "beam"}, "unknown method 'beam'"),
-    ({"estimator": "magic"}, "unknown estimator 'magic'"),
-    ({"resampling": "residual"}, "unknown resampling scheme 'residual'"),
-    ({"max_rejects": 0}, "max_rejects must be None or an integer >= 1, got 0"),
-    ({"critic": 3}, "critic must be a function"),
-    ({"seed": "x"}, "seed must be an integer or None"),
-    ({"method": "awrs", "critic": lambda s: 0.0}, "critic not used by method='awrs'"),
-    ({"method": "mask", "estimator": "geometric"}, "estimator not used by method='mask'"),
-    ({"method": "rerank", "resampling": "multinomial"}, "resampling not used"),
-    ({"method": "mask", "max_rejects": 3}, "max_rejects not used by method='mask'"),
-    ({"method": "direct"}, "method='direct' samples without a constraint"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_particles": 0}, "n_particles must be an integer >= 1, got 0"),
+        ({"n_particles": 2.5}, "n_particles"),
+        ({"temperature": 0}, "temperature must be a finite number > 0, got 0"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"temperature": math.inf}, "temperature"),
+        ({"max_tokens": 0}, "max_tokens must be an integer >= 1, got 0"),
+        ({"ess_threshold": 1.5}, r"ess_threshold must lie in \[0, 1\], got 1.5"),
+        ({"ess_threshold": -0.1}, "ess_threshold"),
+        ({"ess_threshold": math.nan}, "ess_threshold"),
+        ({"method": "beam"}, "unknown method 'beam'"),
+        ({"estimator": "magic"}, "unknown estimator 'magic'"),
+        ({"resampling": "residual"}, "unknown resampling scheme 'residual'"),
+        ({"max_rejects": 0}, "max_rejects must be None or an integer >= 1, got 0"),
+        ({"critic": 3}, "critic must be a function"),
+        ({"seed": "x"}, "seed must be an integer or None"),
+        ({"method": "awrs", "critic": lambda s: 0.0}, "critic not used by method='awrs'"),
+        ({"method": "mask", "estimator": "geometric"}, "estimator not used by method='mask'"),
+        ({"method": "rerank", "resampling": "multinomial"}, "resampling not used"),
+        ({"method": "mask", "max_rejects": 3}, "max_rejects not used by method='mask'"),
+        ({"method": "direct"}, "method='direct' samples without a constraint"),
+    ],
+)
 def test_bad_options_raise_configuration_errors(lm, c, kwargs, match):
     with pytest.raises(ConfigurationError, match=match):
         awrs.generate(lm, PROMPT, c, **kwargs)
@@ -65,8 +68,10 @@ def test_bad_prompts_and_constraints(lm, c):
     with pytest.raises(ConfigurationError, match="must be an awrs Constraint"):
         awrs.generate(lm, PROMPT, "[0-9]+")
     lm.max_length = 4
-    with pytest.raises(ConfigurationError, match="prompt of 5 tokens is longer than the model's "
-                                                 "context of 4 tokens"):
+    with pytest.raises(
+        ConfigurationError,
+        match="prompt of 5 tokens is longer than the model's context of 4 tokens",
+    ):
         awrs.generate(lm, [1] * 5, c)
     with pytest.raises(ConfigurationError, match="expected max_tokens <= 3"):
         awrs.generate(lm, [1, 1], c, max_tokens=4)
@@ -81,8 +86,9 @@ def test_text_prompts_use_the_model_encoding(lm, c):
 
 @pytest.mark.parametrize("method", ["smc", "awrs", "mask", "rerank", "direct"])
 def test_result_shape(lm, c, method):
-    r = awrs.generate(lm, PROMPT, None if method == "direct" else c, method=method,
-                      n_particles=12, seed=1)
+    r = awrs.generate(
+        lm, PROMPT, None if method == "direct" else c, method=method, n_particles=12, seed=1
+    )
     assert isinstance(r, Result) and len(r.samples) == 12
     assert all(isinstance(s, Sample) for s in r.samples)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -106,8 +112,9 @@ def test_result_shape(lm, c, method):
 
 
 def test_posterior_merges_duplicate_texts():
-    lm = ToyLM([b"<eos>", b"a", b"aa"], 0,
-               {(1,): {1: 0.5, 2: 0.5}, (1, 1): {1: 1.0}}, default={0: 1.0})
+    lm = ToyLM(
+        [b"<eos>", b"a", b"aa"], 0, {(1,): {1: 0.5, 2: 0.5}, (1, 1): {1: 1.0}}, default={0: 1.0}
+    )
     c = awrs.Predicate(lambda b: True, lambda b: True)
     r = awrs.generate(lm, [1], c, n_particles=40, seed=0)
     assert r.posterior == {"aa": pytest.approx(1.0)}
@@ -238,19 +245,19 @@ def test_mask_uses_the_constraints_token_mask(lm):
 
 
 def test_max_rejects_kills_particles_with_many_rejections(lm):
-    only_ab = awrs.Predicate(lambda b: set(b) <= set(b"ab") and b"bb" not in b,
-                             lambda b: True)
-    r = awrs.generate(lm, PROMPT, only_ab, method="awrs", n_particles=40, seed=0,
-                      max_rejects=1)
+    only_ab = awrs.Predicate(lambda b: set(b) <= set(b"ab") and b"bb" not in b, lambda b: True)
+    r = awrs.generate(lm, PROMPT, only_ab, method="awrs", n_particles=40, seed=0, max_rejects=1)
     assert any(s.log_weight == -math.inf for s in r.samples)
     assert max(r.stats.evaluations) <= 40  # at most one rejection + one acceptance each
 
 
 def test_temperature_reaches_the_model(lm):
-    hot = awrs.generate(lm, PROMPT, None, method="direct", n_particles=300, seed=0,
-                        temperature=50.0)
-    cold = awrs.generate(lm, PROMPT, None, method="direct", n_particles=300, seed=0,
-                         temperature=0.05)
+    hot = awrs.generate(
+        lm, PROMPT, None, method="direct", n_particles=300, seed=0, temperature=50.0
+    )
+    cold = awrs.generate(
+        lm, PROMPT, None, method="direct", n_particles=300, seed=0, temperature=0.05
+    )
     # near-greedy: the most likely first token ("a", 0.3) almost always; hot: near uniform
     assert sum(s.token_ids[:1] == (1,) for s in cold.samples) > 290
     assert sum(s.token_ids[:1] == (1,) for s in hot.samples) < 100
@@ -258,6 +265,7 @@ def test_temperature_reaches_the_model(lm):
 
 def test_rerank_keeps_only_accepted_samples(lm, c):
     r = awrs.generate(lm, PROMPT, c, method="rerank", n_particles=200, seed=0)
+
     def ok(s):
         return c.complete_ok(lm.decode_bytes(s.token_ids))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from sampling_helpers import BUDGET_T as T
 from sampling_helpers import budget_exact as exact_toy
 from sampling_helpers import budget_lm as toy_lm
@@ -16,6 +15,7 @@ from awrs.errors import ConfigurationError
 from awrs.models.toy import ToyLM
 from awrs.sampling.budget import Budget
 
+
 def test_four_particles_never_come_back_empty():
     lm, c = toy_lm(), awrs.Regex("a*b")
     on = [awrs.generate(lm, [0], c, n_particles=4, max_tokens=T, seed=s) for s in range(100)]
@@ -23,41 +23,64 @@ def test_four_particles_never_come_back_empty():
     assert sum(r.stats.budget_pruned for r in on) > 0
     assert all(r.stats.out_of_budget == 0 and r.stats.budget_dead == 0 for r in on)
     # budget-unaware: the issue's failure (40 of 100 empty)
-    off = [awrs.generate(lm, [0], c, n_particles=4, max_tokens=T, seed=s, budget=False)
-           for s in range(100)]
+    off = [
+        awrs.generate(lm, [0], c, n_particles=4, max_tokens=T, seed=s, budget=False)
+        for s in range(100)
+    ]
     assert sum(r.empty for r in off) >= 20
 
 
 def test_awrs_always_finishes_in_the_budget():
     lm, c = toy_lm(), awrs.Regex("a*b")
-    rs = [awrs.generate(lm, [0], c, method="awrs", n_particles=1, max_tokens=T, seed=s)
-          for s in range(60)]
+    rs = [
+        awrs.generate(lm, [0], c, method="awrs", n_particles=1, max_tokens=T, seed=s)
+        for s in range(60)
+    ]
     assert not any(r.empty for r in rs)
     assert all(c.accepts(r.text) and len(r.text) <= T - 1 for r in rs)
-    off = [awrs.generate(lm, [0], c, method="awrs", n_particles=1, max_tokens=T, seed=s,
-                         budget=False) for s in range(60)]
+    off = [
+        awrs.generate(lm, [0], c, method="awrs", n_particles=1, max_tokens=T, seed=s, budget=False)
+        for s in range(60)
+    ]
     assert sum(r.empty for r in off) >= 10
 
 
 RUNS, N = 100, 128
 
 
-@pytest.mark.parametrize("estimator,twist,ess", [
-    ("two-pass", None, 0.5), ("recursive", None, 0.5),  # None: the default, twist on
-    ("geometric", False, 0.5),
-    ("auto", True, 1.0),  # resampling at every step, so the twist steers the population
-])
+@pytest.mark.parametrize(
+    "estimator,twist,ess",
+    [
+        ("two-pass", None, 0.5),
+        ("recursive", None, 0.5),  # None: the default, twist on
+        ("geometric", False, 0.5),
+        ("auto", True, 1.0),  # resampling at every step, so the twist steers the population
+    ],
+)
 def test_smc_targets_the_budget_conditioned_posterior(estimator, twist, ess):
     compiled = awrs.native().get("_awrs") == "compiled"
     if not compiled and estimator != "recursive":
-        pytest.skip("pure-Python kernels: one estimator, fewer runs (the twins are checked "
-                    "against the compiled kernels in test_kernels.py)")
+        pytest.skip(
+            "pure-Python kernels: one estimator, fewer runs (the twins are checked "
+            "against the compiled kernels in test_kernels.py)"
+        )
     n_runs = RUNS if compiled else 30
     exact, z = exact_toy()
     lm, c = toy_lm(), awrs.Regex("a*b")
-    runs = [awrs.generate(lm, [0], c, n_particles=N, max_tokens=T, seed=1000 + s,
-                          estimator=estimator, budget_twist=twist, ess_threshold=ess)
-            for s in range(n_runs)]
+    runs = [
+        awrs.generate(
+            lm,
+            [0],
+            c,
+            n_particles=N,
+            max_tokens=T,
+            seed=1000 + s,
+            estimator=estimator,
+            budget_twist=twist,
+            ess_threshold=ess,
+        )
+        for s in range(n_runs)
+    ]
     assert not any(r.empty for r in runs)
     post, se, zs = pooled(runs)
     assert set(post) <= set(exact)
@@ -94,8 +117,9 @@ def test_options_are_checked():
         awrs.generate(lm, [0], c, method="awrs", max_tokens=T, budget_twist=True)
     with pytest.raises(ConfigurationError, match="budget_twist=True needs"):
         awrs.generate(lm, [0], c, max_tokens=T, budget=False, budget_twist=True)
-    with pytest.raises(ConfigurationError,
-                       match="budget must be True, False or 'sound', got 'yes'"):
+    with pytest.raises(
+        ConfigurationError, match="budget must be True, False or 'sound', got 'yes'"
+    ):
         awrs.generate(lm, [0], c, max_tokens=T, budget="yes")
     # other methods ignore it
     assert not awrs.generate(lm, [0], c, method="mask", max_tokens=T, seed=0).stats.budget_pruned
@@ -110,8 +134,10 @@ def test_grammar_and_json_finish_through_the_one_token_search():
         r = awrs.generate(lm, [0], g, n_particles=4, max_tokens=6, seed=seed)
         assert not r.empty and all(g.accepts(t) for t in r.posterior)
         assert r.stats.budget_pruned > 0
-    off = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=6, seed=s, budget=False)
-           for s in range(10)]
+    off = [
+        awrs.generate(lm, [0], g, n_particles=4, max_tokens=6, seed=s, budget=False)
+        for s in range(10)
+    ]
     assert sum(r.empty for r in off) >= 3
 
 
@@ -121,12 +147,19 @@ def test_budget_checks_run_only_near_the_end():
     assert b.bound.exact and b.bound.horizon == 1 and not b.search
     assert list(b.dfa_min_tokens[1:]) == [1, 0]  # start (a*): one "b"; after "b": done
     assert [b.active(r) for r in (2, 3, 4)] == [True, False, False]
-    g = Budget(awrs.Grammar('start: "(" start ")" | "x"\n'), lm,
-               awrs.sampling.population.Stats("smc", 0, 1), close=False)
+    g = Budget(
+        awrs.Grammar('start: "(" start ")" | "x"\n'),
+        lm,
+        awrs.sampling.population.Stats("smc", 0, 1),
+        close=False,
+    )
     assert g.search and [g.active(r) for r in (2, 3, 4)] == [True, True, False]
     # closing checks every step: a known completion may stop fitting at any point
-    g = Budget(awrs.Grammar('start: "(" start ")" | "x"\n'), lm,
-               awrs.sampling.population.Stats("smc", 0, 1))
+    g = Budget(
+        awrs.Grammar('start: "(" start ")" | "x"\n'),
+        lm,
+        awrs.sampling.population.Stats("smc", 0, 1),
+    )
     assert g.closing is not None and all(g.active(r) for r in (2, 3, 4, 100))
     assert b.closing is None  # an exact bound needs no closing
 
@@ -146,13 +179,16 @@ def test_particles_given_up_by_the_budgets_rejection_cap_are_not_dead_ends():
     for method in ("smc", "awrs"):
         # no completion is known without closing: no exact mask (it would cost a check per
         # accepted token), the rejection cap ends the scan
-        r = awrs.generate(lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0,
-                          budget="sound")
+        r = awrs.generate(
+            lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0, budget="sound"
+        )
         assert r.empty and r.stats.dead == 0 and r.stats.budget_dead == 2, (method, r.stats)
         # closing: the known completion "a" must come now; the feasible mask finds it
         r = awrs.generate(lm, [2], c, method=method, n_particles=2, max_tokens=3, seed=0)
-        assert not r.empty and set(r.posterior) == {"a"} and r.stats.budget_dead == 0, \
-            (method, r.stats)
+        assert not r.empty and set(r.posterior) == {"a"} and r.stats.budget_dead == 0, (
+            method,
+            r.stats,
+        )
 
 
 # -- closing on a grammar: the known completion is the shortest here, so the closing
@@ -183,8 +219,19 @@ def test_closing_targets_the_budget_conditioned_posterior_of_a_grammar(twist, es
     exact = exact_paren(t)
     lm = ToyLM(PAREN_VOCAB, 5, lambda ctx: PAREN_P)
     g = awrs.Grammar(PAREN)
-    runs = [awrs.generate(lm, [0], g, n_particles=64, max_tokens=t, seed=500 + s,
-                          budget_twist=twist, ess_threshold=ess) for s in range(n_runs)]
+    runs = [
+        awrs.generate(
+            lm,
+            [0],
+            g,
+            n_particles=64,
+            max_tokens=t,
+            seed=500 + s,
+            budget_twist=twist,
+            ess_threshold=ess,
+        )
+        for s in range(n_runs)
+    ]
     assert not any(r.empty for r in runs)
     assert sum(r.stats.budget_forced for r in runs) > 0  # closing acted before the bound
     assert all(r.stats.budget_dead == 0 and r.stats.out_of_budget == 0 for r in runs)
@@ -195,10 +242,11 @@ def test_closing_targets_the_budget_conditioned_posterior_of_a_grammar(twist, es
     if twist:
         return
     # sound pruning alone: particles that keep opening run out of budget
-    sound = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s, budget="sound")
-             for s in range(20)]
-    closed = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s)
-              for s in range(20)]
+    sound = [
+        awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s, budget="sound")
+        for s in range(20)
+    ]
+    closed = [awrs.generate(lm, [0], g, n_particles=4, max_tokens=t, seed=s) for s in range(20)]
     assert not any(r.empty for r in closed)
     assert sum(r.stats.budget_dead + r.stats.out_of_budget for r in sound) > 0
 
@@ -209,17 +257,28 @@ def test_closing_closes_a_wandering_json_string():
     vocab = [b'{"a":"', b"x", b'","b":', b"1", b"}", b'"', b"<eos>"]
     table = {0: 0.01, 1: 0.95, 2: 0.01, 3: 0.01, 4: 0.01, 5: 0.005, 6: 0.005}
     lm = ToyLM(vocab, 6, lambda ctx: table if ctx[1:] else {0: 1.0})
-    c = awrs.JSONSchema({"type": "object", "required": ["a", "b"], "properties": {
-        "a": {"type": "string"}, "b": {"type": "integer"}}})
+    c = awrs.JSONSchema(
+        {
+            "type": "object",
+            "required": ["a", "b"],
+            "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+        }
+    )
     for method in ("smc", "awrs"):
         n = 4 if method == "smc" else 1
-        closed = [awrs.generate(lm, [6], c, method=method, n_particles=n, max_tokens=10,
-                                seed=s) for s in range(20)]
+        closed = [
+            awrs.generate(lm, [6], c, method=method, n_particles=n, max_tokens=10, seed=s)
+            for s in range(20)
+        ]
         assert not any(r.empty for r in closed), method
         assert all(c.accepts(r.text) for r in closed)
         assert sum(r.stats.budget_forced for r in closed) > 0
-        sound = [awrs.generate(lm, [6], c, method=method, n_particles=n, max_tokens=10,
-                               seed=s, budget="sound") for s in range(20)]
+        sound = [
+            awrs.generate(
+                lm, [6], c, method=method, n_particles=n, max_tokens=10, seed=s, budget="sound"
+            )
+            for s in range(20)
+        ]
         assert sum(r.empty for r in sound) >= 10, method
 
 
@@ -229,10 +288,16 @@ def test_unconstrained_runs_have_no_budget_work():
 
     lm = toy_lm()
     for method in ("smc", "awrs"):
-        assert make_sampler(lm, [0], None, method=method, max_tokens=5,
-                            seed=0).run.budget.mode == "off"
-        assert make_sampler(lm, [0], awrs.Regex("a*b"), method=method, max_tokens=5,
-                            seed=0).run.budget.mode == "on"
+        assert (
+            make_sampler(lm, [0], None, method=method, max_tokens=5, seed=0).run.budget.mode
+            == "off"
+        )
+        assert (
+            make_sampler(
+                lm, [0], awrs.Regex("a*b"), method=method, max_tokens=5, seed=0
+            ).run.budget.mode
+            == "on"
+        )
 
 
 def test_regular_patterns_get_the_exact_bound_of_their_dfa():
@@ -244,15 +309,17 @@ def test_regular_patterns_get_the_exact_bound_of_their_dfa():
     b = Budget(pattern, lm, awrs.sampling.population.Stats("smc", 0, 1))
     assert b.bound.exact and b.closing is None and b.dfa_min_tokens is not None
     assert Checker(pattern, lm).dfa_state(pattern.start())  # checked inside the kernel
-    runs = [awrs.generate(lm, [0], pattern, n_particles=4, max_tokens=T, seed=s)
-            for s in range(30)]
-    regex = [awrs.generate(lm, [0], awrs.Regex("a*b"), n_particles=4, max_tokens=T, seed=s)
-             for s in range(30)]
+    runs = [awrs.generate(lm, [0], pattern, n_particles=4, max_tokens=T, seed=s) for s in range(30)]
+    regex = [
+        awrs.generate(lm, [0], awrs.Regex("a*b"), n_particles=4, max_tokens=T, seed=s)
+        for s in range(30)
+    ]
     assert [r.posterior for r in runs] == [r.posterior for r in regex]
     assert not any(r.empty for r in runs)
     # a pattern the DFA cannot express keeps the matcher and the inexact bound
-    assert not Budget(awrs.Pattern(r"^(a+|b(?1))$"), lm,
-                      awrs.sampling.population.Stats("smc", 0, 1)).bound.exact
+    assert not Budget(
+        awrs.Pattern(r"^(a+|b(?1))$"), lm, awrs.sampling.population.Stats("smc", 0, 1)
+    ).bound.exact
 
 
 def test_the_last_token_checks_only_the_end_of_sequence():

@@ -26,8 +26,10 @@ class Guided(awrs.Regex):
 
 def _runs(**kw):
     lm, c = budget_lm(), Guided("a*b")
-    return [awrs.generate(lm, [0], c, n_particles=N, max_tokens=T, seed=500 + s, **kw)
-            for s in range(RUNS)]
+    return [
+        awrs.generate(lm, [0], c, n_particles=N, max_tokens=T, seed=500 + s, **kw)
+        for s in range(RUNS)
+    ]
 
 
 def _within(post, se, exact) -> bool:
@@ -50,8 +52,12 @@ def test_the_same_function_as_critic_tilts_the_target():
     un = {x: p * math.exp(-PENALTY * x.count("a")) for x, p in exact.items()}
     tilted = {x: v / sum(un.values()) for x, v in un.items()}
     lm, c = budget_lm(), Guided("a*b")
-    runs = [awrs.generate(lm, [0], c, n_particles=N, max_tokens=T, seed=500 + s,
-                          guide=False, critic=c.guide) for s in range(RUNS)]
+    runs = [
+        awrs.generate(
+            lm, [0], c, n_particles=N, max_tokens=T, seed=500 + s, guide=False, critic=c.guide
+        )
+        for s in range(RUNS)
+    ]
     post, se, _ = pooled(runs)
     assert _within(post, se, tilted), (post, tilted)
     assert tv(tilted, exact) > 0.3 and not _within(post, se, exact)
@@ -85,9 +91,11 @@ def test_critic_is_a_deprecated_name_of_the_guide():
     with pytest.warns(DeprecationWarning, match="use Constraint.guide"):
         assert c.critic("aab") == c.guide("aab")
     with pytest.warns(DeprecationWarning, match="name it guide"):
+
         class Old(awrs.Regex):
             def critic(self, prefix):
                 return -1.0
+
     assert Old("a*b").guide("a") == -1.0  # SMC's guide, as before
     plain = awrs.Regex("a*b")
     with pytest.warns(DeprecationWarning):
@@ -98,10 +106,13 @@ def test_critic_is_a_deprecated_name_of_the_guide():
     assert awrs.SQL("CREATE TABLE t (a INT);").guide is not None
 
 
-@pytest.mark.parametrize("kw,match", [
-    ({"guide": "yes"}, "guide must be None, True or False, got 'yes'"),
-    ({"guide": True, "method": "awrs"}, "guide=True needs method='smc'"),
-])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"guide": "yes"}, "guide must be None, True or False, got 'yes'"),
+        ({"guide": True, "method": "awrs"}, "guide=True needs method='smc'"),
+    ],
+)
 def test_guide_options_are_checked(kw, match):
     with pytest.raises(ConfigurationError, match=match):
         awrs.generate(budget_lm(), [0], Guided("a*b"), max_tokens=T, **kw)

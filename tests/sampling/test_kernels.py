@@ -17,8 +17,12 @@ from awrs.kernels import resample as _resample
 from tests.kernels.kernel_inputs import problems
 
 TWIN = bool(os.environ.get("AWRS_NO_EXTENSIONS"))
-ESTIMATORS = {"two-pass": _awrs.TWO_PASS, "recursive": _awrs.RECURSIVE,
-              "geometric": _awrs.GEOMETRIC, "auto": _awrs.AUTO}
+ESTIMATORS = {
+    "two-pass": _awrs.TWO_PASS,
+    "recursive": _awrs.RECURSIVE,
+    "geometric": _awrs.GEOMETRIC,
+    "auto": _awrs.AUTO,
+}
 
 
 def _weights(p, accepted, block_size, estimator, n, seed, max_rejects=0):
@@ -29,8 +33,7 @@ def _weights(p, accepted, block_size, estimator, n, seed, max_rejects=0):
     w_max = 0.0
     check = accepted.__contains__
     for _ in range(n):
-        x, log_w, _ = _awrs.awrs_step(probs, blocks, block_size, rng, check, estimator,
-                                      max_rejects)
+        x, log_w, _ = _awrs.awrs_step(probs, blocks, block_size, rng, check, estimator, max_rejects)
         if x >= 0:
             w = math.exp(log_w)
             acc[x] += w
@@ -72,8 +75,12 @@ N_MC = 1500 if TWIN else 5000
 
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
-@settings(max_examples=12 if TWIN else 30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=12 if TWIN else 30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(problem=problems(), seed=st.integers(0, 2**32))
 def test_estimators_are_properly_weighted(name, problem, seed):
     p, accepted, bs = problem
@@ -116,8 +123,7 @@ def test_first_accepted_token_is_exact_chi_square():
     n = 6000 if TWIN else 30000
     counts = np.zeros(10)
     for _ in range(n):
-        x, log_w, _ = _awrs.awrs_step(probs, blocks, 4, rng, accepted.__contains__,
-                                      _awrs.FIRST, 0)
+        x, log_w, _ = _awrs.awrs_step(probs, blocks, 4, rng, accepted.__contains__, _awrs.FIRST, 0)
         assert log_w == 0.0
         counts[x] += 1
     target = np.array([p[a] if a in accepted else 0.0 for a in range(10)], dtype=np.float64)
@@ -134,8 +140,9 @@ def test_sample_token_matches_the_distribution():
     probs, blocks = layout(p, 3)
     rng = _awrs.SplitMix64(2)
     n = 5000 if TWIN else 30000
-    counts = np.bincount([_awrs.sample_token(probs, blocks, 3, rng) for _ in range(n)],
-                         minlength=7)[:7]
+    counts = np.bincount(
+        [_awrs.sample_token(probs, blocks, 3, rng) for _ in range(n)], minlength=7
+    )[:7]
     assert chi2_stat(counts, p.astype(np.float64)) < chi2_critical(3)
 
 
@@ -144,8 +151,15 @@ def test_empty_accepted_set_kills_and_counts_every_check():
     probs, blocks = layout(p, 2)
     for est in (_awrs.FIRST, *ESTIMATORS.values()):
         seen = []
-        x, log_w, n = _awrs.awrs_step(probs, blocks, 2, _awrs.SplitMix64(0),
-                                      lambda t, seen=seen: seen.append(t) or False, est, 0)
+        x, log_w, n = _awrs.awrs_step(
+            probs,
+            blocks,
+            2,
+            _awrs.SplitMix64(0),
+            lambda t, seen=seen: seen.append(t) or False,
+            est,
+            0,
+        )
         assert (x, log_w) == (-1, -math.inf)
         assert sorted(seen) == [0, 1, 2] and n == 3  # zero-probability token 3 never drawn
 
@@ -153,8 +167,9 @@ def test_empty_accepted_set_kills_and_counts_every_check():
 def test_max_rejects_bounds_the_checks():
     p = np.full(50, 1 / 50, dtype=np.float32)
     probs, blocks = layout(p, 8)
-    x, log_w, n = _awrs.awrs_step(probs, blocks, 8, _awrs.SplitMix64(0), lambda t: False,
-                                  _awrs.RECURSIVE, 5)
+    x, log_w, n = _awrs.awrs_step(
+        probs, blocks, 8, _awrs.SplitMix64(0), lambda t: False, _awrs.RECURSIVE, 5
+    )
     assert (x, log_w, n) == (-1, -math.inf, 5)
 
 
@@ -165,8 +180,9 @@ def test_accepted_token_is_checked_once_per_step():
         rng = _awrs.SplitMix64(1)
         for _ in range(200):
             seen = []
-            _awrs.awrs_step(probs, blocks, 4, rng, lambda t, seen=seen: seen.append(t) or True,
-                            est, 0)
+            _awrs.awrs_step(
+                probs, blocks, 4, rng, lambda t, seen=seen: seen.append(t) or True, est, 0
+            )
             assert len(seen) == len(set(seen))
 
 
@@ -184,7 +200,10 @@ def test_splitmix64_reference_values():
     # published splitmix64 outputs for seed 1234567
     rng = _awrs.SplitMix64(1234567)
     assert [rng.next_u64() for _ in range(3)] == [
-        6457827717110365317, 3203168211198807973, 9817491932198370423]
+        6457827717110365317,
+        3203168211198807973,
+        9817491932198370423,
+    ]
 
 
 @pytest.mark.parametrize("scheme", ["multinomial", "stratified", "systematic"])
@@ -195,8 +214,11 @@ def test_resampling_offspring_are_unbiased(scheme):
     counts = np.zeros(n)
     for _ in range(reps):
         us = rng.randoms(n)
-        idx = (_resample.systematic(w, us[0], n) if scheme == "systematic"
-               else getattr(_resample, scheme)(w, us))
+        idx = (
+            _resample.systematic(w, us[0], n)
+            if scheme == "systematic"
+            else getattr(_resample, scheme)(w, us)
+        )
         counts += np.bincount(idx, minlength=n)
     mean = counts / reps
     # E[offspring_i] = n w_i; each count is at most n, so the standard error is <= n/sqrt(reps)

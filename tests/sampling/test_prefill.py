@@ -42,8 +42,10 @@ def test_a_long_prompt_is_prefilled_a_chunk_per_step_while_others_decode():
     ended = sch.run()
     assert rec.prefills == [4, 8, 12, 16, 18]  # one chunk per step, in order
     assert set(map(id, ended)) == {id(slow), id(fast)}
-    for s, prompt, kw in ((slow, long_prompt, dict(max_tokens=4, seed=1)),
-                          (fast, [1], dict(max_tokens=3, seed=2))):
+    for s, prompt, kw in (
+        (slow, long_prompt, dict(max_tokens=4, seed=1)),
+        (fast, [1], dict(max_tokens=3, seed=2)),
+    ):
         want = awrs.generate(lm, prompt, c, method="awrs", n_particles=2, **kw)
         assert _tokens(s.result()) == _tokens(want)  # same draws as alone
 
@@ -66,8 +68,10 @@ def test_cache_bytes_bound_admits_what_fits_and_a_lone_sampler_always_runs():
     rec = Prefills(lm, per_token=100)
     # each sampler: 2 rows x (1 prompt + 5 tokens) x 100 bytes = 1,200 bytes
     sch = Scheduler(rec, prefill_chunk=None, max_cache_bytes=1000)
-    a, b = (make_sampler(rec, [1], c, method="awrs", n_particles=2, max_tokens=5, seed=i)
-            for i in range(2))
+    a, b = (
+        make_sampler(rec, [1], c, method="awrs", n_particles=2, max_tokens=5, seed=i)
+        for i in range(2)
+    )
     sch.add(a)
     sch.add(b)
     sch.step()

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from sampling_helpers import (Recording, distorting_constraint, distorting_lm, multibyte_constraint,
-                              multibyte_lm)
+from sampling_helpers import (
+    Recording,
+    distorting_constraint,
+    distorting_lm,
+    multibyte_constraint,
+    multibyte_lm,
+)
 
 import awrs
 from awrs.errors import ConfigurationError
@@ -23,8 +28,13 @@ REFERENCE = json.loads((Path(__file__).parent / "reference_outputs.json").read_t
 
 def _record(r):
     return [[s.text, list(s.token_ids), repr(s.log_weight), s.finished] for s in r.samples] + [
-        repr(r.log_ml), r.stats.steps, r.stats.tokens, r.stats.evaluations,
-        [round(e, 12) for e in r.stats.ess], r.stats.resampled]
+        repr(r.log_ml),
+        r.stats.steps,
+        r.stats.tokens,
+        r.stats.evaluations,
+        [round(e, 12) for e in r.stats.ess],
+        r.stats.resampled,
+    ]
 
 
 @pytest.mark.parametrize("name", ["mb", "dist"])
@@ -32,13 +42,25 @@ def _record(r):
 def test_generate_reproduces_the_outputs_recorded_before_the_step_api(name, method):
     """Outputs recorded with the loop-based samplers (commit 0156849) for 5 seeds x 2 temperatures
     (smc without the budget twist, which it had not then)."""
-    lm, c = (multibyte_lm(), multibyte_constraint()) if name == "mb" else \
-        (distorting_lm(), distorting_constraint())
+    lm, c = (
+        (multibyte_lm(), multibyte_constraint())
+        if name == "mb"
+        else (distorting_lm(), distorting_constraint())
+    )
     kw = {"budget_twist": False} if method == "smc" else {}
     for seed in range(5):
         for t in (1.0, 0.7):
-            r = awrs.generate(lm, [1], None if method == "direct" else c, method=method,
-                              n_particles=6, max_tokens=8, seed=seed, temperature=t, **kw)
+            r = awrs.generate(
+                lm,
+                [1],
+                None if method == "direct" else c,
+                method=method,
+                n_particles=6,
+                max_tokens=8,
+                seed=seed,
+                temperature=t,
+                **kw,
+            )
             assert _close(_record(r), REFERENCE[f"{name}-{method}-{seed}-{t}"])
 
 
@@ -46,7 +68,7 @@ def _close(got, want) -> bool:
     """Equal records, log weights and ``log_ml`` (kept as reprs) to 1e-12 relative: a change
     of path in the budget may sum the same terms in another order (an ulp apart)."""
     if isinstance(got, list) and isinstance(want, list):
-        return len(got) == len(want) and all(_close(a, b) for a, b in zip(got, want))
+        return len(got) == len(want) and all(_close(a, b) for a, b in zip(got, want, strict=True))
     if isinstance(got, str) and isinstance(want, str) and got != want:
         try:
             return math.isclose(float(got), float(want), rel_tol=1e-12)
@@ -104,13 +126,15 @@ def test_dead_particles_are_counted_apart_from_budget():
     lm2 = ToyLM(vocab, 0, lambda ctx: {1: 1.0})
     for method in ("smc", "awrs", "mask"):
         extra = {} if method == "mask" else {"budget": False}
-        r = awrs.generate(lm2, [3], awrs.Regex("a*b"), method=method, n_particles=3,
-                          max_tokens=4, seed=0, **extra)
+        r = awrs.generate(
+            lm2, [3], awrs.Regex("a*b"), method=method, n_particles=3, max_tokens=4, seed=0, **extra
+        )
         assert r.empty and r.stats.dead == 0 and r.stats.out_of_budget == 3, method
     # budget-aware: "a" is pruned once "b" no longer fits, which leaves no token at all
     for method in ("smc", "awrs"):
-        r = awrs.generate(lm2, [3], awrs.Regex("a*b"), method=method, n_particles=3,
-                          max_tokens=4, seed=0)
+        r = awrs.generate(
+            lm2, [3], awrs.Regex("a*b"), method=method, n_particles=3, max_tokens=4, seed=0
+        )
         assert r.empty and r.stats.budget_dead == 3 and r.stats.budget_pruned == 1, method
         assert r.stats.dead == 0 and r.stats.out_of_budget == 0, method
 
@@ -132,14 +156,18 @@ def test_models_without_a_temperature_argument_work_with_every_method(method):
     lm = NoTemperatureLM()
     c = None if method == "direct" else multibyte_constraint()
     for t in (1.0, 0.5):
-        got = awrs.generate(lm, [1], c, method=method, n_particles=4, max_tokens=5, seed=3,
-                            temperature=t)
-        want = awrs.generate(lm.inner, [1], c, method=method, n_particles=4, max_tokens=5,
-                             seed=3, temperature=t)
+        got = awrs.generate(
+            lm, [1], c, method=method, n_particles=4, max_tokens=5, seed=3, temperature=t
+        )
+        want = awrs.generate(
+            lm.inner, [1], c, method=method, n_particles=4, max_tokens=5, seed=3, temperature=t
+        )
         assert [s.token_ids for s in got.samples] == [s.token_ids for s in want.samples]
-        for a, b in zip(got.samples, want.samples):
-            assert a.log_weight == pytest.approx(b.log_weight, rel=1e-5, abs=1e-6) or \
-                a.log_weight == b.log_weight
+        for a, b in zip(got.samples, want.samples, strict=True):
+            assert (
+                a.log_weight == pytest.approx(b.log_weight, rel=1e-5, abs=1e-6)
+                or a.log_weight == b.log_weight
+            )
 
 
 def test_temperature_applied_to_returned_logprobs_is_exact():

@@ -9,11 +9,13 @@ import awrs
 from awrs.errors import ConfigurationError, ConstraintEvaluationError
 from awrs.sampling import Scheduler, make_sampler
 
-REQUESTS = [dict(method="smc", n_particles=4, max_tokens=6, seed=1),
-            dict(method="awrs", n_particles=3, max_tokens=4, seed=2),
-            dict(method="smc", n_particles=6, max_tokens=7, seed=3, ess_threshold=0.9),
-            dict(method="mask", n_particles=2, max_tokens=5, seed=4),
-            dict(method="rerank", n_particles=5, max_tokens=6, seed=5)]
+REQUESTS = [
+    dict(method="smc", n_particles=4, max_tokens=6, seed=1),
+    dict(method="awrs", n_particles=3, max_tokens=4, seed=2),
+    dict(method="smc", n_particles=6, max_tokens=7, seed=3, ess_threshold=0.9),
+    dict(method="mask", n_particles=2, max_tokens=5, seed=4),
+    dict(method="rerank", n_particles=5, max_tokens=6, seed=5),
+]
 
 
 def _tokens(r):
@@ -30,7 +32,7 @@ def test_requests_share_forwards_and_equal_their_runs_alone():
         sch.add(s)
     ended = sch.run()
     assert sorted(map(id, ended)) == sorted(map(id, samplers))
-    for s, want in zip(samplers, alone):
+    for s, want in zip(samplers, alone, strict=True):
         got = s.result()
         assert _tokens(got) == _tokens(want) and got.posterior == want.posterior
     # one call per step for everyone: as many calls as the longest request has steps
@@ -56,15 +58,17 @@ def test_requests_join_while_others_run():
 
 def test_different_temperatures_share_a_call_at_their_own_temperature():
     lm, c = multibyte_lm(), multibyte_constraint()
-    kws = [dict(method="awrs", n_particles=2, max_tokens=4, seed=7, temperature=t)
-           for t in (0.5, 1.0, 2.0)]
+    kws = [
+        dict(method="awrs", n_particles=2, max_tokens=4, seed=7, temperature=t)
+        for t in (0.5, 1.0, 2.0)
+    ]
     rec = Recording(lm)
     sch = Scheduler(rec)
     samplers = [make_sampler(rec, [1], c, **kw) for kw in kws]
     for s in samplers:
         sch.add(s)
     sch.run()
-    for s, kw in zip(samplers, kws):
+    for s, kw in zip(samplers, kws, strict=True):
         assert _tokens(s.result()) == _tokens(awrs.generate(lm, [1], c, **kw))
 
 
@@ -72,8 +76,10 @@ def test_max_rows_bounds_admission():
     lm, c = multibyte_lm(), multibyte_constraint()
     rec = Recording(lm)
     sch = Scheduler(rec, max_rows=4)
-    samplers = [make_sampler(rec, [1], c, method="awrs", n_particles=3, max_tokens=4, seed=i)
-                for i in range(3)]
+    samplers = [
+        make_sampler(rec, [1], c, method="awrs", n_particles=3, max_tokens=4, seed=i)
+        for i in range(3)
+    ]
     for s in samplers:
         sch.add(s)
     sch.step()
@@ -101,7 +107,8 @@ def test_a_failing_request_ends_alone():
     sch.run()
     assert isinstance(bad.error, ConstraintEvaluationError)
     assert _tokens(good.result()) == _tokens(
-        awrs.generate(lm, [1], multibyte_constraint(), **REQUESTS[0]))
+        awrs.generate(lm, [1], multibyte_constraint(), **REQUESTS[0])
+    )
 
 
 def test_remove_cancels():
@@ -120,13 +127,19 @@ def test_remove_cancels():
 @pytest.mark.slow
 def test_real_model_requests_share_forwards_with_the_kv_cache():
     lm = awrs.load_model()
-    schema = {"type": "object", "properties": {"name": {"type": "string"}},
-              "required": ["name"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}},
+        "required": ["name"],
+        "additionalProperties": False,
+    }
     c = awrs.JSONSchema(schema)
     prompts = ["Describe a person as JSON.", "A JSON object with a name:"]
     sch = Scheduler(lm)
-    samplers = [make_sampler(lm, p, c, method="smc", n_particles=3, max_tokens=12, seed=i)
-                for i, p in enumerate(prompts)]
+    samplers = [
+        make_sampler(lm, p, c, method="smc", n_particles=3, max_tokens=12, seed=i)
+        for i, p in enumerate(prompts)
+    ]
     sch.add(samplers[0])
     sch.step()
     sch.add(samplers[1])  # joins a running batch: its rows are merged into the cached batch

@@ -6,12 +6,19 @@ import math
 
 import numpy as np
 import pytest
-from sampling_helpers import (Recording, distorting_constraint, distorting_lm, exact_posterior,
-                              multibyte_constraint, multibyte_lm, tv)
+from sampling_helpers import (
+    Recording,
+    distorting_constraint,
+    distorting_lm,
+    exact_posterior,
+    multibyte_constraint,
+    multibyte_lm,
+    tv,
+)
 
 import awrs
-from awrs.kernels import awrs as _awrs
 from awrs.errors import RewardError
+from awrs.kernels import awrs as _awrs
 from awrs.sampling.population import Particle
 from awrs.sampling.smc import resample_population
 
@@ -57,16 +64,21 @@ def test_every_estimator_gives_the_posterior(toy, estimator):
 def test_every_resampling_scheme_gives_the_posterior(toy, scheme):
     lm, c, exact, _ = toy
     n = 1000
-    r = awrs.generate(lm, PROMPT, c, n_particles=n, max_tokens=10, seed=2, resampling=scheme,
-                      ess_threshold=0.9)
+    r = awrs.generate(
+        lm, PROMPT, c, n_particles=n, max_tokens=10, seed=2, resampling=scheme, ess_threshold=0.9
+    )
     assert r.stats.resampled
     assert tv(r.posterior, exact) < bound(exact, n)
 
 
 def test_log_ml_is_an_unbiased_estimate_of_the_constraint_probability(toy):
     lm, c, _, z = toy
-    ests = np.array([math.exp(awrs.generate(lm, PROMPT, c, n_particles=20, max_tokens=10,
-                                            seed=s).log_ml) for s in range(30)])
+    ests = np.array(
+        [
+            math.exp(awrs.generate(lm, PROMPT, c, n_particles=20, max_tokens=10, seed=s).log_ml)
+            for s in range(30)
+        ]
+    )
     assert abs(ests.mean() - z) < 5 * ests.std(ddof=1) / math.sqrt(len(ests)) + 1e-3
 
 
@@ -110,8 +122,9 @@ def test_critic_tilts_the_posterior(toy):
     assert tv(r.posterior, exact) > gap - bound(exact, n)
 
 
-@pytest.mark.parametrize("bad, match", [(lambda s: float("nan"), "nan"),
-                                        (lambda s: 1 / 0, "ZeroDivisionError")])
+@pytest.mark.parametrize(
+    "bad, match", [(lambda s: float("nan"), "nan"), (lambda s: 1 / 0, "ZeroDivisionError")]
+)
 def test_a_failing_critic_is_reported(toy, bad, match):
     lm, c, _, _ = toy
     with pytest.raises(RewardError, match=match):
@@ -123,8 +136,15 @@ def test_a_failing_critic_is_reported(toy, bad, match):
 def test_weights_ess_and_stats_are_consistent(toy, seed):
     lm, c, _, _ = toy
     n = 16
-    r = awrs.generate(lm, PROMPT, c, n_particles=n, max_tokens=10, seed=seed,
-                      ess_threshold=[0.0, 0.5, 1.0][seed % 3])
+    r = awrs.generate(
+        lm,
+        PROMPT,
+        c,
+        n_particles=n,
+        max_tokens=10,
+        seed=seed,
+        ess_threshold=[0.0, 0.5, 1.0][seed % 3],
+    )
     lw = np.array([s.log_weight for s in r.samples])
     assert len(r.samples) == n
     assert not np.isnan(lw).any() and not (lw == math.inf).any()
@@ -167,8 +187,7 @@ def test_resampling_preserves_the_mean_weight():
 
 def test_a_fixed_seed_reproduces_exactly(toy):
     lm, c, _, _ = toy
-    runs = [awrs.generate(lm, PROMPT, c, n_particles=12, max_tokens=10, seed=s)
-            for s in (7, 7, 8)]
+    runs = [awrs.generate(lm, PROMPT, c, n_particles=12, max_tokens=10, seed=s) for s in (7, 7, 8)]
     assert runs[0].samples == runs[1].samples and runs[0].posterior == runs[1].posterior
     assert runs[0].stats.resampled == runs[1].stats.resampled
     assert runs[0].samples != runs[2].samples
@@ -185,8 +204,7 @@ def test_all_particles_dead_gives_an_empty_flagged_result(toy):
     lm, _, _, _ = toy
     nothing = awrs.Predicate(lambda b: b == b"", lambda b: False)
     for method in ("smc", "awrs", "mask", "rerank"):
-        r = awrs.generate(lm, PROMPT, nothing, method=method, n_particles=5, max_tokens=10,
-                          seed=0)
+        r = awrs.generate(lm, PROMPT, nothing, method=method, n_particles=5, max_tokens=10, seed=0)
         assert r.empty and r.text is None and r.posterior == {}
         assert all(not s.finished or s.log_weight == -math.inf for s in r.samples)
     r = awrs.generate(lm, PROMPT, nothing, n_particles=5, max_tokens=10, seed=0)
@@ -198,8 +216,16 @@ def test_all_particles_dead_gives_an_empty_flagged_result(toy):
 def test_contexts_advance_in_lockstep_without_finished_particles(toy, method):
     lm, c, _, _ = toy
     rec = Recording(lm)
-    r = awrs.generate(rec, PROMPT, None if method == "direct" else c, method=method,
-                      n_particles=32, max_tokens=10, seed=9, ess_threshold=1.0)
+    r = awrs.generate(
+        rec,
+        PROMPT,
+        None if method == "direct" else c,
+        method=method,
+        n_particles=32,
+        max_tokens=10,
+        seed=9,
+        ess_threshold=1.0,
+    )
     assert len(rec.calls) == r.stats.steps
     assert all(len(set(call)) == len(call) for call in rec.calls)  # shared contexts, one row
     assert len(rec.calls[0]) == 1  # every sequence starts from the prompt

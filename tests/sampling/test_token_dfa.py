@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sampling_helpers import (exact_posterior, kernel_pair, layout, multibyte_constraint,
-                              multibyte_lm, tv)
+from sampling_helpers import (
+    exact_posterior,
+    kernel_pair,
+    layout,
+    multibyte_constraint,
+    multibyte_lm,
+    tv,
+)
 
 import awrs
 from awrs.constraints.regex import Regex
@@ -33,8 +39,22 @@ def _check_args(rx: Regex, vocab: list[bytes], eos: set[int]):
     return rx.dfa.table, rx.dfa.accept.astype(np.uint8), data, offsets, is_eos
 
 
-VOCAB = [b"", b"a", b"b", b"ab", b"ba", b"aab", b"1", b"12", b"x", "é".encode(), b"\xc3",
-         b"\xa9", b"-", b"a-1"]
+VOCAB = [
+    b"",
+    b"a",
+    b"b",
+    b"ab",
+    b"ba",
+    b"aab",
+    b"1",
+    b"12",
+    b"x",
+    "é".encode(),
+    b"\xc3",
+    b"\xa9",
+    b"-",
+    b"a-1",
+]
 
 
 @pytest.mark.parametrize("pattern", [r"(ab|é)+a?", r"a+b*", r"[a-z]{1,3}(-[0-9]+)?", r"x|y"])
@@ -78,35 +98,42 @@ def test_dfa_check_rejects_bad_input():
     rx = Regex(r"a+")
     table, accept, data, offsets, is_eos = _check_args(rx, VOCAB, {0})
     with pytest.raises(ValueError, match="live DFA state"):
-        _awrs.DfaCheck(table, accept, 0, data, offsets, is_eos,
-                       np.full(len(VOCAB), -1, dtype=np.int32))
+        _awrs.DfaCheck(
+            table, accept, 0, data, offsets, is_eos, np.full(len(VOCAB), -1, dtype=np.int32)
+        )
     with pytest.raises(ValueError, match="memo"):
         _awrs.DfaCheck(table, accept, 1, data, offsets, is_eos, np.full(3, -1, dtype=np.int32))
 
 
 @settings(max_examples=80, deadline=None, derandomize=True)
-@given(seed=st.integers(0, 2**64 - 1), pattern=st.sampled_from([r"(ab|é)+a?", r"a+b*", r"x|y"]),
-       est=st.sampled_from([_awrs.FIRST, _awrs.TWO_PASS, _awrs.RECURSIVE, _awrs.GEOMETRIC,
-                            _awrs.AUTO]),
-       after=st.sampled_from([-1, 0, 1, 3]), logits=st.lists(st.floats(-4, 4), min_size=14,
-                                                             max_size=14),
-       remaining=st.sampled_from([None, 0, 1, 2]))
+@given(
+    seed=st.integers(0, 2**64 - 1),
+    pattern=st.sampled_from([r"(ab|é)+a?", r"a+b*", r"x|y"]),
+    est=st.sampled_from(
+        [_awrs.FIRST, _awrs.TWO_PASS, _awrs.RECURSIVE, _awrs.GEOMETRIC, _awrs.AUTO]
+    ),
+    after=st.sampled_from([-1, 0, 1, 3]),
+    logits=st.lists(st.floats(-4, 4), min_size=14, max_size=14),
+    remaining=st.sampled_from([None, 0, 1, 2]),
+)
 def test_twin_and_compiled_dfa_checks_agree(seed, pattern, est, after, logits, remaining):
     twin, comp = kernel_pair("_awrs")
     rx = Regex(pattern)
     table, accept, data, offsets, is_eos = _check_args(rx, VOCAB, {0})
     min_tokens = None
     if remaining is not None:
-        min_tokens = np.random.default_rng(seed % 2**32).integers(0, 3, table.shape[0],
-                                                                   dtype=np.int32)
+        min_tokens = np.random.default_rng(seed % 2**32).integers(
+            0, 3, table.shape[0], dtype=np.int32
+        )
     p = np.exp(np.array(logits))
     probs, blocks = layout((p / p.sum()).astype(np.float32), 4)
     outs = []
     for mod in (twin, comp):
         memo = np.full(len(VOCAB), -1, dtype=np.int32)
         rng = mod.SplitMix64(seed)
-        chk = mod.DfaCheck(table, accept, rx.start(), data, offsets, is_eos, memo, min_tokens,
-                           remaining or 0)
+        chk = mod.DfaCheck(
+            table, accept, rx.start(), data, offsets, is_eos, memo, min_tokens, remaining or 0
+        )
         res = [mod.awrs_step(probs, blocks, 4, rng, chk, est, 0, after) for _ in range(4)]
         outs.append((res, memo.tolist(), chk.evaluations, rng.random()))
     assert outs[0] == outs[1]
@@ -153,8 +180,12 @@ def test_smc_with_the_fallback_gives_the_exact_posterior_predicate(forced, estim
 
 def test_log_ml_stays_unbiased_with_the_fallback(forced):
     lm, rx, _, z = regex_toy()
-    ests = np.array([math.exp(awrs.generate(lm, PROMPT, rx, n_particles=20, max_tokens=6,
-                                            seed=s).log_ml) for s in range(40)])
+    ests = np.array(
+        [
+            math.exp(awrs.generate(lm, PROMPT, rx, n_particles=20, max_tokens=6, seed=s).log_ml)
+            for s in range(40)
+        ]
+    )
     assert abs(ests.mean() - z) < 5 * ests.std(ddof=1) / math.sqrt(len(ests)) + 1e-3
 
 
@@ -205,9 +236,14 @@ def test_the_fallback_bounds_the_candidates_per_particle_step(regex):
     probs[0] = 0.5
     lm = ToyLM(vocab, 0, lambda ctx: {k: v / sum(probs.values()) for k, v in probs.items()})
     # digits are in the regex's alphabet, so no token is pruned up front
-    c = Regex(r"[xyz][0-9xyz]{0,2}") if regex else awrs.Predicate(
-        lambda b: len(b) <= 3 and set(b) <= set(b"xyz"),
-        lambda b: 1 <= len(b) <= 3 and set(b) <= set(b"xyz"))
+    c = (
+        Regex(r"[xyz][0-9xyz]{0,2}")
+        if regex
+        else awrs.Predicate(
+            lambda b: len(b) <= 3 and set(b) <= set(b"xyz"),
+            lambda b: 1 <= len(b) <= 3 and set(b) <= set(b"xyz"),
+        )
+    )
     r = awrs.generate(lm, PROMPT, c, n_particles=16, max_tokens=4, seed=0)
     s = r.stats
     assert s.fallbacks > 0 and s.masks >= 1

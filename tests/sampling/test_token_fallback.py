@@ -31,8 +31,9 @@ def _fb_weights(p, accepted, bs, estimator, n, seed, after, max_rejects=0):
         return mask
 
     for _ in range(n):
-        x, log_w, n_checks = _awrs.awrs_step(probs, blocks, bs, rng, accepted.__contains__,
-                                             estimator, max_rejects, after, get_mask)
+        x, log_w, n_checks = _awrs.awrs_step(
+            probs, blocks, bs, rng, accepted.__contains__, estimator, max_rejects, after, get_mask
+        )
         if estimator != _awrs.TWO_PASS and after >= 0:
             assert n_checks <= after + 1  # the recursive extra check is the only one past it
         if x >= 0:
@@ -46,8 +47,12 @@ def _fb_weights(p, accepted, bs, estimator, n, seed, after, max_rejects=0):
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 @pytest.mark.parametrize("after", [0, 1, 2])
-@settings(max_examples=6 if TWIN else 15, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=6 if TWIN else 15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(problem=problems(), seed=st.integers(0, 2**32))
 def test_fallback_keeps_every_estimator_proper(name, after, problem, seed):
     p, accepted, bs = problem
@@ -95,8 +100,9 @@ def test_fallback_tokens_are_exact_chi_square(est, after):
     n = 5000 if TWIN else 30000
     counts = np.zeros(10)
     for _ in range(n):
-        x, _, _ = _awrs.awrs_step(probs, blocks, 4, rng, accepted.__contains__, est, 0, after,
-                                  lambda: mask)
+        x, _, _ = _awrs.awrs_step(
+            probs, blocks, 4, rng, accepted.__contains__, est, 0, after, lambda: mask
+        )
         counts[x] += 1
     target = np.where(mask, p, 0).astype(np.float64)
     target /= target.sum()
@@ -114,9 +120,22 @@ def test_two_pass_fallback_follows_the_same_path(seed):
     outs = []
     for after in (-1, 0, 1, 4):
         rng = _awrs.SplitMix64(seed)
-        outs.append([_awrs.awrs_step(probs, blocks, 4, rng, accepted.__contains__,
-                                     _awrs.TWO_PASS, 0, after, lambda: mask)[:2]
-                     for _ in range(5)])
+        outs.append(
+            [
+                _awrs.awrs_step(
+                    probs,
+                    blocks,
+                    4,
+                    rng,
+                    accepted.__contains__,
+                    _awrs.TWO_PASS,
+                    0,
+                    after,
+                    lambda: mask,
+                )[:2]
+                for _ in range(5)
+            ]
+        )
     assert outs[1:] == outs[:1] * 3
 
 
@@ -129,27 +148,42 @@ def test_get_mask_is_called_once_and_only_when_due():
         calls.append(1)
         return np.array([0, 0, 0, 1])
 
-    x, lw, n = _awrs.awrs_step(probs, blocks, 2, _awrs.SplitMix64(0), lambda t: t == 3,
-                               _awrs.RECURSIVE, 0, 2, get_mask)
+    x, lw, n = _awrs.awrs_step(
+        probs, blocks, 2, _awrs.SplitMix64(0), lambda t: t == 3, _awrs.RECURSIVE, 0, 2, get_mask
+    )
     assert x == 3 and len(calls) <= 1 and n <= 3
     if calls:
         assert lw == pytest.approx(math.log(0.1), rel=1e-6)
     calls.clear()
-    _awrs.awrs_step(probs, blocks, 2, _awrs.SplitMix64(0), lambda t: True, _awrs.RECURSIVE, 0,
-                    5, get_mask)
+    _awrs.awrs_step(
+        probs, blocks, 2, _awrs.SplitMix64(0), lambda t: True, _awrs.RECURSIVE, 0, 5, get_mask
+    )
     assert not calls
     # nothing accepted: dead, whatever the estimator
     for est in (_awrs.FIRST, *ESTIMATORS.values()):
-        x, lw, _ = _awrs.awrs_step(probs, blocks, 2, _awrs.SplitMix64(0), lambda t: False, est,
-                                   0, 1, lambda: np.zeros(4, bool))
+        x, lw, _ = _awrs.awrs_step(
+            probs,
+            blocks,
+            2,
+            _awrs.SplitMix64(0),
+            lambda t: False,
+            est,
+            0,
+            1,
+            lambda: np.zeros(4, bool),
+        )
         assert (x, lw) == (-1, -math.inf)
 
 
 # -- twin vs compiled -------------------------------------------------------------------------
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(problem=problems(max_v=40), seed=st.integers(0, 2**64 - 1),
-       est=st.sampled_from([_awrs.FIRST, *ESTIMATORS.values()]),
-       max_rejects=st.sampled_from([0, 0, 1, 2, 5]), after=st.sampled_from([-1, 0, 1, 2, 4]))
+@given(
+    problem=problems(max_v=40),
+    seed=st.integers(0, 2**64 - 1),
+    est=st.sampled_from([_awrs.FIRST, *ESTIMATORS.values()]),
+    max_rejects=st.sampled_from([0, 0, 1, 2, 5]),
+    after=st.sampled_from([-1, 0, 1, 2, 4]),
+)
 def test_twin_and_compiled_agree_with_the_fallback(problem, seed, est, max_rejects, after):
     twin, comp = kernel_pair("_awrs")
     p, accepted, bs = problem
@@ -159,10 +193,20 @@ def test_twin_and_compiled_agree_with_the_fallback(problem, seed, est, max_rejec
     for mod in (twin, comp):
         rng = mod.SplitMix64(seed)
         calls: list[int] = []
-        results = [mod.awrs_step(probs, blocks, bs, rng,
-                                 lambda t: calls.append(t) or t in accepted,
-                                 est, max_rejects, after, lambda: calls.append(-1) or mask)
-                   for _ in range(5)]
+        results = [
+            mod.awrs_step(
+                probs,
+                blocks,
+                bs,
+                rng,
+                lambda t, calls=calls: calls.append(t) or t in accepted,
+                est,
+                max_rejects,
+                after,
+                lambda calls=calls: calls.append(-1) or mask,
+            )
+            for _ in range(5)
+        ]
         outs.append((results, calls, rng.random()))
     assert outs[0] == outs[1]
 

@@ -87,8 +87,14 @@ def test_votes_and_batched_rewards(gen_lm):
         seen.append(len(texts))
         return [REWARD[t] for t in texts]
 
-    sel = bok(gen_lm, 10, reward=lengths, temperature=1.0, seed=4,
-              answer=lambda t: None if t == "a" else t.upper())
+    sel = bok(
+        gen_lm,
+        10,
+        reward=lengths,
+        temperature=1.0,
+        seed=4,
+        answer=lambda t: None if t == "a" else t.upper(),
+    )
     assert seen == [10]
     counts = Counter(c.text.upper() for c in sel.candidates if c.text != "a")
     assert dict(sel.majority_vote.tally) == dict(counts)
@@ -133,8 +139,19 @@ def test_reward_as_smc_critic_targets_the_tilted_distribution(gen_lm):
     z = sum(tilt.values())
     critic = as_critic(reward_on_prefix, temperature=1.0)
     n = 1500
-    sel = best_of_k(gen_lm, "q", 1, lambda t: 0.0, temperature=math.inf, method="smc",
-                         n_particles=n, critic=critic, seed=0, raw=True, max_tokens=4)
+    sel = best_of_k(
+        gen_lm,
+        "q",
+        1,
+        lambda t: 0.0,
+        temperature=math.inf,
+        method="smc",
+        n_particles=n,
+        critic=critic,
+        seed=0,
+        raw=True,
+        max_tokens=4,
+    )
     mass = Counter()
     for c in sel.candidates:
         mass[c.text] += c.probability
@@ -150,8 +167,14 @@ def reward_on_prefix(text):
 
 @pytest.mark.slow
 def test_best_of_k_with_judge_on_default_model(default_lm):
-    sel = best_of_k(default_lm, "What is 2 + 3? Reply with the number only.", 4,
-                         Judge(default_lm), max_tokens=8, seed=0)
+    sel = best_of_k(
+        default_lm,
+        "What is 2 + 3? Reply with the number only.",
+        4,
+        Judge(default_lm),
+        max_tokens=8,
+        seed=0,
+    )
     assert len(sel.candidates) == 4 and not sel.empty
     assert all(0 <= c.reward <= 10 for c in sel.candidates)
     assert sum(c.probability for c in sel.candidates) == pytest.approx(1.0)

@@ -56,8 +56,10 @@ def test_template_without_placeholders_raises(judge_lm, template, missing):
         Judge(judge_lm, template)
 
 
-@pytest.mark.parametrize("template", ["{prompt} {response} {score}", "{prompt} {response} {}",
-                                      "{prompt} {response.upper}"])
+@pytest.mark.parametrize(
+    "template",
+    ["{prompt} {response} {score}", "{prompt} {response} {}", "{prompt} {response.upper}"],
+)
 def test_template_with_unknown_fields_raises(judge_lm, template):
     with pytest.raises(awrs.ConfigurationError, match="may only use"):
         Judge(judge_lm, template)

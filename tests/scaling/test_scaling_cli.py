@@ -15,16 +15,31 @@ def parse(*argv):
 
 def test_options_and_defaults():
     args = parse("hi", "--k", "3", "--temperature", "0.5", "--judge", "{prompt}|{response}")
-    assert (args.k, args.temperature, args.judge, args.method) == (3, 0.5, "{prompt}|{response}",
-                                                                   "awrs")
+    assert (args.k, args.temperature, args.judge, args.method) == (
+        3,
+        0.5,
+        "{prompt}|{response}",
+        "awrs",
+    )
     assert parse("hi").judge is None and parse("hi").max_tokens == 128
     with pytest.raises(SystemExit):
         parse("hi", "--judge", "x", "--logprob")
 
 
 def test_run_with_logprob_reward_and_votes(gen_lm):
-    args = parse("q", "--k", "5", "--logprob", "--raw", "--seed", "3", "--max-tokens", "4",
-                 "--answer", "[ab]")
+    args = parse(
+        "q",
+        "--k",
+        "5",
+        "--logprob",
+        "--raw",
+        "--seed",
+        "3",
+        "--max-tokens",
+        "4",
+        "--answer",
+        "[ab]",
+    )
     out = run_best_of_k(args, lm=gen_lm)
     assert out["reward"] == "logprob" and len(out["candidates"]) == 5 and not out["empty"]
     assert out["text"] == max(out["candidates"], key=lambda c: c["reward"])["text"]

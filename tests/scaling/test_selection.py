@@ -84,8 +84,9 @@ def test_infinite_temperature_is_uniform_and_weights_tilt():
 def test_minus_inf_rewards_are_never_selected_and_all_minus_inf_is_empty():
     sel = select_candidates(list("abc"), [-math.inf, 1.0, -math.inf], temperature=5.0, seed=0)
     assert sel.index == 1 and not sel.empty
-    empty = select_candidates(list("ab"), [-math.inf, -math.inf], temperature=1.0, seed=0,
-                              answers=["1", "2"])
+    empty = select_candidates(
+        list("ab"), [-math.inf, -math.inf], temperature=1.0, seed=0, answers=["1", "2"]
+    )
     assert empty.empty and empty.index is None and empty.text == "" and empty.answer is None
     assert empty.expected_reward == -math.inf and empty.reward == -math.inf
     assert all(c.probability == 0 for c in empty.candidates)
@@ -97,8 +98,9 @@ def test_minus_inf_rewards_are_never_selected_and_all_minus_inf_is_empty():
 def test_votes_count_correctly():
     answers = ["4", "5", "4", None, "7", "4", "5"]
     rewards = [1.0, 9.0, 2.0, 10.0, 0.0, 1.0, 9.0]
-    sel = select_candidates([str(i) for i in range(7)], rewards, temperature=1.0, seed=0,
-                            answers=answers)
+    sel = select_candidates(
+        [str(i) for i in range(7)], rewards, temperature=1.0, seed=0, answers=answers
+    )
     assert sel.majority_vote.answer == "4"
     assert dict(sel.majority_vote.tally) == {"4": 3.0, "5": 2.0, "7": 1.0}
     assert sel.majority_vote.share == pytest.approx(0.5)
@@ -115,8 +117,9 @@ def test_vote_ties_are_broken_by_rng_and_minus_inf_abstains():
     assert vote(["a", "b"]).answer == "a"
     winners = {vote(["a", "b"], rng=np.random.default_rng(s)).answer for s in range(20)}
     assert winners == {"a", "b"}
-    sel = select_candidates(list("abc"), [-math.inf, 0.0, 0.0], temperature=0, seed=0,
-                            answers=["x", "y", "z"])
+    sel = select_candidates(
+        list("abc"), [-math.inf, 0.0, 0.0], temperature=0, seed=0, answers=["x", "y", "z"]
+    )
     assert "x" not in dict(sel.majority_vote.tally)
 
 

@@ -25,8 +25,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(base: str, timeout: float, proc: subprocess.Popen | None = None,
-                 log=None) -> None:
+def wait_healthy(base: str, timeout: float, proc: subprocess.Popen | None = None, log=None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -52,8 +51,9 @@ class ThreadServer:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.app = app
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                   log_level="error", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error", lifespan="on")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.clients: list = []
 

@@ -8,7 +8,6 @@ import json
 import re
 
 import pytest
-
 from serve_helpers import API_KEY, httpx
 
 openai = pytest.importorskip("openai")
@@ -44,8 +43,16 @@ def _covers(token_bytes: list[bytes], text: str) -> None:
 
 
 def test_stop_cuts_logprobs_and_usage_with_the_text(client):
-    r = client.chat.completions.create(model="default", messages=ASK, max_tokens=6, n=2,
-                                       seed=0, stop=["-"], logprobs=True, extra_body=DIGITS)
+    r = client.chat.completions.create(
+        model="default",
+        messages=ASK,
+        max_tokens=6,
+        n=2,
+        seed=0,
+        stop=["-"],
+        logprobs=True,
+        extra_body=DIGITS,
+    )
     entries = 0
     for c in r.choices:
         assert re.fullmatch("[0-9]{2}", c.message.content) and c.finish_reason == "stop"
@@ -57,8 +64,16 @@ def test_stop_cuts_logprobs_and_usage_with_the_text(client):
     assert r.usage.completion_tokens == entries
     assert r.usage.total_tokens == r.usage.prompt_tokens + entries
 
-    r = client.completions.create(model="default", prompt="Three words:", max_tokens=8, n=2,
-                                  seed=1, stop=["e", "o"], logprobs=1, extra_body=WORDS)
+    r = client.completions.create(
+        model="default",
+        prompt="Three words:",
+        max_tokens=8,
+        n=2,
+        seed=1,
+        stop=["e", "o"],
+        logprobs=1,
+        extra_body=WORDS,
+    )
     entries = 0
     for c in r.choices:
         assert "e" not in c.text and "o" not in c.text
@@ -70,8 +85,7 @@ def test_stop_cuts_logprobs_and_usage_with_the_text(client):
 
 def _events(base: str, body: dict, path: str = "/v1/chat/completions") -> list[dict]:
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    with httpx.stream("POST", f"{base}{path}", json=body, headers=headers,
-                      timeout=120) as resp:
+    with httpx.stream("POST", f"{base}{path}", json=body, headers=headers, timeout=120) as resp:
         assert resp.status_code == 200
         lines = [ln[6:] for ln in resp.iter_lines() if ln.startswith("data: ")]
     assert lines[-1] == "[DONE]"
@@ -80,8 +94,16 @@ def _events(base: str, body: dict, path: str = "/v1/chat/completions") -> list[d
 
 @pytest.mark.parametrize("chat", [True, False])
 def test_stream_one_created_usage_null_until_the_final_chunk_and_stop_cuts_usage(server, chat):
-    body = {"model": "default", "max_tokens": 6, "n": 2, "seed": 2, "stop": "-",
-            "stream": True, "stream_options": {"include_usage": True}, **DIGITS}
+    body = {
+        "model": "default",
+        "max_tokens": 6,
+        "n": 2,
+        "seed": 2,
+        "stop": "-",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        **DIGITS,
+    }
     body.update({"messages": ASK} if chat else {"prompt": "Two numbers: "})
     events = _events(server, body, "/v1/chat/completions" if chat else "/v1/completions")
     assert all("error" not in e for e in events), events
@@ -100,11 +122,15 @@ def test_stream_one_created_usage_null_until_the_final_chunk_and_stop_cuts_usage
 
 
 def test_openai_client_reads_the_usage_chunk(client):
-    stream = client.completions.create(model="default", prompt="Digit: ", max_tokens=2,
-                                       seed=0, stream=True,
-                                       stream_options={"include_usage": True},
-                                       extra_body={"regex": "[0-9]", "method": "awrs",
-                                                   "n_particles": 1})
+    stream = client.completions.create(
+        model="default",
+        prompt="Digit: ",
+        max_tokens=2,
+        seed=0,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"regex": "[0-9]", "method": "awrs", "n_particles": 1},
+    )
     chunks = list(stream)
     assert len({c.created for c in chunks}) == 1
     assert all(c.usage is None for c in chunks[:-1])
@@ -114,25 +140,37 @@ def test_openai_client_reads_the_usage_chunk(client):
 def test_temperatures_that_underflow_or_are_not_finite_are_refused(server, client):
     for t in (1e-300, 1e-3, 1e5):
         with pytest.raises(openai.BadRequestError, match="temperature") as info:
-            client.chat.completions.create(model="default", messages=ASK, max_tokens=2,
-                                           temperature=t)
+            client.chat.completions.create(
+                model="default", messages=ASK, max_tokens=2, temperature=t
+            )
         assert (info.value.body["param"], info.value.body["code"]) == (
-            "temperature", "invalid_value")
+            "temperature",
+            "invalid_value",
+        )
     for raw in ("NaN", "Infinity", "-1"):
         data = f'{{"model": "default", "prompt": "x", "temperature": {raw}}}'.encode()
         _error(_post(server, data, "/v1/completions"), 400, "invalid_value", "temperature")
-    r = client.completions.create(model="default", prompt="Digit: ", max_tokens=2, seed=0,
-                                  temperature=0.01, extra_body={"regex": "[0-9]",
-                                                                "method": "awrs",
-                                                                "n_particles": 1})
+    r = client.completions.create(
+        model="default",
+        prompt="Digit: ",
+        max_tokens=2,
+        seed=0,
+        temperature=0.01,
+        extra_body={"regex": "[0-9]", "method": "awrs", "n_particles": 1},
+    )
     assert re.fullmatch("[0-9]", r.choices[0].text)  # the smallest served: a real answer
 
 
 def test_bodies_that_are_not_json_objects_are_invalid_json(server):
     ok = b'{"model": "default", "messages": [{"role": "user", "content": "hi"}]}'
-    for data in (b'{"model": "default", "messages": [{"role": "user", "content": "\xff\xfe"}]}',
-                 ok.replace(b"hi", b"h\xc3"), b'{"model": "default",', b"{not json",
-                 b"[1, 2]", b'"text"'):
+    for data in (
+        b'{"model": "default", "messages": [{"role": "user", "content": "\xff\xfe"}]}',
+        ok.replace(b"hi", b"h\xc3"),
+        b'{"model": "default",',
+        b"{not json",
+        b"[1, 2]",
+        b'"text"',
+    ):
         err = _error(_post(server, data), 400, "invalid_json")
         if b"\xff" in data:
             assert "UTF-8" in err["message"]
@@ -146,15 +184,23 @@ def test_bodies_that_are_not_json_objects_are_invalid_json(server):
 
 def test_context_overflow_names_the_field(server, client):
     ids = [28] * (CONTEXT - 10)  # fits alone; with max_tokens=64 it does not
-    err = _error(_post(server, {"model": "default", "prompt": ids, "max_tokens": 64},
-                       "/v1/completions"), 400, "context_length_exceeded", "prompt")
+    err = _error(
+        _post(server, {"model": "default", "prompt": ids, "max_tokens": 64}, "/v1/completions"),
+        400,
+        "context_length_exceeded",
+        "prompt",
+    )
     assert str(CONTEXT) in err["message"] and str(CONTEXT - 10) in err["message"]
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(
-            model="default", max_tokens=4,
-            messages=[{"role": "user", "content": "hi " * (CONTEXT + 10)}])
+            model="default",
+            max_tokens=4,
+            messages=[{"role": "user", "content": "hi " * (CONTEXT + 10)}],
+        )
     assert (info.value.body["code"], info.value.body["param"]) == (
-        "context_length_exceeded", "messages")
+        "context_length_exceeded",
+        "messages",
+    )
 
 
 def test_default_max_tokens_shrinks_to_the_context():
@@ -165,8 +211,9 @@ def test_default_max_tokens_shrinks_to_the_context():
     from awrs.models.toy import ToyLM
     from awrs.serve import create_app
 
-    lm = ToyLM([bytes([i]) for i in range(256)] + [b"<eos>"], 256,
-               lambda ctx: {ord("a"): 1.0})  # never ends
+    lm = ToyLM(
+        [bytes([i]) for i in range(256)] + [b"<eos>"], 256, lambda ctx: {ord("a"): 1.0}
+    )  # never ends
     lm.max_length = 12
     with ThreadServer(create_app(lm, "toy")) as srv:
         r = srv.client().completions.create(model="toy", prompt="x" * 10)

@@ -17,10 +17,9 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from serve_helpers import API_KEY, free_port, wait_healthy
-
-import httpx
 
 pytestmark = [pytest.mark.slow, pytest.mark.one_pass]
 psutil = pytest.importorskip("psutil")
@@ -31,13 +30,33 @@ TIMEOUT = 3.0  # the server's --timeout
 
 def _start(cwd, *extra: str):
     port = free_port()
-    cmd = [sys.executable, "-m", "awrs", "serve", "--port", str(port), "--threads", "1",
-           "--api-key", API_KEY, "--max-tokens-limit", "1024", "--max-particles", "8",
-           "--max-body-bytes", str(2 << 20), "--timeout", str(TIMEOUT), "--max-pending", "2",
-           *extra]
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log,
-                            env={**os.environ, "AWRS_API_KEY": ""})
+    cmd = [
+        sys.executable,
+        "-m",
+        "awrs",
+        "serve",
+        "--port",
+        str(port),
+        "--threads",
+        "1",
+        "--api-key",
+        API_KEY,
+        "--max-tokens-limit",
+        "1024",
+        "--max-particles",
+        "8",
+        "--max-body-bytes",
+        str(2 << 20),
+        "--timeout",
+        str(TIMEOUT),
+        "--max-pending",
+        "2",
+        *extra,
+    ]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - returned; the caller closes it
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, "AWRS_API_KEY": ""}
+    )
     base = f"http://127.0.0.1:{port}"
     wait_healthy(base, 180, proc, log)
     return proc, base, log
@@ -59,7 +78,7 @@ def workdir(tmp_path_factory):
     (d / "secret.lark").write_text('word: "secret"\n')
     db = sqlite3.connect(d / "secret.db")
     db.execute("CREATE TABLE k(x)")
-    db.execute("INSERT INTO k VALUES ('{\"a\": \"TOPSECRET\"}')")
+    db.execute('INSERT INTO k VALUES (\'{"a": "TOPSECRET"}\')')
     db.commit()
     db.close()
     return d
@@ -75,15 +94,18 @@ def hostile(workdir):
 
 
 def _post(base: str, body: dict, timeout: float = 60, path: str = "completions"):
-    return httpx.post(f"{base}/v1/{path}", json={"model": "default", **body}, headers=HEADERS,
-                      timeout=timeout)
+    return httpx.post(
+        f"{base}/v1/{path}", json={"model": "default", **body}, headers=HEADERS, timeout=timeout
+    )
 
 
 def _normal(base: str) -> float:
     """A normal request: 200 and a matching text; returns its latency."""
     t = time.monotonic()
-    r = _post(base, {"prompt": "Count: ", "regex": "[0-9]{2}", "max_tokens": 4,
-                     "method": "awrs", "seed": 0})
+    r = _post(
+        base,
+        {"prompt": "Count: ", "regex": "[0-9]{2}", "max_tokens": 4, "method": "awrs", "seed": 0},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["choices"][0]["text"].isdigit()
     return time.monotonic() - t
@@ -104,8 +126,9 @@ def _quiet(proc, seconds: float = 2.0) -> float:
 def _grammar(rules: int) -> str:
     """A valid Lark grammar whose analysis takes seconds (~2 s per 1,500 rules here)."""
     head = "start: " + " | ".join(f'"k{i}" x{i}' for i in range(rules))
-    body = "\n".join(f'x{i}: "a" x{(i + 1) % rules} "b" | "c" x{(i * 7) % rules} | "d"'
-                     for i in range(rules))
+    body = "\n".join(
+        f'x{i}: "a" x{(i + 1) % rules} "b" | "c" x{(i * 7) % rules} | "d"' for i in range(rules)
+    )
     return head + "\n" + body
 
 
@@ -117,15 +140,14 @@ def _probes(d) -> dict[str, str]:
         "attach-case": f"create table t(a); aTtAcH /* x */ database '{evil}' as e;",
         "vacuum-into": f"CREATE TABLE t(a); VACUUM INTO '{copy}';",
         "pragma": "CREATE TABLE t(a); PRAGMA writable_schema = ON;",
-        "trigger": "CREATE TABLE t(a); CREATE TRIGGER g AFTER INSERT ON t BEGIN "
-                   "SELECT 1; END;",
+        "trigger": "CREATE TABLE t(a); CREATE TRIGGER g AFTER INSERT ON t BEGIN SELECT 1; END;",
         "virtual": "CREATE TABLE t(a); CREATE VIRTUAL TABLE v USING fts5(a);",
         "insert": "CREATE TABLE t(a); INSERT INTO t VALUES (1);",
         "secret": f"CREATE TABLE t(a); ATTACH '{secret}' AS s; CREATE TABLE u AS SELECT "
-                  "json_extract(x, '$.a') AS y FROM s.k;",
+        "json_extract(x, '$.a') AS y FROM s.k;",
         "load-extension": "CREATE TABLE t(a); CREATE VIEW v AS SELECT load_extension('x');",
         "slow-cte": "CREATE TABLE t AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT "
-                    "x + 1 FROM c WHERE x < 120000000) SELECT x FROM c;",
+        "x + 1 FROM c WHERE x < 120000000) SELECT x FROM c;",
     }
 
 
@@ -138,8 +160,9 @@ def test_sql_probes_answer_4xx_and_leave_no_file(hostile, workdir, case):
     assert 400 <= r.status_code < 500, r.text
     assert time.monotonic() - t < TIMEOUT + 2
     err = r.json()["error"]
-    assert err["code"] == "timeout" or (err["param"] == "sql"
-                                        and err["code"] == "invalid_constraint"), err
+    assert err["code"] == "timeout" or (
+        err["param"] == "sql" and err["code"] == "invalid_constraint"
+    ), err
     assert "TOPSECRET" not in r.text and str(workdir) not in err["message"]
     assert sorted(p.name for p in workdir.iterdir()) == before
     assert _normal(base) < 30
@@ -147,9 +170,11 @@ def test_sql_probes_answer_4xx_and_leave_no_file(hostile, workdir, case):
 
 def test_a_spider_style_schema_still_loads(hostile):
     base, _ = hostile
-    ddl = ('CREATE TABLE "singer" ("Singer_ID" NUMERIC, "attach_id" TEXT, "Name" TEXT, '
-           'PRIMARY KEY ("Singer_ID")); CREATE INDEX i ON singer(Name); '
-           'CREATE VIEW v AS SELECT Name FROM singer;')
+    ddl = (
+        'CREATE TABLE "singer" ("Singer_ID" NUMERIC, "attach_id" TEXT, "Name" TEXT, '
+        'PRIMARY KEY ("Singer_ID")); CREATE INDEX i ON singer(Name); '
+        "CREATE VIEW v AS SELECT Name FROM singer;"
+    )
     r = _post(base, {"prompt": "SELECT", "sql": ddl, "max_tokens": 4})
     assert r.status_code == 200, r.text
 
@@ -157,13 +182,20 @@ def test_a_spider_style_schema_still_loads(hostile):
 # -- grammar imports ----------------------------------------------------------------------------
 def test_grammar_imports_reveal_nothing_of_the_server_files(hostile):
     base, _ = hostile
-    bodies = [f'start: word\n%import .{name} (word)\n' for name in ("secret", "absent")]
+    bodies = [f"start: word\n%import .{name} (word)\n" for name in ("secret", "absent")]
     answers = [_post(base, {"prompt": "x", "grammar": g, "max_tokens": 2}) for g in bodies]
     assert [a.status_code for a in answers] == [400, 400]
     messages = [a.json()["error"]["message"] for a in answers]
     assert messages[0].replace("secret", "NAME") == messages[1].replace("absent", "NAME")
-    ok = _post(base, {"prompt": "x", "grammar": "start: NUMBER\n%import common.NUMBER\n",
-                      "max_tokens": 2, "method": "awrs"})
+    ok = _post(
+        base,
+        {
+            "prompt": "x",
+            "grammar": "start: NUMBER\n%import common.NUMBER\n",
+            "max_tokens": 2,
+            "method": "awrs",
+        },
+    )
     assert ok.status_code == 200, ok.text
 
 
@@ -244,7 +276,7 @@ def test_a_short_request_beside_a_long_prompt_is_answered_first(workdir):
         _stop(proc, log)
 
 
-# -- SIGTERM drains ---------------------------------------------------------------------------------
+# -- SIGTERM drains --------------------------------------------------------------------------------
 def test_sigterm_drains_then_ends_requests_in_flight_with_503(workdir):
     proc, base, log = _start(workdir, "--timeout", "120", "--drain-timeout", "2")
     try:
@@ -257,8 +289,13 @@ def test_sigterm_drains_then_ends_requests_in_flight_with_503(workdir):
             except httpx.HTTPError as exc:
                 out[key] = (None, repr(exc))
 
-        long_body = {"prompt": "Digits: ", "regex": "[0-9]{900}", "max_tokens": 1000,
-                     "method": "awrs", "n_particles": 1}
+        long_body = {
+            "prompt": "Digits: ",
+            "regex": "[0-9]{900}",
+            "max_tokens": 1000,
+            "method": "awrs",
+            "n_particles": 1,
+        }
         threads = [threading.Thread(target=request, args=("long", long_body))]
         threads[0].start()
         time.sleep(1.5)

@@ -8,25 +8,35 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from serve_helpers import API_KEY, httpx
 
 openai = pytest.importorskip("openai")
 pytestmark = pytest.mark.slow
 
-PERSON = {"type": "object",
-          "properties": {"name": {"type": "string", "maxLength": 10},
-                         "age": {"type": "integer", "minimum": 0, "maximum": 120}},
-          "required": ["name", "age"], "additionalProperties": False}
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 10},
+        "age": {"type": "integer", "minimum": 0, "maximum": 120},
+    },
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
 ASK = [{"role": "user", "content": "Describe a person as JSON."}]
 
 
 def test_json_schema_document_is_valid(client):
     r = client.chat.completions.create(
-        model="default", messages=ASK, max_tokens=24, seed=0,
-        response_format={"type": "json_schema", "json_schema": {"name": "person",
-                                                                "schema": PERSON}},
-        extra_body={"n_particles": 4})
+        model="default",
+        messages=ASK,
+        max_tokens=24,
+        seed=0,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "person", "schema": PERSON},
+        },
+        extra_body={"n_particles": 4},
+    )
     doc = json.loads(r.choices[0].message.content)
     jsonschema.validate(doc, PERSON)
     assert r.choices[0].finish_reason == "stop"
@@ -38,17 +48,26 @@ def test_json_schema_document_is_valid(client):
 
 def test_json_object(client):
     r = client.chat.completions.create(
-        model="SmolLM2-135M-Instruct", max_tokens=24, seed=1,
+        model="SmolLM2-135M-Instruct",
+        max_tokens=24,
+        seed=1,
         messages=[{"role": "user", "content": 'Return {"ok": true} as JSON.'}],
-        response_format={"type": "json_object"}, extra_body={"n_particles": 4})
+        response_format={"type": "json_object"},
+        extra_body={"n_particles": 4},
+    )
     assert isinstance(json.loads(r.choices[0].message.content), dict)
 
 
 def test_regex_n3_distinct_and_seed_reproduces(client):
     def ask():
         return client.completions.create(
-            model="default", prompt="Three digits: ", max_tokens=8, n=3, seed=7,
-            extra_body={"regex": "[0-9]{3}", "method": "awrs", "n_particles": 6})
+            model="default",
+            prompt="Three digits: ",
+            max_tokens=8,
+            n=3,
+            seed=7,
+            extra_body={"regex": "[0-9]{3}", "method": "awrs", "n_particles": 6},
+        )
 
     first, again = ask(), ask()
     texts = [c.text for c in first.choices]
@@ -61,9 +80,13 @@ def test_regex_n3_distinct_and_seed_reproduces(client):
 def test_stream_awrs_token_by_token_and_smc_in_one_chunk(client):
     pattern = "[a-z]+( [a-z]+){2}"
     stream = client.chat.completions.create(
-        model="default", messages=[{"role": "user", "content": "Three words:"}],
-        max_tokens=16, seed=3, stream=True,
-        extra_body={"regex": pattern, "method": "awrs", "n_particles": 1})
+        model="default",
+        messages=[{"role": "user", "content": "Three words:"}],
+        max_tokens=16,
+        seed=3,
+        stream=True,
+        extra_body={"regex": pattern, "method": "awrs", "n_particles": 1},
+    )
     chunks = list(stream)
     deltas = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
     assert len(deltas) >= 2, deltas  # several tokens, sent as they were sampled
@@ -71,9 +94,13 @@ def test_stream_awrs_token_by_token_and_smc_in_one_chunk(client):
     assert chunks[-1].choices[0].finish_reason == "stop"
 
     stream = client.chat.completions.create(
-        model="default", messages=[{"role": "user", "content": "Three words:"}],
-        max_tokens=16, seed=3, stream=True,
-        extra_body={"regex": pattern, "n_particles": 2})
+        model="default",
+        messages=[{"role": "user", "content": "Three words:"}],
+        max_tokens=16,
+        seed=3,
+        stream=True,
+        extra_body={"regex": pattern, "n_particles": 2},
+    )
     deltas = [c.choices[0].delta.content for c in stream if c.choices[0].delta.content]
     assert len(deltas) == 1 and re.fullmatch(pattern, deltas[0])
 
@@ -98,11 +125,23 @@ def test_errors_are_openai_bodies_and_server_keeps_serving(server, client):
     assert _error(_post(server, "{not json"), 400)["code"] == "invalid_json"
     assert _error(_post(server, {**ok, "regx": "a"}), 400)["param"] == "regx"
     refused = {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}}
-    err = _error(_post(server, {**ok, "response_format": {
-        "type": "json_schema", "json_schema": {"name": "x", "schema": refused}}}), 400)
+    err = _error(
+        _post(
+            server,
+            {
+                **ok,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": refused},
+                },
+            },
+        ),
+        400,
+    )
     assert err["pointer"] == "/properties/a/$ref" and "/properties/a/$ref" in err["message"]
-    err = _error(_post(server, {**ok, "regex": "[0-9]+", "method": "awrs",
-                                "ess_threshold": 0.5}), 422)
+    err = _error(
+        _post(server, {**ok, "regex": "[0-9]+", "method": "awrs", "ess_threshold": 0.5}), 422
+    )
     assert err["param"] == "ess_threshold"
     assert _error(_post(server, {**ok, "model": "gpt-4"}), 404)["code"] == "model_not_found"
     assert _error(_post(server, {**ok, "max_tokens": 65}), 413)["param"] == "max_tokens"
@@ -112,15 +151,19 @@ def test_errors_are_openai_bodies_and_server_keeps_serving(server, client):
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=ASK, max_tokens=4)
     with pytest.raises(openai.UnprocessableEntityError):
-        client.chat.completions.create(model="default", messages=ASK, max_tokens=4,
-                                       top_p=0.5)
+        client.chat.completions.create(model="default", messages=ASK, max_tokens=4, top_p=0.5)
     with pytest.raises(openai.BadRequestError, match="malformed regular expression"):
-        client.chat.completions.create(model="default", messages=ASK, max_tokens=4,
-                                       extra_body={"regex": "(ab"})
+        client.chat.completions.create(
+            model="default", messages=ASK, max_tokens=4, extra_body={"regex": "(ab"}
+        )
     assert httpx.get(f"{server}/health").json()["status"] == "ok"
-    r = client.completions.create(model="default", prompt="Digit: ", max_tokens=4, seed=0,
-                                  extra_body={"regex": "[0-9]", "method": "awrs",
-                                              "n_particles": 1})
+    r = client.completions.create(
+        model="default",
+        prompt="Digit: ",
+        max_tokens=4,
+        seed=0,
+        extra_body={"regex": "[0-9]", "method": "awrs", "n_particles": 1},
+    )
     assert re.fullmatch("[0-9]", r.choices[0].text)
 
 
@@ -130,9 +173,11 @@ def test_api_key_required_except_health(server):
         assert err["code"] == "invalid_api_key"
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}
         assert httpx.get(f"{server}/v1/models", headers=headers).status_code == 401
-    with openai.OpenAI(base_url=f"{server}/v1", api_key="wrong", max_retries=0) as bad:
-        with pytest.raises(openai.AuthenticationError):
-            bad.models.list()
+    with (
+        openai.OpenAI(base_url=f"{server}/v1", api_key="wrong", max_retries=0) as bad,
+        pytest.raises(openai.AuthenticationError),
+    ):
+        bad.models.list()
     good = httpx.get(f"{server}/v1/models", headers={"Authorization": f"Bearer {API_KEY}"})
     assert good.json()["data"][0]["id"] == "SmolLM2-135M-Instruct"
     assert httpx.get(f"{server}/health").status_code == 200

@@ -26,8 +26,12 @@ import numpy as np
 from jsonschema_specifications import REGISTRY as _META_SCHEMAS
 from referencing import Registry
 
-from ...errors import (ConfigurationError, ConstraintError, ConstraintEvaluationError,
-                       UnsupportedFeatureError)
+from ...errors import (
+    ConfigurationError,
+    ConstraintError,
+    ConstraintEvaluationError,
+    UnsupportedFeatureError,
+)
 from ..base import Completion, IncrementalConstraint, State
 from .audit import audit
 from .compiler import Compiler
@@ -44,8 +48,9 @@ _MISS = object()
 _MEMO_LIMIT = 100_000
 _utf8 = codecs.utf_8_decode
 # Bytes that can occur in JSON text: printable ASCII and valid UTF-8 lead/continuation bytes.
-_ALPHABET = frozenset(range(0x20, 0x80)) | frozenset(range(0x80, 0xC0)) | \
-    frozenset(range(0xC2, 0xF5))
+_ALPHABET = (
+    frozenset(range(0x20, 0x80)) | frozenset(range(0x80, 0xC0)) | frozenset(range(0xC2, 0xF5))
+)
 
 
 class _State:
@@ -120,9 +125,18 @@ class JSONSchema(IncrementalConstraint, Completion):
         ConfigurationError: an option outside the values above.
     """
 
-    def __init__(self, schema, *, formats: str = "assert", whitespace="natural",
-                 strict: bool = True, property_order: str = "schema", max_depth: int = 64,
-                 registry: Registry | None = None, literal_keys: bool = True):
+    def __init__(
+        self,
+        schema,
+        *,
+        formats: str = "assert",
+        whitespace="natural",
+        strict: bool = True,
+        property_order: str = "schema",
+        max_depth: int = 64,
+        registry: Registry | None = None,
+        literal_keys: bool = True,
+    ):
         if formats not in ("assert", "annotate"):
             raise ConfigurationError(f"formats must be 'assert' or 'annotate', got {formats!r}")
         self.layout = Layout(whitespace, max_depth)
@@ -132,14 +146,20 @@ class JSONSchema(IncrementalConstraint, Completion):
             raise ConfigurationError(f"literal_keys must be True or False, got {literal_keys!r}")
         if property_order not in ("schema", "any"):
             raise ConfigurationError(
-                f"property_order must be 'schema' or 'any', got {property_order!r}")
+                f"property_order must be 'schema' or 'any', got {property_order!r}"
+            )
         self.schema = _parse(schema)
         reg = _META_SCHEMAS.combine(registry) if registry is not None else _META_SCHEMAS
         self.draft = draft_of(self.schema) or _custom_dialect(self.schema, reg)
         self.formats, self.whitespace, self.property_order = formats, whitespace, property_order
         self.strict, self.max_depth = strict, max_depth
-        self._compiler = Compiler(self.schema, self.draft, reg, assert_formats=formats == "assert",
-                                  ordered=property_order == "schema")
+        self._compiler = Compiler(
+            self.schema,
+            self.draft,
+            reg,
+            assert_formats=formats == "assert",
+            ordered=property_order == "schema",
+        )
         info = audit(self.schema, self.draft, self._compiler.root_resolver, 2 * max_depth)
         self._compiler.post_checks = not info.dynamic
         self._compiler.co_names = info.names if strict else None
@@ -152,8 +172,10 @@ class JSONSchema(IncrementalConstraint, Completion):
         self._start = _State((b"", _BEFORE, None, Layout.initial), None, b"")
 
     def __repr__(self) -> str:
-        return (f"JSONSchema(draft={self.draft.name!r}, formats={self.formats!r}, "
-                f"whitespace={self.whitespace!r}, strict={self.strict})")
+        return (
+            f"JSONSchema(draft={self.draft.name!r}, formats={self.formats!r}, "
+            f"whitespace={self.whitespace!r}, strict={self.strict})"
+        )
 
     # -- incremental protocol ------------------------------------------------------------------
     def start(self) -> State:
@@ -168,7 +190,9 @@ class JSONSchema(IncrementalConstraint, Completion):
             except RecursionError as exc:  # a safety net: depths are bounded at construction
                 raise ConstraintEvaluationError(
                     f"JSON Schema check recursed too deep on token {token[:40]!r}; expected "
-                    f"nesting within max_depth={self.max_depth}", state.text() + token) from exc
+                    f"nesting within max_depth={self.max_depth}",
+                    state.text() + token,
+                ) from exc
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[key] = core
@@ -176,8 +200,12 @@ class JSONSchema(IncrementalConstraint, Completion):
 
     def is_complete(self, state: State) -> bool:
         pending, ph, sub, lay = state.core
-        if pending or ph == _BEFORE or (ph == _IN and not sub[0].eof(sub)) or \
-                not self.layout.ok_to_end(lay):
+        if (
+            pending
+            or ph == _BEFORE
+            or (ph == _IN and not sub[0].eof(sub))
+            or not self.layout.ok_to_end(lay)
+        ):
             return False
         text = state.text()
         ok = self._final.get(text)
@@ -266,7 +294,8 @@ def _custom_dialect(schema: dict, registry: Registry):
         raise UnsupportedFeatureError(
             f"$schema {uri!r} is not a supported dialect; expected one of "
             f"{sorted(d.uri for d in DRAFTS.values())}, or a meta-schema in registry= built on "
-            f"one of them")
+            f"one of them"
+        )
     return draft
 
 
@@ -277,12 +306,16 @@ def _parse(schema):
         try:
             schema = json.loads(schema)
         except json.JSONDecodeError as exc:
-            raise ConstraintError(f"schema is not valid JSON: {exc.msg} at line {exc.lineno} "
-                                  f"column {exc.colno}") from exc
+            raise ConstraintError(
+                f"schema is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from exc
         except RecursionError as exc:
-            raise ConstraintError("schema text nests too deep for the JSON parser; expected "
-                                  "a schema nested at most a few hundred levels") from exc
+            raise ConstraintError(
+                "schema text nests too deep for the JSON parser; expected "
+                "a schema nested at most a few hundred levels"
+            ) from exc
     if not isinstance(schema, (dict, bool)):
         raise ConstraintError(
-            f"expected a schema (a dict, a bool, or JSON text), got {type(schema).__name__}")
+            f"expected a schema (a dict, a bool, or JSON text), got {type(schema).__name__}"
+        )
     return schema

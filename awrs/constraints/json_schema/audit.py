@@ -5,21 +5,42 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import regex
-
 from referencing.exceptions import Unresolvable
 
 from ...errors import ConstraintError, UnsupportedFeatureError
-from .drafts import (ANNOTATIONS, ASSERTING, Draft, children, compile_pattern, escape,
-                     needs_regex)
+from .drafts import ANNOTATIONS, ASSERTING, Draft, children, compile_pattern, escape, needs_regex
 
 _TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
-_COUNTS = frozenset({"minLength", "maxLength", "minItems", "maxItems", "minProperties",
-                     "maxProperties", "minContains", "maxContains"})
+_COUNTS = frozenset(
+    {
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+        "minContains",
+        "maxContains",
+    }
+)
 _NUMBERS = frozenset({"minimum", "maximum", "multipleOf"})
-_SCHEMA = frozenset({"additionalProperties", "additionalItems", "contains", "propertyNames",
-                     "not", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems"})
+_SCHEMA = frozenset(
+    {
+        "additionalProperties",
+        "additionalItems",
+        "contains",
+        "propertyNames",
+        "not",
+        "if",
+        "then",
+        "else",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+    }
+)
 _LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
 _MAPS = frozenset({"properties", "patternProperties", "dependentSchemas"})
 _CONTAINERS = ("/$defs/", "/definitions/")
@@ -43,8 +64,18 @@ class AuditResult:
 
 
 #: Keywords whose subschemas apply to the instance itself (they consume no input).
-_SAME = ("/allOf/", "/anyOf/", "/oneOf/", "/not", "/if", "/then", "/else", "/dependentSchemas/",
-         "/dependencies/", "/$ref")
+_SAME = (
+    "/allOf/",
+    "/anyOf/",
+    "/oneOf/",
+    "/not",
+    "/if",
+    "/then",
+    "/else",
+    "/dependentSchemas/",
+    "/dependencies/",
+    "/$ref",
+)
 _OPENING = ("additionalProperties", "unevaluatedProperties")
 
 
@@ -66,7 +97,10 @@ def audit(root, draft: Draft, resolver, max_depth: int = 128) -> AuditResult:
     edges: dict = {}
     uf = _UnionFind()
     names: dict = {}
-    stack = [(root, resolver, "", False, None, 0)]
+    # (schema, resolver, pointer, entered, parent key, depth)
+    stack: list[tuple[Any, Any, str, bool, tuple | None, int]] = [
+        (root, resolver, "", False, None, 0)
+    ]
     regex_keys: list = []  # (pointer, key) of patternProperties keys re cannot compile
     unevaluated: list = []  # pointers of unevaluatedProperties
     while stack:
@@ -74,16 +108,21 @@ def audit(root, draft: Draft, resolver, max_depth: int = 128) -> AuditResult:
         if isinstance(s, bool):
             continue
         if not isinstance(s, dict):
-            raise ConstraintError(f"expected a schema (object or boolean) at {ptr or '/'}, got "
-                                  f"{type(s).__name__}")
+            raise ConstraintError(
+                f"expected a schema (object or boolean) at {ptr or '/'}, got {type(s).__name__}"
+            )
         if depth > max_depth:
-            raise ConstraintError(f"schema nested more than {max_depth} levels at "
-                                  f"{ptr[:200] or '/'}; expected at most {max_depth} "
-                                  f"(max_depth)")
+            raise ConstraintError(
+                f"schema nested more than {max_depth} levels at "
+                f"{ptr[:200] or '/'}; expected at most {max_depth} "
+                f"(max_depth)"
+            )
         ident = "id" if draft.name == "draft-04" else "$id"
         if ident in s and not isinstance(s[ident], str):
-            raise ConstraintError(f"malformed schema: {ident!r} at {ptr or '/'} must be a URI "
-                                  f"reference string, got {s[ident]!r}")
+            raise ConstraintError(
+                f"malformed schema: {ident!r} at {ptr or '/'} must be a URI "
+                f"reference string, got {s[ident]!r}"
+            )
         if not entered:
             res = res.in_subresource(spec.create_resource(s))
         key = (id(s), getattr(res, "_base_uri", None))
@@ -105,13 +144,13 @@ def audit(root, draft: Draft, resolver, max_depth: int = 128) -> AuditResult:
                 if k == "unevaluatedProperties":
                     unevaluated.append(f"{ptr}/{k}")
                 elif k == "patternProperties":
-                    regex_keys.extend((f"{ptr}/{k}/{escape(p)}", p) for p in v
-                                      if needs_regex(p))
+                    regex_keys.extend((f"{ptr}/{k}/{escape(p)}", p) for p in v if needs_regex(p))
             elif k in ASSERTING and k not in ANNOTATIONS:
                 raise UnsupportedFeatureError(
                     f"keyword {k!r} at {ptr or '/'} is not part of JSON Schema {draft.name} (the "
                     f"schema's draft); validators would ignore it. Remove it, or declare the "
-                    f"draft that defines it with $schema")
+                    f"draft that defines it with $schema"
+                )
         for k in ("$ref", "$dynamicRef", "$recursiveRef"):
             if k in s and (k in draft.keywords):
                 if k != "$ref":
@@ -129,7 +168,8 @@ def audit(root, draft: Draft, resolver, max_depth: int = 128) -> AuditResult:
             f"patternProperties key {regex_keys[0][1]!r} at {regex_keys[0][0]} needs the regex "
             f"package (ECMA 262 syntax), and the schema uses unevaluatedProperties (at "
             f"{unevaluated[0]}), whose validation matches keys with Python's re; expected "
-            f"re syntax for the key (e.g. an explicit character class)")
+            f"re syntax for the key (e.g. an explicit character class)"
+        )
     _refuse_cycles(edges, where)
     groups: dict = {}
     for key, declared in names.items():
@@ -144,7 +184,7 @@ def _declared(s: dict):
     """The property names ``s`` declares or requires (``None``: it opens the object)."""
     if any(k in s and s[k] is not False for k in _OPENING):
         return None
-    out = set()
+    out: set[str] = set()
     props = s.get("properties")
     if isinstance(props, dict):
         out.update(props)
@@ -197,11 +237,12 @@ def _refuse_cycles(edges: dict, where: dict) -> None:
                 continue
             c = color.get(nxt, 0)
             if c == 1:
-                cycle = path[path.index(nxt):] + [nxt]
+                cycle = path[path.index(nxt) :] + [nxt]
                 chain = " -> ".join(where.get(k, "?") for k in cycle)
                 raise ConstraintError(
                     f"schema refers to itself without consuming input: {chain[:400]}; expected "
-                    f"every cycle of references to pass through a property or an item")
+                    f"every cycle of references to pass through a property or an item"
+                )
             if c == 0:
                 color[nxt] = 1
                 path.append(nxt)
@@ -216,7 +257,8 @@ def _lookup(resolver, ref, ptr: str):
     except Unresolvable as exc:
         raise UnsupportedFeatureError(
             f"cannot resolve {ref!r} at {ptr}: {exc}. Remote references are not fetched; pass "
-            f"registry= (a referencing.Registry) holding the referenced schemas") from exc
+            f"registry= (a referencing.Registry) holding the referenced schemas"
+        ) from exc
     return resolved.contents, resolved.resolver, ref, True
 
 
@@ -274,23 +316,24 @@ def _check_value(k: str, v, draft: Draft, ptr: str) -> None:
         if isinstance(v, list) and "prefixItems" in draft.keywords:
             raise UnsupportedFeatureError(
                 f"array-form 'items' at {ptr} is a draft-07 spelling; in {draft.name} use "
-                f"'prefixItems' (or declare $schema draft-07)")
+                f"'prefixItems' (or declare $schema draft-07)"
+            )
         if not isinstance(v, (dict, bool, list)):
             bad = "a schema or an array of schemas"
     elif k == "format":
         if not isinstance(v, str):
             bad = "a string"
-    elif k == "uniqueItems":
-        if not isinstance(v, bool):
-            bad = "a boolean"
+    elif k == "uniqueItems" and not isinstance(v, bool):
+        bad = "a boolean"
     if bad is not None:
         raise ConstraintError(f"malformed schema: {k!r} at {ptr} must be {bad}, got {v!r}")
 
 
 def _check_schema(x, ptr: str) -> None:
     if not isinstance(x, (dict, bool)):
-        raise ConstraintError(f"malformed schema: expected a schema (object or boolean) at "
-                              f"{ptr}, got {x!r}")
+        raise ConstraintError(
+            f"malformed schema: expected a schema (object or boolean) at {ptr}, got {x!r}"
+        )
 
 
 def _count(v) -> bool:
@@ -319,5 +362,6 @@ def _pattern(p, ptr: str) -> str | None:
             pass
         raise UnsupportedFeatureError(
             f"pattern {p!r} at {ptr} is not a Python regular expression ({exc}); JSON Schema "
-            f"patterns are matched as jsonschema matches them, with Python's re") from exc
+            f"patterns are matched as jsonschema matches them, with Python's re"
+        ) from exc
     return None

@@ -34,8 +34,16 @@ class Compiler:
     :class:`~.audit.AuditResult`).
     """
 
-    def __init__(self, root, draft: Draft, registry: Registry, *, assert_formats: bool,
-                 ordered: bool, post_checks: bool = True):
+    def __init__(
+        self,
+        root,
+        draft: Draft,
+        registry: Registry,
+        *,
+        assert_formats: bool,
+        ordered: bool,
+        post_checks: bool = True,
+    ):
         self.draft, self.spec = draft, draft.specification
         self.assert_formats, self.ordered = assert_formats, ordered
         self.post_checks = post_checks
@@ -44,7 +52,8 @@ class Compiler:
         self.registry = registry
         self.root_resolver = registry.resolver_with_root(self.spec.create_resource(root))
         self.validator = draft.validator(
-            root, registry=registry, format_checker=format_checker() if assert_formats else None)
+            root, registry=registry, format_checker=format_checker() if assert_formats else None
+        )
         self._cache: dict = {}
         self.FALSE = TypedNode()
         self.TRUE = TypedNode(is_true=True)
@@ -53,8 +62,13 @@ class Compiler:
         self.g_obj = ObjM([], [], self.TRUE, None, (), 0, None, ordered)
         self.g_arr = ArrM([], self.TRUE, 0, None)
         t = self.TRUE
-        t.obj, t.arr, t.str, t.num, t.lit = self.g_obj, self.g_arr, self.g_str, self.g_num, \
-            self.g_lit
+        t.obj, t.arr, t.str, t.num, t.lit = (
+            self.g_obj,
+            self.g_arr,
+            self.g_str,
+            self.g_num,
+            self.g_lit,
+        )
         t.is_false = False
 
     def root(self, schema) -> Node:
@@ -72,8 +86,10 @@ class Compiler:
         if schema is False:
             return self.FALSE
         if not isinstance(schema, dict):
-            raise ConstraintError(f"expected a schema (object or boolean) at {ptr or '/'}, got "
-                                  f"{type(schema).__name__}")
+            raise ConstraintError(
+                f"expected a schema (object or boolean) at {ptr or '/'}, got "
+                f"{type(schema).__name__}"
+            )
         if not entered:
             resolver = resolver.in_subresource(self.spec.create_resource(schema))
         key = (id(schema), getattr(resolver, "_base_uri", None))
@@ -98,8 +114,11 @@ class Compiler:
             parts.append(self.node(sub, resolver, f"{ptr}/allOf/{i}"))
         for k in ("anyOf", "oneOf"):
             if k in s:
-                parts.append(self._any([self.node(sub, resolver, f"{ptr}/{k}/{i}")
-                                        for i, sub in enumerate(s[k])]))
+                parts.append(
+                    self._any(
+                        [self.node(sub, resolver, f"{ptr}/{k}/{i}") for i, sub in enumerate(s[k])]
+                    )
+                )
         if "$ref" in s:
             parts.append(self._ref(s["$ref"], resolver, ptr + "/$ref"))
         if "if" in s and "if" in self.draft.keywords and ("then" in s or "else" in s):
@@ -119,8 +138,9 @@ class Compiler:
         """A validator of ``s`` at its location (the draft's class even if ``s`` has its own
         ``$schema``: ``evolve`` would switch to the unextended class)."""
         v = self.validator
-        return type(v)(s, registry=self.registry, format_checker=v.format_checker,
-                       _resolver=resolver)
+        return type(v)(
+            s, registry=self.registry, format_checker=v.format_checker, _resolver=resolver
+        )
 
     def _ref(self, ref: str, resolver, ptr: str) -> Node:
         try:
@@ -215,8 +235,13 @@ class Compiler:
         lit = None
         if words:
             lit = self.g_lit if len(words) == 3 else LitM(words)
-        if (obj is self.g_obj and arr is self.g_arr and st is self.g_str and num is self.g_num
-                and lit is self.g_lit):
+        if (
+            obj is self.g_obj
+            and arr is self.g_arr
+            and st is self.g_str
+            and num is self.g_num
+            and lit is self.g_lit
+        ):
             return self.TRUE
         return TypedNode(obj, arr, st, num, lit)
 
@@ -224,17 +249,33 @@ class Compiler:
         return any(k in s and k in self.draft.keywords for k in keys)
 
     def _object(self, s: dict, resolver, ptr: str):
-        if not self._has(s, "properties", "patternProperties", "additionalProperties", "required",
-                         "propertyNames", "minProperties", "maxProperties"):
+        if not self._has(
+            s,
+            "properties",
+            "patternProperties",
+            "additionalProperties",
+            "required",
+            "propertyNames",
+            "minProperties",
+            "maxProperties",
+        ):
             return self.g_obj
         kw = self.draft.keywords
-        props = [(k, self.node(sub, resolver, f"{ptr}/properties/{escape(k)}"))
-                 for k, sub in s.get("properties", {}).items()]
-        patterns = [(matcher(p), matcher(p),
-                     self.node(sub, resolver, f"{ptr}/patternProperties/{escape(p)}"))
-                    for p, sub in s.get("patternProperties", {}).items()]
-        additional = self.node(s.get("additionalProperties", True), resolver,
-                               ptr + "/additionalProperties")
+        props = [
+            (k, self.node(sub, resolver, f"{ptr}/properties/{escape(k)}"))
+            for k, sub in s.get("properties", {}).items()
+        ]
+        patterns = [
+            (
+                matcher(p),
+                matcher(p),
+                self.node(sub, resolver, f"{ptr}/patternProperties/{escape(p)}"),
+            )
+            for p, sub in s.get("patternProperties", {}).items()
+        ]
+        additional = self.node(
+            s.get("additionalProperties", True), resolver, ptr + "/additionalProperties"
+        )
         pnames = None
         if "propertyNames" in s and "propertyNames" in kw:
             pnames = self.node(s["propertyNames"], resolver, ptr + "/propertyNames")
@@ -246,18 +287,30 @@ class Compiler:
         extra = self._extra_names(s, resolver, props, patterns, min_props)
         # declared-properties policy: keys spelled literally, as every peer writes them
         names = [k for k, _ in props] + sorted(extra or ())
-        literal = (self.literal_keys and self.co_names is not None and not patterns
-                   and (extra is not None or additional is self.FALSE)
-                   and all(_plain(k) for k in names))
-        return ObjM(props, patterns, additional, pnames, required, min_props,
-                    None if max_props is None else int(max_props), self.ordered, extra,
-                    literal=literal)
+        literal = (
+            self.literal_keys
+            and self.co_names is not None
+            and not patterns
+            and (extra is not None or additional is self.FALSE)
+            and all(_plain(k) for k in names)
+        )
+        return ObjM(
+            props,
+            patterns,
+            additional,
+            pnames,
+            required,
+            min_props,
+            None if max_props is None else int(max_props),
+            self.ordered,
+            extra,
+            literal=literal,
+        )
 
     def _extra_names(self, s: dict, resolver, props, patterns, min_props: int):
         """The undeclared names generated under the declared-properties policy (``None``:
         any name, as the schema allows)."""
-        if self.co_names is None or "additionalProperties" in s or \
-                "unevaluatedProperties" in s:
+        if self.co_names is None or "additionalProperties" in s or "unevaluatedProperties" in s:
             return None
         names = self.co_names.get((id(s), getattr(resolver, "_base_uri", None)))
         if names is None or not (props or patterns or names):
@@ -269,11 +322,14 @@ class Compiler:
     def _array(self, s: dict, resolver, ptr: str):
         if not self._has(s, "items", "prefixItems", "additionalItems", "minItems", "maxItems"):
             return self.g_arr
-        prefix, rest = [], self.TRUE
+        prefix: list[Node] = []
+        rest: Node = self.TRUE
         items = s.get("items", True)
         if "prefixItems" in self.draft.keywords:
-            prefix = [self.node(x, resolver, f"{ptr}/prefixItems/{i}")
-                      for i, x in enumerate(s.get("prefixItems", ()))]
+            prefix = [
+                self.node(x, resolver, f"{ptr}/prefixItems/{i}")
+                for i, x in enumerate(s.get("prefixItems", ()))
+            ]
             rest = self.node(items, resolver, ptr + "/items")
         elif isinstance(items, list):
             prefix = [self.node(x, resolver, f"{ptr}/items/{i}") for i, x in enumerate(items)]
@@ -281,8 +337,9 @@ class Compiler:
         else:
             rest = self.node(items, resolver, ptr + "/items")
         max_items = s.get("maxItems")
-        return ArrM(prefix, rest, int(s.get("minItems", 0)),
-                    None if max_items is None else int(max_items))
+        return ArrM(
+            prefix, rest, int(s.get("minItems", 0)), None if max_items is None else int(max_items)
+        )
 
     def _string(self, s: dict, ptr: str, allowed):
         fmt = None

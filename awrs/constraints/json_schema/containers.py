@@ -19,13 +19,43 @@ class ObjM:
     typed ``(esc, text, names_state)``, the value's node, or the value's state.
     """
 
-    __slots__ = ("names", "index", "props", "patterns", "additional", "pnames", "required",
-                 "min_props", "max_props", "ordered", "extra", "open", "req_after", "_prefix",
-                 "_extra_prefix", "_declared", "_undeclared", "initial", "false_props", "literal")
+    __slots__ = (
+        "names",
+        "index",
+        "props",
+        "patterns",
+        "additional",
+        "pnames",
+        "required",
+        "min_props",
+        "max_props",
+        "ordered",
+        "extra",
+        "open",
+        "req_after",
+        "_prefix",
+        "_extra_prefix",
+        "_declared",
+        "_undeclared",
+        "initial",
+        "false_props",
+        "literal",
+    )
 
-    def __init__(self, props: list[tuple[str, Node]], patterns: list, additional: Node,
-                 pnames: Node | None, required, min_props: int, max_props: int | None,
-                 ordered: bool, extra: frozenset | None = None, *, literal: bool = False):
+    def __init__(
+        self,
+        props: list[tuple[str, Node]],
+        patterns: list,
+        additional: Node,
+        pnames: Node | None,
+        required,
+        min_props: int,
+        max_props: int | None,
+        ordered: bool,
+        extra: frozenset | None = None,
+        *,
+        literal: bool = False,
+    ):
         """``patterns``: ``(prefix_matcher, full_matcher, node)`` (see :mod:`.patterns`);
         ``additional``: the node of undeclared keys (the compiler's ``true`` node when absent);
         ``extra``: when not ``None``, the only undeclared names generated (declared-properties
@@ -42,16 +72,18 @@ class ObjM:
         self.min_props, self.max_props = min_props, _BIG if max_props is None else max_props
         self.ordered = ordered
         self.extra = None if extra is None else frozenset(extra) - set(self.names)
-        self.open = None  # decided on first use: ``additional`` may be lazy
-        self.false_props = None
+        self.open: bool | None = None  # decided on first use: ``additional`` may be lazy
+        self.false_props: list[bool] | None = None
         req = [i for i, k in enumerate(self.names) if k in self.required]
         # req_after[last + 1]: the first required declared index after ``last``.
-        self.req_after = [min([r for r in req if r > last], default=_BIG)
-                          for last in range(-1, len(self.names))]
-        self._prefix = self._extra_prefix = None
+        self.req_after = [
+            min([r for r in req if r > last], default=_BIG) for last in range(-1, len(self.names))
+        ]
+        self._prefix: dict[str, tuple[int, ...]] | None = None
+        self._extra_prefix: frozenset[str] | None = None
         self._declared: dict[int, Node] = {}
-        self._undeclared: dict[str, Node] = {}
-        self.initial = (self, START, frozenset(), -1, None)
+        self._undeclared: dict[str, Node | None] = {}
+        self.initial: tuple = (self, START, frozenset(), -1, None)
 
     # -- keys --------------------------------------------------------------------------------
     def _prefixes(self) -> dict[str, tuple[int, ...]]:
@@ -94,7 +126,11 @@ class ObjM:
         for i in self._prefixes().get(k, ()):
             if self._declared_ok(i, seen, last):
                 return True
-        if k in self._extras() and any(x.startswith(k) and x not in seen for x in self.extra):
+        if (
+            k in self._extras()
+            and self.extra is not None
+            and any(x.startswith(k) and x not in seen for x in self.extra)
+        ):
             return True
         return any(p.prefix_ok(k) for p, _, _ in self.patterns)
 
@@ -102,11 +138,16 @@ class ObjM:
         if self._is_open():
             return True
         b = k.encode("utf-8") + pending
-        if any(self.names[i].encode("utf-8").startswith(b) and self._declared_ok(i, seen, last)
-               for i in range(len(self.names))):
+        if any(
+            self.names[i].encode("utf-8").startswith(b) and self._declared_ok(i, seen, last)
+            for i in range(len(self.names))
+        ):
             return True
-        if self._extras() and any(x.encode("utf-8").startswith(b) and x not in seen
-                                  for x in self.extra):
+        if (
+            self._extras()
+            and self.extra is not None
+            and any(x.encode("utf-8").startswith(b) and x not in seen for x in self.extra)
+        ):
             return True
         return any(p.bytes_ok(k, pending) for p, _, _ in self.patterns)
 
@@ -119,13 +160,20 @@ class ObjM:
         n = len(k)
         for i in self._prefixes().get(k, ()):
             name = self.names[i]
-            if len(name) > n and in_ranges(ord(name[n]), ranges) and \
-                    self._declared_ok(i, seen, last):
+            if (
+                len(name) > n
+                and in_ranges(ord(name[n]), ranges)
+                and self._declared_ok(i, seen, last)
+            ):
                 return True
-        if self._extras():
+        if self._extras() and self.extra is not None:
             for x in self.extra:
-                if len(x) > n and x.startswith(k) and x not in seen and \
-                        in_ranges(ord(x[n]), ranges):
+                if (
+                    len(x) > n
+                    and x.startswith(k)
+                    and x not in seen
+                    and in_ranges(ord(x[n]), ranges)
+                ):
                     return True
         return any(p.escape_ok(k, ranges) for p, _, _ in self.patterns)
 
@@ -255,12 +303,12 @@ class ObjM:
                 if c != ":":
                     return None
                 ph = BEFORE_VALUE
-            elif c == '"' and (ph == OPEN or ph == AFTER_COMMA):
+            elif c == '"' and ph in (OPEN, AFTER_COMMA):
                 sub = self._key_start()
                 if sub is None:
                     return None
                 ph = IN_KEY
-            elif c == "}" and (ph == OPEN or ph == AFTER_VALUE):
+            elif c == "}" and ph in (OPEN, AFTER_VALUE):
                 return (DONE, i) if self._close_ok(seen) else None
             elif c == "," and ph == AFTER_VALUE:
                 if not self._can_add(seen, last):
@@ -292,8 +340,7 @@ class ArrM:
 
     __slots__ = ("prefix", "rest", "min_items", "max_items", "initial")
 
-    def __init__(self, prefix: list[Node], rest: Node, min_items: int,
-                 max_items: int | None):
+    def __init__(self, prefix: list[Node], rest: Node, min_items: int, max_items: int | None):
         self.prefix, self.rest = prefix, rest
         self.min_items, self.max_items = min_items, _BIG if max_items is None else max_items
         self.initial = (self, START, 0, None)
@@ -322,7 +369,7 @@ class ArrM:
             if c in WHITESPACE and ph != START:  # bounded by the layout scanner
                 i += 1
                 continue
-            if ph == OPEN or ph == AFTER_COMMA:
+            if ph in (OPEN, AFTER_COMMA):
                 if c == "]" and ph == OPEN:
                     return (DONE, i + 1) if count >= self.min_items else None
                 if not self._can_add(count):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Iterator
+from functools import cache
 
 import jsonschema
 import regex
@@ -15,17 +15,49 @@ from referencing import jsonschema as refjs
 from .patterns import search
 
 #: Keywords that assert nothing (core identifiers, containers, annotations, content).
-ANNOTATIONS = frozenset({
-    "$schema", "$id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$comment", "$defs",
-    "definitions", "$vocabulary", "title", "description", "default", "examples", "deprecated",
-    "readOnly", "writeOnly", "contentMediaType", "contentEncoding", "contentSchema",
-})
+ANNOTATIONS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$anchor",
+        "$dynamicAnchor",
+        "$recursiveAnchor",
+        "$comment",
+        "$defs",
+        "definitions",
+        "$vocabulary",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "contentMediaType",
+        "contentEncoding",
+        "contentSchema",
+    }
+)
 #: Keywords decided only on a completed value (checked there with ``jsonschema``).
-POST = frozenset({
-    "multipleOf", "uniqueItems", "not", "if", "dependentRequired", "dependentSchemas",
-    "dependencies", "contains", "unevaluatedProperties", "unevaluatedItems", "oneOf",
-    "$dynamicRef", "$recursiveRef",
-})
+POST = frozenset(
+    {
+        "multipleOf",
+        "uniqueItems",
+        "not",
+        "if",
+        "dependentRequired",
+        "dependentSchemas",
+        "dependencies",
+        "contains",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "oneOf",
+        "$dynamicRef",
+        "$recursiveRef",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Draft:
     """A supported draft: its name, ``$schema`` URI, validator class and keywords."""
@@ -49,7 +81,7 @@ def _keywords(cls, *extra: str) -> frozenset:
     return frozenset(cls.VALIDATORS) | frozenset(extra)
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_pattern(pattern: str):
     """A ``pattern`` value compiled with Python's ``re`` (as ``jsonschema`` does), or with the
     ``regex`` package for ECMA 262 syntax that ``re`` lacks (``\\p{L}``)."""
@@ -75,6 +107,7 @@ def _by_search(base, matched: bool):
     ``re.search``); else the same keyword with keys matched by :func:`.patterns.search`, as
     ``pattern`` is. ``matched``: the keyword applies to the matching keys (else to the keys
     nothing matches). ``unevaluatedProperties`` beside such keys is refused by the audit."""
+
     def keyword(validator, value, instance, schema):
         pats = schema.get("patternProperties")
         if not isinstance(pats, dict) or not any(needs_regex(p) for p in pats):
@@ -89,54 +122,103 @@ def _by_search(base, matched: bool):
                         yield from validator.descend(v, sub, path=k, schema_path=p)
             return
         props = schema.get("properties", {})
-        extras = sorted(k for k in instance
-                        if k not in props and not any(search(p, k) for p in pats))
+        extras = sorted(
+            k for k in instance if k not in props and not any(search(p, k) for p in pats)
+        )
         if validator.is_type(value, "object"):
             for k in extras:
                 yield from validator.descend(instance[k], value, path=k)
         elif not value and extras:
             yield jsonschema.ValidationError(
                 f"{', '.join(map(repr, extras))} not allowed: no property or pattern of "
-                f"{sorted(pats)!r} matches")
+                f"{sorted(pats)!r} matches"
+            )
+
     return keyword
 
 
 def _extended(cls, dependencies: bool):
     # ``pattern`` and ``patternProperties`` also take ECMA 262 property escapes; the 2019-09
     # and 2020-12 meta-schemas keep ``dependencies`` for compatibility.
-    extra = {"pattern": _pattern,
-             "patternProperties": _by_search(cls.VALIDATORS["patternProperties"], True),
-             "additionalProperties": _by_search(cls.VALIDATORS["additionalProperties"], False)}
+    extra = {
+        "pattern": _pattern,
+        "patternProperties": _by_search(cls.VALIDATORS["patternProperties"], True),
+        "additionalProperties": _by_search(cls.VALIDATORS["additionalProperties"], False),
+    }
     if dependencies:
         extra["dependencies"] = _legacy_keywords.dependencies_draft4_draft6_draft7
     return jsonschema.validators.extend(cls, extra)
 
 
 _V = jsonschema.validators
-DRAFTS = {d.name: d for d in [
-    Draft("draft-04", "http://json-schema.org/draft-04/schema#",
-          _extended(_V.Draft4Validator, False),
-          _keywords(_V.Draft4Validator, "exclusiveMaximum", "exclusiveMinimum")),
-    Draft("draft-06", "http://json-schema.org/draft-06/schema#",
-          _extended(_V.Draft6Validator, False), _keywords(_V.Draft6Validator)),
-    Draft("draft-07", "http://json-schema.org/draft-07/schema#",
-          _extended(_V.Draft7Validator, False), _keywords(_V.Draft7Validator, "then", "else")),
-    Draft("2019-09", "https://json-schema.org/draft/2019-09/schema",
-          _extended(_V.Draft201909Validator, True),
-          _keywords(_V.Draft201909Validator, "then", "else", "minContains", "maxContains",
-                    "dependencies")),
-    Draft("2020-12", "https://json-schema.org/draft/2020-12/schema",
-          _extended(_V.Draft202012Validator, True),
-          _keywords(_V.Draft202012Validator, "then", "else", "minContains", "maxContains",
-                    "dependencies")),
-]}
+DRAFTS = {
+    d.name: d
+    for d in [
+        Draft(
+            "draft-04",
+            "http://json-schema.org/draft-04/schema#",
+            _extended(_V.Draft4Validator, False),
+            _keywords(_V.Draft4Validator, "exclusiveMaximum", "exclusiveMinimum"),
+        ),
+        Draft(
+            "draft-06",
+            "http://json-schema.org/draft-06/schema#",
+            _extended(_V.Draft6Validator, False),
+            _keywords(_V.Draft6Validator),
+        ),
+        Draft(
+            "draft-07",
+            "http://json-schema.org/draft-07/schema#",
+            _extended(_V.Draft7Validator, False),
+            _keywords(_V.Draft7Validator, "then", "else"),
+        ),
+        Draft(
+            "2019-09",
+            "https://json-schema.org/draft/2019-09/schema",
+            _extended(_V.Draft201909Validator, True),
+            _keywords(
+                _V.Draft201909Validator,
+                "then",
+                "else",
+                "minContains",
+                "maxContains",
+                "dependencies",
+            ),
+        ),
+        Draft(
+            "2020-12",
+            "https://json-schema.org/draft/2020-12/schema",
+            _extended(_V.Draft202012Validator, True),
+            _keywords(
+                _V.Draft202012Validator,
+                "then",
+                "else",
+                "minContains",
+                "maxContains",
+                "dependencies",
+            ),
+        ),
+    ]
+}
 #: Every keyword that asserts something in some draft.
 ASSERTING = frozenset().union(*(d.keywords for d in DRAFTS.values()))
 _BY_URI = {d.uri.rstrip("#"): d for d in DRAFTS.values()}
-_MODERN = frozenset({"prefixItems", "$defs", "dependentRequired", "dependentSchemas",
-                     "unevaluatedProperties", "unevaluatedItems", "$dynamicRef",
-                     "$dynamicAnchor", "$anchor", "$recursiveRef", "minContains",
-                     "maxContains"})
+_MODERN = frozenset(
+    {
+        "prefixItems",
+        "$defs",
+        "dependentRequired",
+        "dependentSchemas",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$anchor",
+        "$recursiveRef",
+        "minContains",
+        "maxContains",
+    }
+)
 
 
 def draft_of(schema) -> Draft | None:
@@ -153,11 +235,15 @@ def draft_of(schema) -> Draft | None:
     for _, sub in walk(schema, ""):
         keys = sub.keys()
         modern = modern or not _MODERN.isdisjoint(keys)
-        if isinstance(sub.get("items"), list) or "additionalItems" in keys \
-                or "dependencies" in keys:
+        if (
+            isinstance(sub.get("items"), list)
+            or "additionalItems" in keys
+            or "dependencies" in keys
+        ):
             legacy = True
-        if isinstance(sub.get("exclusiveMaximum"), bool) or \
-                isinstance(sub.get("exclusiveMinimum"), bool):
+        if isinstance(sub.get("exclusiveMaximum"), bool) or isinstance(
+            sub.get("exclusiveMinimum"), bool
+        ):
             legacy = bool_excl = True
     if legacy and not modern:
         return DRAFTS["draft-04" if bool_excl else "draft-07"]
@@ -165,12 +251,37 @@ def draft_of(schema) -> Draft | None:
 
 
 _ONE, _MANY, _MAP = 1, 2, 3
-_KIND = {k: _ONE for k in ("additionalProperties", "additionalItems", "contains", "propertyNames",
-                           "not", "if", "then", "else", "unevaluatedProperties",
-                           "unevaluatedItems", "contentSchema", "items")}
+_KIND = {
+    k: _ONE
+    for k in (
+        "additionalProperties",
+        "additionalItems",
+        "contains",
+        "propertyNames",
+        "not",
+        "if",
+        "then",
+        "else",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "contentSchema",
+        "items",
+    )
+}
 _KIND.update({k: _MANY for k in ("allOf", "anyOf", "oneOf", "prefixItems")})
-_KIND.update({k: _MAP for k in ("properties", "patternProperties", "$defs", "definitions",
-                                "dependentSchemas", "dependencies")})
+_KIND.update(
+    {
+        k: _MAP
+        for k in (
+            "properties",
+            "patternProperties",
+            "$defs",
+            "definitions",
+            "dependentSchemas",
+            "dependencies",
+        )
+    }
+)
 
 
 def children(schema: dict) -> Iterator[tuple[str, object]]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
-from typing import Callable
 
 import jsonschema
 import regex
@@ -21,16 +21,20 @@ import regex
 from .patterns import matcher
 
 _DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-_TIME = (r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?"
-         r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
+_TIME = (
+    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*"
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
 _IPV6 = r"[0-9A-Fa-f:.]{2,45}"
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
-_EMAIL = (rf"(?:{_ATEXT}+(?:\.{_ATEXT}+)*|\"(?:[^\"\\]|\\.)*\")"
-          rf"@(?:{_HOSTNAME}|\[{_IPV4}\]|\[IPv6:{_IPV6}\])")
+_EMAIL = (
+    rf"(?:{_ATEXT}+(?:\.{_ATEXT}+)*|\"(?:[^\"\\]|\\.)*\")"
+    rf"@(?:{_HOSTNAME}|\[{_IPV4}\]|\[IPv6:{_IPV6}\])"
+)
 _DUR_TIME = r"T(?:[0-9]+H(?:[0-9]+M(?:[0-9]+S)?)?|[0-9]+M(?:[0-9]+S)?|[0-9]+S)"
 _DUR_DATE = r"(?:[0-9]+Y(?:[0-9]+M(?:[0-9]+D)?)?|[0-9]+M(?:[0-9]+D)?|[0-9]+D)"
 _DURATION = rf"P(?:[0-9]+W|{_DUR_DATE}(?:{_DUR_TIME})?|{_DUR_TIME})"
@@ -39,8 +43,10 @@ _URI_CHAR = r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})"
 _URI = rf"[A-Za-z][A-Za-z0-9+.\-]*:{_URI_CHAR}*"
 _URI_REF = rf"{_URI_CHAR}*"
 
-_TIME_PARTS = regex.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
-                            r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))")
+_TIME_PARTS = regex.compile(
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
+    r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
+)
 
 
 def _check_date(s: str) -> bool:
@@ -131,7 +137,7 @@ def _uri_check(name: str) -> Callable[[str], bool]:
 
     def check(s: str) -> bool:
         m = _IP_LITERAL.search(s)
-        if m is not None and not m[1][:1] in "vV" and not _check_ipv6(m[1]):
+        if m is not None and m[1][:1] not in "vV" and not _check_ipv6(m[1]):
             return False
         return base(s)
 

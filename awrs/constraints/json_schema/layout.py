@@ -8,6 +8,7 @@ the current gap between tokens, and reject a prefix the moment either leaves its
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from ...errors import ConfigurationError
 
@@ -32,6 +33,8 @@ class Layout:
     """
 
     __slots__ = ("mode", "bound", "max_depth", "indent")
+    mode: str
+    bound: int | None  # an int in the bounded mode, None in the natural one
 
     def __init__(self, whitespace="natural", max_depth: int = 64, indent: int = 4):
         if whitespace is None or whitespace == "compact":
@@ -43,7 +46,8 @@ class Layout:
         else:
             raise ConfigurationError(
                 f"whitespace must be 'natural', 'compact' (or None) or a non-negative int "
-                f"bound, got {whitespace!r}")
+                f"bound, got {whitespace!r}"
+            )
         if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
             raise ConfigurationError(f"max_depth must be a positive int, got {max_depth!r}")
         self.max_depth, self.indent = max_depth, indent
@@ -99,7 +103,7 @@ class Layout:
 
     def _ws(self, run: int, c: str, depth: int) -> int | None:
         if self.mode == "bounded":
-            return run + 1 if run < self.bound else None
+            return run + 1 if run < cast(int, self.bound) else None
         if c == "\n":
             if run & _CR:
                 return _NEWLINE  # \r\n

@@ -15,8 +15,7 @@ NUMBER = regex.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 WHITESPACE = frozenset(" \t\n\r")
 DIGITS_START = frozenset("-0123456789")
 
-_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
-           "t": "\t"}
+_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -31,15 +30,16 @@ def scan_string(text: str, i: int, esc: str) -> tuple[str, int, str, bool] | Non
         consumed (after the closing quote when ``closed``), the unfinished escape; or ``None``
         when the text cannot continue a JSON string.
     """
-    parts = []
+    parts: list[str] = []
     n = len(text)
     while i < n:
         if esc:
             c = text[i]
             i += 1
-            esc = _escape_step(esc, c, parts)
-            if esc is None:
+            nxt = _escape_step(esc, c, parts)
+            if nxt is None:
                 return None
+            esc = nxt
             continue
         m = _RUN.match(text, i)
         if m is not None:

@@ -15,10 +15,17 @@ same index.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
+from typing import cast
 
-from .lexing import (NUMBER_CHARS, escape_ranges, in_ranges, number_complete, number_prefix_ok,
-                     scan_string)
+from .lexing import (
+    NUMBER_CHARS,
+    escape_ranges,
+    in_ranges,
+    number_complete,
+    number_prefix_ok,
+    scan_string,
+)
 from .numbers import Bounds, reachable, to_fraction
 
 #: The state of a finished value.
@@ -67,6 +74,8 @@ class LazyNode(Node):
     """A node compiled on first use (refs, recursive schemas, large schemas)."""
 
     __slots__ = ("_build", "_node", "_active")
+    _build: Callable[[], Node] | None  # set until the node is built
+    _node: Node | None
 
     def __init__(self, build: Callable[[], Node]):
         self._build, self._node, self._active = build, None, False
@@ -74,7 +83,7 @@ class LazyNode(Node):
     @property
     def node(self) -> Node:
         if self._node is None:
-            build, self._build = self._build, None
+            build, self._build = cast(Callable[[], Node], self._build), None
             self._node = build()
         return self._node
 
@@ -86,12 +95,12 @@ class LazyNode(Node):
         return self._node
 
     @property
-    def is_false(self):
+    def is_false(self) -> bool:  # type: ignore[override]  # read-only: the built node's flag
         n = self._peek()
         return n is not None and n.is_false
 
     @property
-    def is_true(self):
+    def is_true(self) -> bool:  # type: ignore[override]  # read-only: the built node's flag
         n = self._peek()
         return n is not None and n.is_true
 
@@ -252,8 +261,18 @@ class StrM:
     only if some character it can still become passes every check.
     """
 
-    __slots__ = ("min_len", "max_len", "matchers", "dfas", "fmt", "allowed", "prefixes",
-                 "byte_prefixes", "keep", "initial")
+    __slots__ = (
+        "min_len",
+        "max_len",
+        "matchers",
+        "dfas",
+        "fmt",
+        "allowed",
+        "prefixes",
+        "byte_prefixes",
+        "keep",
+        "initial",
+    )
 
     def __init__(self, min_len=0, max_len=None, matchers=(), fmt=None, allowed=None):
         """``matchers``: :class:`~.patterns.Matcher` objects the string must match (the
@@ -267,7 +286,8 @@ class StrM:
         if allowed is not None:
             self.prefixes = frozenset(a[:k] for a in allowed for k in range(len(a) + 1))
             self.byte_prefixes = frozenset(
-                b[:k] for a in allowed for b in (a.encode("utf-8"),) for k in range(len(b) + 1))
+                b[:k] for a in allowed for b in (a.encode("utf-8"),) for k in range(len(b) + 1)
+            )
         self.keep = bool(matchers) or fmt is not None or allowed is not None
         counting = min_len > 0 or max_len is not None
         ds = tuple(m.start() for m in self.dfas) if self.dfas else None
@@ -290,7 +310,7 @@ class StrM:
             return (DONE, j) if closed else ((self, esc, None, None), j)
         if ds is not None and chunk:
             data = chunk.encode("utf-8")
-            ds = tuple(m.step(d, data) for m, d in zip(self.dfas, ds))
+            ds = tuple(m.step(d, data) for m, d in zip(self.dfas, ds, strict=True))
             if 0 in ds:
                 return None
         content = content + (chunk if self.keep else len(chunk))
@@ -326,15 +346,18 @@ class StrM:
             if len(ds) == 1:
                 if not self.dfas[0].state_escape_ok(ds[0], ranges):
                     return False
-            elif not any(self._char_ok(content, chr(c), ds)
-                         for a, b in ranges for c in range(a, min(b, a + 4096) + 1)):
+            elif not any(
+                self._char_ok(content, chr(c), ds)
+                for a, b in ranges
+                for c in range(a, min(b, a + 4096) + 1)
+            ):
                 return False
         return all(m.escape_ok(content, ranges) for m in self.matchers)
 
     def _char_ok(self, content: str, c: str, ds) -> bool:
         if ds is not None:
             data = c.encode("utf-8")
-            if any(m.step(d, data) == 0 for m, d in zip(self.dfas, ds)):
+            if any(m.step(d, data) == 0 for m, d in zip(self.dfas, ds, strict=True)):
                 return False
         return all(m.prefix_ok(content + c) for m in self.matchers)
 
@@ -346,7 +369,7 @@ class StrM:
             return True
         if self.allowed is not None and content not in self.allowed:
             return False
-        if ds is not None and not all(m.accepting(d) for m, d in zip(self.dfas, ds)):
+        if ds is not None and not all(m.accepting(d) for m, d in zip(self.dfas, ds, strict=True)):
             return False
         if not all(m(content) for m in self.matchers):
             return False
@@ -364,12 +387,14 @@ class StrM:
         n = len(content) if self.keep else content
         if self.max_len is not None and n + 1 > self.max_len:
             return False
-        if self.byte_prefixes is not None and \
-                content.encode("utf-8") + pending not in self.byte_prefixes:
+        if (
+            self.byte_prefixes is not None
+            and content.encode("utf-8") + pending not in self.byte_prefixes
+        ):
             return False
-        if ds is not None and any(m.step(d, pending) == 0 for m, d in zip(self.dfas, ds)):
-            return False
-        return True
+        return ds is None or not any(
+            m.step(d, pending) == 0 for m, d in zip(self.dfas, ds, strict=True)
+        )
 
 
 class NumM:
@@ -381,8 +406,9 @@ class NumM:
 
     __slots__ = ("bounds", "raw", "integer", "strict", "allowed", "_fracs", "_memo", "initial")
 
-    def __init__(self, bounds: Bounds | None = None, raw=None, integer=False, strict=False,
-                 allowed=None):
+    def __init__(
+        self, bounds: Bounds | None = None, raw=None, integer=False, strict=False, allowed=None
+    ):
         self.bounds = bounds
         self.raw = raw  # (minimum, exclusive_minimum, maximum, exclusive_maximum) as given
         self.integer, self.strict = integer, strict
@@ -421,8 +447,7 @@ class NumM:
         if self.bounds is not None and not reachable(s, self.bounds, self.strict):
             return False
         if self._fracs is not None:
-            return any(reachable(s, Bounds(f, False, f, False), self.strict)
-                       for f in self._fracs)
+            return any(reachable(s, Bounds(f, False, f, False), self.strict) for f in self._fracs)
         return True
 
     def _complete(self, s: str) -> bool:
@@ -461,7 +486,7 @@ class LitM:
     def feed(self, st, text, i):
         w, pos = st[1], st[2]
         k = min(len(w) - pos, len(text) - i)
-        if text[i:i + k] != w[pos:pos + k]:
+        if text[i : i + k] != w[pos : pos + k]:
             return None
         pos += k
         return (DONE, i + k) if pos == len(w) else ((self, w, pos), i + k)

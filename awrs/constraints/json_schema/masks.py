@@ -11,7 +11,7 @@ from ..trie import VocabTrie
 from .containers import IN_VALUE, ArrM, ObjM
 from .machines import AllM, AnyM, PostM, StrM
 
-_SPLITS: "weakref.WeakKeyDictionary[VocabTrie, tuple]" = weakref.WeakKeyDictionary()
+_SPLITS: weakref.WeakKeyDictionary[VocabTrie, tuple] = weakref.WeakKeyDictionary()
 _SPECIAL = frozenset(b'"\\') | frozenset(range(0x20))
 
 
@@ -71,11 +71,15 @@ def _tokens(trie: VocabTrie) -> dict[int, bytes]:
     """The bytes of every token in ``trie``, read back from its preorder arrays."""
     out: dict[int, bytes] = {}
     path: list[int] = []
-    byte, depth, ptr, ids = (trie.byte.tolist(), trie.depth.tolist(), trie.tok_ptr.tolist(),
-                             trie.tok_ids.tolist())
+    byte, depth, ptr, ids = (
+        trie.byte.tolist(),
+        trie.depth.tolist(),
+        trie.tok_ptr.tolist(),
+        trie.tok_ids.tolist(),
+    )
     for i in range(1, len(byte)):
-        del path[depth[i] - 1:]
+        del path[depth[i] - 1 :]
         path.append(byte[i])
-        for tid in ids[ptr[i]:ptr[i + 1]]:
+        for tid in ids[ptr[i] : ptr[i + 1]]:
             out[tid] = bytes(path)
     return out

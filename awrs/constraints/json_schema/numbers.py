@@ -77,10 +77,12 @@ def reachable(prefix: str, b: Bounds, plain: bool = False) -> bool:
         if not digits:
             if plain and ip == "0":
                 return b.admits(Fraction(0))
-            return b.admits(Fraction(0)) or (mag is not None and
-                                              _any_positive(mag, b.integer or plain))
-        return mag is not None and _leading_digits(int(digits), len(digits), mag,
-                                                   b.integer or plain, 0 if plain else None)
+            return b.admits(Fraction(0)) or (
+                mag is not None and _any_positive(mag, b.integer or plain)
+            )
+        return mag is not None and _leading_digits(
+            int(digits), len(digits), mag, b.integer or plain, 0 if plain else None
+        )
     m = Fraction(Decimal(mant))
     if m == 0:
         return b.admits(Fraction(0))

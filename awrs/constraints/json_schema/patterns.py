@@ -18,11 +18,13 @@ from __future__ import annotations
 import functools
 import re
 import warnings
+from typing import Any, cast
 
 import regex
 
 from ...errors import ConstraintError, ConstraintEvaluationError, ConstraintSizeError
 from ..regex import compile_dfa
+from ..regex.dfa import DFA
 from ..regex.extended import compile_extended
 
 #: DFA states allowed to one pattern (1 KiB of table each) before the fallback is used.
@@ -38,7 +40,7 @@ _UTF8 = ((0, 0x7F, 1), (0x80, 0x7FF, 2), (0x800, 0xFFFF, 3), (0x10000, 0x10FFFF,
 
 def _utf8_ranges(lo: int, hi: int):
     """The byte-range sequences of the UTF-8 encodings of ``[lo, hi]`` (lists of (a, b))."""
-    for a, b, n in _UTF8:
+    for a, b, _n in _UTF8:
         lo2, hi2 = max(lo, a), min(hi, b)
         if lo2 <= hi2:
             yield from _split(chr(lo2).encode(), chr(hi2).encode())
@@ -61,10 +63,7 @@ def _split(x: bytes, y: bytes):
         first = x[0] + 1
     else:
         first = x[0]
-    if y[1:] != hi_tail:
-        last = y[0] - 1
-    else:
-        last = y[0]
+    last = y[0] - 1 if y[1:] != hi_tail else y[0]
     if first <= last:
         yield [(first, last)] + [(0x80, 0xBF)] * (len(x) - 1)
     if y[1:] != hi_tail:
@@ -78,7 +77,7 @@ def dfa_escape_ok(table, state: int, ranges) -> bool:
         for seq in _utf8_ranges(lo, hi):
             states = {state}
             for a, b in seq:
-                states = {t for s in states for t in table[s, a:b + 1].tolist() if t}
+                states = {t for s in states for t in table[s, a : b + 1].tolist() if t}
                 if not states:
                     break
             if states:
@@ -91,6 +90,9 @@ class Matcher:
     ``__call__`` (does the complete string match)."""
 
     __slots__ = ("pattern", "anchored", "dfa", "rx", "partial_rx", "_table")
+    dfa: DFA | None  # None: not regular, matched by ``rx`` (the regex package, untyped)
+    rx: Any
+    partial_rx: Any
 
     def __init__(self, pattern: str, *, anchored: bool = False):
         """``anchored``: the pattern must match the whole string (formats) instead of
@@ -113,14 +115,16 @@ class Matcher:
         """The DFA state of the empty string (``-1`` for the fallback)."""
         return self.dfa.start if self.dfa is not None else -1
 
+    # the DFA-state methods are called only when ``regular``
     def step(self, state: int, data: bytes) -> int:
-        return self.dfa.step(state, data)
+        return cast(DFA, self.dfa).step(state, data)
 
     def state_of(self, s: str) -> int:
-        return self.dfa.step(self.dfa.start, s.encode("utf-8"))
+        dfa = cast(DFA, self.dfa)
+        return dfa.step(dfa.start, s.encode("utf-8"))
 
     def accepting(self, state: int) -> bool:
-        return bool(self.dfa.accept[state])
+        return bool(cast(DFA, self.dfa).accept[state])
 
     def state_escape_ok(self, state: int, ranges) -> bool:
         return dfa_escape_ok(self._table, state, ranges)
@@ -159,10 +163,12 @@ class Matcher:
             raise ConstraintEvaluationError(
                 f"pattern {self.pattern!r} is not regular and took over {TIMEOUT} s on a "
                 f"string of {len(s)} characters; expected a pattern without catastrophic "
-                f"backtracking", s.encode("utf-8", "replace")) from exc
+                f"backtracking",
+                s.encode("utf-8", "replace"),
+            ) from exc
 
 
-def _regular(source: str):
+def _regular(source: str) -> DFA:
     """The byte DFA of ``source``: with Python's ``re`` meaning where ``re`` takes the pattern
     and the automaton does, else with the ``regex`` package's (``\\p{..}``, atomic groups…).
 

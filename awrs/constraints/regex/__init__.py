@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from ...kernels import dfa as _dfa
 from ...errors import ConfigurationError, ConstraintError, ConstraintEvaluationError
+from ...kernels import dfa as _dfa
+from ..base import Completion, Constraint, IncrementalConstraint
 from .dfa import DEFAULT_MAX_STATES, DFA, compile_dfa
 from .extended import compile_extended, universe
 from .syntax import check_expansion
-from ..base import Completion, Constraint, IncrementalConstraint
 
 __all__ = ["Regex", "Pattern", "DFA", "compile_dfa", "DEFAULT_MAX_STATES"]
 
@@ -45,11 +45,13 @@ class Regex(IncrementalConstraint, Completion):
         ConstraintSizeError: the DFA would exceed ``max_states``.
     """
 
-    def __init__(self, pattern: str | re.Pattern, *, flags: int = 0,
-                 max_states: int = DEFAULT_MAX_STATES):
+    def __init__(
+        self, pattern: str | re.Pattern, *, flags: int = 0, max_states: int = DEFAULT_MAX_STATES
+    ):
         self.dfa: DFA = compile_dfa(pattern, flags, max_states=max_states)
         if isinstance(pattern, re.Pattern):
-            pattern, flags = pattern.pattern, flags | pattern.flags
+            flags |= pattern.flags
+            pattern = pattern.pattern
         self.pattern, self.flags = pattern, int(flags)
         self._table, self._accept = self.dfa.table, self.dfa.accept
         self._alphabet = self.dfa.alphabet()
@@ -87,18 +89,26 @@ class Regex(IncrementalConstraint, Completion):
     def token_mask(self, state: int, trie) -> np.ndarray:
         """Boolean (V,) mask of the tokens ``advance`` accepts from ``state``, in one
         compiled pass over the vocabulary trie that prunes dead subtrees."""
-        return _dfa.dfa_token_mask(self._table, state, trie.byte, trie.depth, trie.skip,
-                                   trie.tok_ptr, trie.tok_ids, trie.vocab_size)
+        return _dfa.dfa_token_mask(
+            self._table,
+            state,
+            trie.byte,
+            trie.depth,
+            trie.skip,
+            trie.tok_ptr,
+            trie.tok_ids,
+            trie.vocab_size,
+        )
 
-    def advance_batch(self, states: Sequence[int] | np.ndarray,
-                      tokens: Sequence[bytes]) -> np.ndarray:
+    def advance_batch(
+        self, states: Sequence[int] | np.ndarray, tokens: Sequence[bytes]
+    ) -> np.ndarray:
         """``advance`` for many (state, token) pairs at once.
 
         Returns:
             (B,) int32 next states, 0 where the token is rejected (``advance`` gives None).
         """
-        return _dfa.dfa_run_batch(self._table, np.asarray(states, dtype=np.int32),
-                                  list(tokens))
+        return _dfa.dfa_run_batch(self._table, np.asarray(states, dtype=np.int32), list(tokens))
 
 
 class Pattern(Constraint, Completion):
@@ -129,8 +139,9 @@ class Pattern(Constraint, Completion):
         ConstraintError: the pattern is malformed (the message names the offset).
     """
 
-    def __init__(self, pattern: str, *, flags: int = 0, timeout: float | None = None,
-                 max_states: int = 4096):
+    def __init__(
+        self, pattern: str, *, flags: int = 0, timeout: float | None = None, max_states: int = 4096
+    ):
         import regex
 
         if not isinstance(pattern, str):
@@ -142,11 +153,13 @@ class Pattern(Constraint, Completion):
             self._rx = regex.compile(pattern, flags)
         except regex.error as exc:
             where = f" at offset {exc.pos}" if exc.pos is not None else ""
-            raise ConstraintError(f"malformed regular expression {pattern!r}{where}: "
-                                  f"{exc.msg}") from exc
+            raise ConstraintError(
+                f"malformed regular expression {pattern!r}{where}: {exc.msg}"
+            ) from exc
         except (RecursionError, OverflowError, ValueError, TypeError) as exc:
-            raise ConstraintError(f"regular expression {pattern!r} rejected by regex: "
-                                  f"{type(exc).__name__}: {exc}") from exc
+            raise ConstraintError(
+                f"regular expression {pattern!r} rejected by regex: {type(exc).__name__}: {exc}"
+            ) from exc
         self.pattern, self.flags, self.timeout = pattern, flags, timeout
         self.dfa: DFA | None = None
         try:
@@ -192,8 +205,16 @@ class Pattern(Constraint, Completion):
     def token_mask(self, state, trie) -> np.ndarray:
         if self.dfa is None:
             return super().token_mask(state, trie)
-        return _dfa.dfa_token_mask(self._table, state, trie.byte, trie.depth, trie.skip,
-                                   trie.tok_ptr, trie.tok_ids, trie.vocab_size)
+        return _dfa.dfa_token_mask(
+            self._table,
+            state,
+            trie.byte,
+            trie.depth,
+            trie.skip,
+            trie.tok_ptr,
+            trie.tok_ids,
+            trie.vocab_size,
+        )
 
     # -- checks ---------------------------------------------------------------------------------
     def _match(self, text: str, partial: bool, b: bytes) -> bool:
@@ -201,8 +222,8 @@ class Pattern(Constraint, Completion):
             return self._rx.fullmatch(text, partial=partial, timeout=self.timeout) is not None
         except TimeoutError as exc:
             raise ConstraintEvaluationError(
-                f"Pattern {self.pattern!r} timed out after {self.timeout} s on prefix {b!r}",
-                b) from exc
+                f"Pattern {self.pattern!r} timed out after {self.timeout} s on prefix {b!r}", b
+            ) from exc
 
     def prefix_ok(self, b: bytes) -> bool:
         if self.dfa is not None:
@@ -211,7 +232,7 @@ class Pattern(Constraint, Completion):
             text = codecs.getincrementaldecoder("utf-8")().decode(b, final=False)
         except UnicodeDecodeError:
             return False
-        tail = b[len(text.encode("utf-8")):]
+        tail = b[len(text.encode("utf-8")) :]
         if not tail:
             return self._match(text, True, b)
         cands = _tail_chars(tail, self._universe)

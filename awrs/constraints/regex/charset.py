@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import _sre
 import functools
 import re
 import re._constants as C
-import _sre
 
 import numpy as np
 
@@ -22,8 +22,12 @@ ASCII_DIGIT: Ranges = ((48, 57),)
 ASCII_SPACE: Ranges = ((9, 13), (32, 32))
 
 _CATEGORY_SRC = {
-    C.CATEGORY_DIGIT: r"\d", C.CATEGORY_NOT_DIGIT: r"\D", C.CATEGORY_SPACE: r"\s",
-    C.CATEGORY_NOT_SPACE: r"\S", C.CATEGORY_WORD: r"\w", C.CATEGORY_NOT_WORD: r"\W",
+    C.CATEGORY_DIGIT: r"\d",
+    C.CATEGORY_NOT_DIGIT: r"\D",
+    C.CATEGORY_SPACE: r"\s",
+    C.CATEGORY_NOT_SPACE: r"\S",
+    C.CATEGORY_WORD: r"\w",
+    C.CATEGORY_NOT_WORD: r"\W",
 }
 
 
@@ -91,12 +95,18 @@ def oracle(src: str, flags: int) -> Ranges:
 def category(cat, flags: int) -> Ranges:
     """The set of ``\\d \\D \\s \\S \\w \\W`` under the ASCII/Unicode flags in ``flags``."""
     if flags & re.ASCII:
-        base = {C.CATEGORY_DIGIT: ASCII_DIGIT, C.CATEGORY_SPACE: ASCII_SPACE,
-                C.CATEGORY_WORD: ASCII_WORD}
+        base = {
+            C.CATEGORY_DIGIT: ASCII_DIGIT,
+            C.CATEGORY_SPACE: ASCII_SPACE,
+            C.CATEGORY_WORD: ASCII_WORD,
+        }
         if cat in base:
             return base[cat]
-        positive = {C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT, C.CATEGORY_NOT_SPACE:
-                    C.CATEGORY_SPACE, C.CATEGORY_NOT_WORD: C.CATEGORY_WORD}[cat]
+        positive = {
+            C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT,
+            C.CATEGORY_NOT_SPACE: C.CATEGORY_SPACE,
+            C.CATEGORY_NOT_WORD: C.CATEGORY_WORD,
+        }[cat]
         return complement(base[positive])
     return oracle(_CATEGORY_SRC[cat], re.UNICODE)
 
@@ -109,8 +119,9 @@ def unicode_word(flags: int) -> Ranges:
 @functools.lru_cache(maxsize=1)
 def _lower_preimages() -> dict[int, tuple[int, ...]]:
     """``y -> (c, ...)`` for every ``c != y`` with ``_sre.unicode_tolower(c) == y``."""
-    low = np.fromiter(map(_sre.unicode_tolower, range(MAX_CP + 1)), dtype=np.int64,
-                      count=MAX_CP + 1)
+    low = np.fromiter(
+        map(_sre.unicode_tolower, range(MAX_CP + 1)), dtype=np.int64, count=MAX_CP + 1
+    )
     moved = np.flatnonzero(low != np.arange(MAX_CP + 1))
     pre: dict[int, list[int]] = {}
     for c in moved.tolist():

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import re
-
 import re._constants as _C
 import re._parser as _P
 
 import numpy as np
 
-from ...kernels import dfa as _dfa
 from ...errors import ConfigurationError, ConstraintError, ConstraintSizeError
+from ...kernels import dfa as _dfa
 from . import lookahead as _la
 from . import nfa as _nfa
 from .subset import determinise
@@ -62,7 +61,9 @@ class DFA:
         return f"DFA(n_states={self.n_states}, start={self.start})"
 
 
-def compile_dfa(pattern: str, flags: int = 0, *, max_states: int = DEFAULT_MAX_STATES) -> DFA:
+def compile_dfa(
+    pattern: str | re.Pattern, flags: int = 0, *, max_states: int = DEFAULT_MAX_STATES
+) -> DFA:
     """Compile a Python ``re`` pattern to a byte-level DFA with full-match semantics.
 
     A byte string is accepted iff it is valid UTF-8 and ``re.fullmatch(pattern, text,
@@ -82,15 +83,18 @@ def compile_dfa(pattern: str, flags: int = 0, *, max_states: int = DEFAULT_MAX_S
         ConstraintSizeError: the automaton would need more than ``max_states`` states.
     """
     if isinstance(pattern, re.Pattern):
-        pattern, flags = pattern.pattern, flags | pattern.flags
+        flags |= pattern.flags
+        pattern = pattern.pattern
     if not isinstance(pattern, str):
         raise ConstraintError(f"expected a str pattern, but got {type(pattern).__name__}")
     if not isinstance(max_states, int) or max_states < 1:
-        raise ConfigurationError(f"expected max_states to be a positive int, but got "
-                                 f"{max_states!r}")
+        raise ConfigurationError(
+            f"expected max_states to be a positive int, but got {max_states!r}"
+        )
     if flags & re.LOCALE:
-        raise ConstraintError("re.LOCALE is only valid with bytes patterns; expected a str "
-                              "pattern without it")
+        raise ConstraintError(
+            "re.LOCALE is only valid with bytes patterns; expected a str pattern without it"
+        )
     return _compile(pattern, int(flags) & ~re.DEBUG, max_states)
 
 
@@ -100,8 +104,9 @@ def _compile(pattern: str, flags: int, max_states: int) -> DFA:
         re.compile(pattern, flags)
     except re.error as exc:
         where = f" at offset {exc.pos}" if exc.pos is not None else ""
-        raise ConstraintError(f"malformed regular expression {pattern!r}{where}: "
-                              f"{exc.msg}") from exc
+        raise ConstraintError(
+            f"malformed regular expression {pattern!r}{where}: {exc.msg}"
+        ) from exc
     except (OverflowError, RecursionError) as exc:
         raise ConstraintError(f"regular expression {pattern!r} rejected by re: {exc}") from exc
     limit = 8 * max_states + 1024
@@ -116,21 +121,28 @@ def _compile(pattern: str, flags: int, max_states: int) -> DFA:
 # -- look-aheads at the start of the text (see :mod:`.lookahead`), on ``re``'s parse tree ------
 # Items are ``(op, av, flags)``: inlining a group keeps the flags in scope of its items.
 
+
 def _lifted(pattern: str, flags: int, limit: int, max_states: int):
     tree, gflags = _nfa.parse(pattern, flags)
     if _nfa._size(tree) > limit:
         return None  # refused with its message by _nfa.build
     try:
         return _la.compile_lifted(
-            [(op, av, gflags) for op, av in tree], classify=_classify,
-            build=lambda items: determinise(_build_items(items, pattern, limit), max_states,
-                                            pattern),
-            star=lambda body: list(body) + [(_C.MAX_REPEAT, (0, _C.MAXREPEAT, [(_C.ANY, None)]),
-                                             re.DOTALL)],
-            max_states=max_states, pattern=pattern)
+            [(op, av, gflags) for op, av in tree],
+            classify=_classify,
+            build=lambda items: determinise(
+                _build_items(items, pattern, limit), max_states, pattern
+            ),
+            star=lambda body: (
+                list(body) + [(_C.MAX_REPEAT, (0, _C.MAXREPEAT, [(_C.ANY, None)]), re.DOTALL)]
+            ),
+            max_states=max_states,
+            pattern=pattern,
+        )
     except RecursionError as exc:
-        raise ConstraintSizeError(f"the look-aheads of {pattern!r} nest too deeply to compile "
-                                  f"to an automaton") from exc
+        raise ConstraintSizeError(
+            f"the look-aheads of {pattern!r} nest too deeply to compile to an automaton"
+        ) from exc
 
 
 def _classify(item):
@@ -193,5 +205,5 @@ def lower(cdfa, max_states: int, pattern: str) -> DFA:
         builder.add_char_state(s, cdfa.ranges(s))
     table = builder.result()
     accept = np.zeros(len(table), bool)
-    accept[1:len(cdfa.accept) + 1] = cdfa.accept
+    accept[1 : len(cdfa.accept) + 1] = cdfa.accept
     return DFA(table, accept, cdfa.start + 1)

@@ -22,10 +22,10 @@ from . import lookahead as _la
 from . import nfa as _nfa
 from .dfa import DFA, lower
 from .subset import determinise
-from .syntax import (char_types, core, parse, replace, run_set, subst,
-                     walk)
+from .syntax import char_types, core, parse, replace, run_set, subst, walk
 
 __all__ = ["compile_extended", "universe"]
+
 
 def _unsupported(what: str, pattern: str) -> UnsupportedFeatureError:
     return UnsupportedFeatureError(f"{what} in {pattern!r} is not regular (or not provably so)")
@@ -47,7 +47,7 @@ def _fixed_group():
     does, matches that literal (see :meth:`_Builder.node`)."""
     _, R = core()
 
-    class FixedGroup(R.String):
+    class FixedGroup(R.String):  # type: ignore[name-defined]  # regex's untyped internals
         def __init__(self, w, sub):
             super().__init__(w)
             self.sub = _Hidden(sub)
@@ -74,8 +74,7 @@ class _Builder:
             if getattr(n, "zerowidth", False):
                 raise _unsupported("a zero-width set", self.pattern)
             if (getattr(n, "case_flags", 0) & R.FULLIGNORECASE) == R.FULLIGNORECASE:
-                raise _unsupported("full case folding (FULLCASE with IGNORECASE)",
-                                   self.pattern)
+                raise _unsupported("full case folding (FULLCASE with IGNORECASE)", self.pattern)
             return run_set(n, self.flags)
         return None
 
@@ -83,8 +82,7 @@ class _Builder:
         R = self.R
         if (n.case_flags & R.FULLIGNORECASE) == R.FULLIGNORECASE:
             raise _unsupported("full case folding (FULLCASE with IGNORECASE)", self.pattern)
-        return [run_set(R.Character(c, case_flags=n.case_flags), self.flags)
-                for c in n.characters]
+        return [run_set(R.Character(c, case_flags=n.case_flags), self.flags) for c in n.characters]
 
     # -- FIRST sets -----------------------------------------------------------------------------
     def first(self, n) -> tuple[cs.Ranges, bool]:
@@ -148,11 +146,17 @@ class _Builder:
             # place if it is forced, so the count is forced when no round can start where the
             # repeat may stop.
             f, nl = self.first(n.subpattern)
-            if not nl and (n.min_count == n.max_count or not cs.intersect(f, follow)) \
-                    and self.forced(n.subpattern, cs.union(f, follow)):
+            if (
+                not nl
+                and (n.min_count == n.max_count or not cs.intersect(f, follow))
+                and self.forced(n.subpattern, cs.union(f, follow))
+            ):
                 return True
         elif isinstance(n, R.Sequence):
-            if all(self.forced(it, f) for it, f in zip(n.items, self._follows(n.items, follow))):
+            if all(
+                self.forced(it, f)
+                for it, f in zip(n.items, self._follows(n.items, follow), strict=True)
+            ):
                 return True
         elif isinstance(n, R.Branch) and not isinstance(n, R.StringSet):
             firsts = [self.first(b) for b in n.branches]
@@ -165,9 +169,8 @@ class _Builder:
                 seen = cs.union(seen, f)
             if disjoint and all(self.forced(b, follow) for b in n.branches):
                 return True
-        elif isinstance(n, (R.Group, R.Atomic)):
-            if self.forced(n.subpattern, follow):
-                return True
+        elif isinstance(n, (R.Group, R.Atomic)) and self.forced(n.subpattern, follow):
+            return True
         return self.prefix_free(n)
 
     def prefix_free(self, n) -> bool:
@@ -224,7 +227,7 @@ class _Builder:
             return self._chain([_nfa._char(nfa, x) for x in self._string_sets(n)])
         if isinstance(n, R.Sequence):
             fs = self._follows(n.items, follow)
-            return self._chain([self.node(it, f) for it, f in zip(n.items, fs)])
+            return self._chain([self.node(it, f) for it, f in zip(n.items, fs, strict=True)])
         if isinstance(n, R.Branch) and not isinstance(n, R.StringSet):
             a, b = nfa.new(), nfa.new()
             for alt in n.branches:
@@ -235,8 +238,9 @@ class _Builder:
         if isinstance(n, R.PossessiveRepeat):
             greedy = R.GreedyRepeat(n.subpattern, n.min_count, n.max_count)
             if not self.forced(greedy, follow):
-                raise _unsupported("a possessive quantifier that changes the language",
-                                   self.pattern)
+                raise _unsupported(
+                    "a possessive quantifier that changes the language", self.pattern
+                )
             return self.repeat(greedy, follow)
         if isinstance(n, R.GreedyRepeat):  # lazy or greedy: same language
             return self.repeat(n, follow)
@@ -295,9 +299,10 @@ class _Builder:
         for seq in walk(root, R):
             if isinstance(seq, R.Sequence) and any(it is group for it in seq.items):
                 i = next(k for k, it in enumerate(seq.items) if it is group)
-                inside = {id(x) for it in seq.items[i + 1:] for x in walk(it, R)}
-                refs = [x for x in walk(root, R)
-                        if isinstance(x, R.RefGroup) and x.group == group.group]
+                inside = {id(x) for it in seq.items[i + 1 :] for x in walk(it, R)}
+                refs = [
+                    x for x in walk(root, R) if isinstance(x, R.RefGroup) and x.group == group.group
+                ]
                 if all(id(r) in inside for r in refs):
                     return seq
                 return None
@@ -319,7 +324,7 @@ class _Builder:
         if c.start < 0:
             return []
         out: list[tuple[int, ...]] = []
-        stack = [(c.start, (), 0)]
+        stack: list[tuple[int, tuple[int, ...], int]] = [(c.start, (), 0)]
         while stack:
             q, w, depth = stack.pop()
             if depth > len(c.accept):
@@ -329,8 +334,11 @@ class _Builder:
             for lo, hi, t in c.ranges(q):
                 if hi - lo + 1 + len(out) + len(stack) > MAX_REF_VALUES:
                     return None
-                stack.extend((t, w + (cp,), depth + 1) for cp in range(lo, hi + 1)
-                             if not 0xD800 <= cp <= 0xDFFF)
+                stack.extend(
+                    (t, w + (cp,), depth + 1)
+                    for cp in range(lo, hi + 1)
+                    if not 0xD800 <= cp <= 0xDFFF
+                )
             if len(out) > MAX_REF_VALUES:
                 return None
         return out
@@ -351,8 +359,9 @@ class _Builder:
         last = max((i for i, z in enumerate(zero) if not z), default=-1)
         out = []
         for i, it in enumerate(items):
-            if isinstance(it, R.LookAround) and ((it.behind and i < first) or
-                                                 (not it.behind and i > last)):
+            if isinstance(it, R.LookAround) and (
+                (it.behind and i < first) or (not it.behind and i > last)
+            ):
                 at_start = it.behind
                 holds = self._matches_empty(it.subpattern, at_start) == it.positive
                 out.append(R.Sequence([]) if holds else R.Failure())
@@ -363,8 +372,11 @@ class _Builder:
     def _matches_empty(self, sub, at_start: bool) -> bool:
         if not self.first(sub)[1]:
             return False  # it must read a character
-        ok = {_nfa.A_START, _nfa.A_LINE_START} if at_start else {
-            _nfa.A_END, _nfa.A_END_STRING, _nfa.A_LINE_END}
+        ok = (
+            {_nfa.A_START, _nfa.A_LINE_START}
+            if at_start
+            else {_nfa.A_END, _nfa.A_END_STRING, _nfa.A_LINE_END}
+        )
         b = _Builder.__new__(_Builder)
         b.R, b.pattern, b.flags, b.limit = self.R, self.pattern, self.flags, self.limit
         b.nfa, b._pf = _nfa.NFA(self.limit), self._pf
@@ -375,7 +387,7 @@ class _Builder:
         return c.start >= 0 and bool(c.accept[c.start])
 
     # -- look-aheads at the start of the text (see :mod:`.lookahead`) --------------------------
-    def _sub(self) -> "_Builder":
+    def _sub(self) -> _Builder:
         """A builder of the same pattern with an NFA of its own."""
         b = _Builder.__new__(_Builder)
         b.R, b.pattern, b.flags, b.limit = self.R, self.pattern, self.flags, self.limit
@@ -404,8 +416,11 @@ class _Builder:
         code = self.assertion(n)
         if code is not None:
             return (_la.START if code == _nfa.A_START else _la.ZERO), None
-        if isinstance(n, R.GreedyRepeat) and not isinstance(n, R.PossessiveRepeat) \
-                and n.min_count == 0:
+        if (
+            isinstance(n, R.GreedyRepeat)
+            and not isinstance(n, R.PossessiveRepeat)
+            and n.min_count == 0
+        ):
             return _la.SKIP, None
         return _la.STOP, None
 
@@ -425,8 +440,9 @@ class _Builder:
         lo, hi, sub = n.min_count, n.max_count, n.subpattern
         nfa = self.nfa
         if (lo + (hi or 0)) > self.limit:
-            raise ConstraintSizeError(f"repetition counts in {self.pattern!r} expand past "
-                                      f"{self.limit} NFA states")
+            raise ConstraintSizeError(
+                f"repetition counts in {self.pattern!r} expand past {self.limit} NFA states"
+            )
         f, _ = self.first(sub)
         inner = cs.union(f, follow)
         start = cur = nfa.new()
@@ -453,7 +469,6 @@ class _Builder:
 MAX_REF_VALUES = 64
 
 
-
 _WORD: list = []
 
 
@@ -461,8 +476,9 @@ def _word_set(flags: int) -> cs.Ranges:
     """Unicode word characters as the ``regex`` package's ``\\b`` sees them."""
     if not _WORD:
         tree, info, version = parse(r"\w", 0)
-        _WORD.append(run_set(tree.items[0] if hasattr(tree, "items") else tree,
-                              info.flags | version))
+        _WORD.append(
+            run_set(tree.items[0] if hasattr(tree, "items") else tree, info.flags | version)
+        )
     return _WORD[0]
 
 
@@ -490,14 +506,19 @@ def compile_extended(pattern: str, flags: int = 0, *, max_states: int = 4096) ->
         cdfa = None
         if any(isinstance(x, R.LookAround) for x in walk(tree, R)):
             cdfa = _la.compile_lifted(
-                [tree], classify=b.classify, star=b.then_anything, max_states=max_states,
+                [tree],
+                classify=b.classify,
+                star=b.then_anything,
+                max_states=max_states,
                 pattern=pattern,
-                build=lambda items: b.char_dfa(R.Sequence(list(items)), max_states, word))
+                build=lambda items: b.char_dfa(R.Sequence(list(items)), max_states, word),
+            )
         if cdfa is None:
             cdfa = b.char_dfa(tree, max_states, word)
     except RecursionError as exc:
-        raise ConstraintSizeError(f"the pattern {pattern!r} nests too deeply to compile to "
-                                  f"an automaton") from exc
+        raise ConstraintSizeError(
+            f"the pattern {pattern!r} nests too deeply to compile to an automaton"
+        ) from exc
     return lower(cdfa, max_states, pattern)
 
 

@@ -19,19 +19,19 @@ a look-behind) is left in place for the builder to compile or refuse.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ...errors import ConstraintSizeError
 from .subset import AND, MINUS, OR, CharDFA, combine
 
 #: Item kinds returned by ``classify``.
-START = "start"    # zero-width, holds only at position 0 (``\A``, ``^`` without MULTILINE)
-ZERO = "zero"      # any other zero-width assertion (look-behinds included)
-AHEAD = "ahead"    # a look-ahead: the argument is ``(positive, body items)``
-SKIP = "skip"      # may match the empty string without assertions (``x*``, ``x{0,n}``)
+START = "start"  # zero-width, holds only at position 0 (``\A``, ``^`` without MULTILINE)
+ZERO = "zero"  # any other zero-width assertion (look-behinds included)
+AHEAD = "ahead"  # a look-ahead: the argument is ``(positive, body items)``
+SKIP = "skip"  # may match the empty string without assertions (``x*``, ``x{0,n}``)
 INLINE = "inline"  # a group or sequence: the argument is its items
-SPLIT = "split"    # an alternation holding a look-around: the argument is its branches
-STOP = "stop"      # anything else
+SPLIT = "split"  # an alternation holding a look-around: the argument is its branches
+STOP = "stop"  # anything else
 
 #: the most alternatives a pattern is split into to expose its leading look-aheads
 MAX_ALTERNATIVES = 32
@@ -54,24 +54,26 @@ def alternatives(items: Sequence, classify: Callable, pattern: str):
     Raises:
         ConstraintSizeError: more than :data:`MAX_ALTERNATIVES` alternatives.
     """
-    done, lifted = [], False
+    done: list[tuple[list, list]] = []
+    lifted = False
     work = [(list(items), 0)]
     while work:
         its, i = work.pop()
         while i < len(its):
             kind, arg = classify(its[i])
             if kind == INLINE:
-                its[i:i + 1] = list(arg)
+                its[i : i + 1] = list(arg)
                 continue
             if kind == SPLIT:
                 if len(done) + len(work) + len(arg) > MAX_ALTERNATIVES:
                     raise ConstraintSizeError(
                         f"exposing the look-aheads of {pattern!r} splits it into more than "
                         f"{MAX_ALTERNATIVES} alternatives; expected fewer alternations "
-                        f"holding look-arounds")
+                        f"holding look-arounds"
+                    )
                 for alt in list(arg)[:0:-1]:
-                    work.append((its[:i] + list(alt) + its[i + 1:], i))
-                its[i:i + 1] = list(arg[0])
+                    work.append((its[:i] + list(alt) + its[i + 1 :], i))
+                its[i : i + 1] = list(arg[0])
                 continue
             if kind == STOP:
                 break
@@ -101,9 +103,16 @@ def _lift(its: list, lead: int, classify: Callable):
     return rest, looks
 
 
-def compile_lifted(items: Sequence, *, classify: Callable, build: Callable,
-                   star: Callable, max_states: int, pattern: str,
-                   _budget: _Budget | None = None) -> CharDFA | None:
+def compile_lifted(
+    items: Sequence,
+    *,
+    classify: Callable,
+    build: Callable,
+    star: Callable,
+    max_states: int,
+    pattern: str,
+    _budget: _Budget | None = None,
+) -> CharDFA | None:
     """The minimal DFA of ``items`` (a full match) with its leading look-aheads lifted, or
     ``None`` when there is none to lift.
 
@@ -126,10 +135,18 @@ def compile_lifted(items: Sequence, *, classify: Callable, build: Callable,
             if budget.left < 0:
                 raise ConstraintSizeError(
                     f"{pattern!r} has more than {MAX_LOOKAHEADS} look-aheads at the start of "
-                    f"the text; expected fewer")
+                    f"the text; expected fewer"
+                )
             tail = star(body)
-            x = compile_lifted(tail, classify=classify, build=build, star=star,
-                               max_states=max_states, pattern=pattern, _budget=budget)
+            x = compile_lifted(
+                tail,
+                classify=classify,
+                build=build,
+                star=star,
+                max_states=max_states,
+                pattern=pattern,
+                _budget=budget,
+            )
             if x is None:
                 x = build(tail)
             d = combine(d, x, AND if positive else MINUS, max_states, pattern)

@@ -41,7 +41,8 @@ class NFA:
         if len(self.eps) >= self._limit:
             raise ConstraintSizeError(
                 f"the regular expression expands to more than {self._limit} NFA states "
-                f"(large repetition counts); raise max_states or simplify the pattern")
+                f"(large repetition counts); raise max_states or simplify the pattern"
+            )
         self.eps.append([])
         self.asrt.append([])
         self.edges.append([])
@@ -79,7 +80,8 @@ def build(pattern: str, flags: int, limit: int) -> NFA:
     if _size(tree) > limit:
         raise ConstraintSizeError(
             f"the regular expression {pattern!r} expands to more than {limit} NFA states "
-            f"(large repetition counts); raise max_states or simplify the pattern")
+            f"(large repetition counts); raise max_states or simplify the pattern"
+        )
     nfa = NFA(limit)
     nfa.start, nfa.final = _seq(nfa, tree, gflags, pattern)
     return nfa
@@ -106,7 +108,8 @@ def _unsupported(what: str, pattern: str) -> UnsupportedFeatureError:
     return UnsupportedFeatureError(
         f"awrs.Regex compiles to a finite automaton and does not support {what} "
         f"(in {pattern!r}); use awrs.Pattern(pattern), which checks prefixes with the "
-        f"`regex` package's partial matching")
+        f"`regex` package's partial matching"
+    )
 
 
 def _seq(nfa: NFA, items, flags: int, pattern: str) -> tuple[int, int]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from ...kernels import dfa as _dfa
 from ..shortest import TableBound, token_distances
-
 
 #: DFA runs (states x tokens) allowed to build a table: compiled kernel, pure-Python twin
 MAX_RUNS = {"compiled": 50_000_000, "python": 2_000_000}

@@ -8,8 +8,18 @@ import numpy as np
 
 from ...errors import ConstraintSizeError
 from . import charset as cs
-from .nfa import (A_BOUND_A, A_BOUND_U, A_END, A_END_STRING, A_LINE_END, A_LINE_START,
-                  A_NBOUND_A, A_NBOUND_U, A_START, NFA)
+from .nfa import (
+    A_BOUND_A,
+    A_BOUND_U,
+    A_END,
+    A_END_STRING,
+    A_LINE_END,
+    A_LINE_START,
+    A_NBOUND_A,
+    A_NBOUND_U,
+    A_START,
+    NFA,
+)
 
 # A thread is ``nfa_state * 64 + guard``. The guard constrains what may follow the position:
 # bits for the allowed next item (END = end of text, or a character category), and THEN_END
@@ -45,7 +55,7 @@ class CharDFA:
         brk = np.flatnonzero((lo[1:] != hi[:-1] + 1) | (tgt[1:] != tgt[:-1])) + 1
         starts = np.concatenate(([0], brk))
         ends = np.concatenate((brk - 1, [len(lo) - 1]))
-        return list(zip(lo[starts].tolist(), hi[ends].tolist(), tgt[starts].tolist()))
+        return list(zip(lo[starts].tolist(), hi[ends].tolist(), tgt[starts].tolist(), strict=True))
 
 
 def _atoms(charsets: list[cs.Ranges]):
@@ -61,7 +71,9 @@ def _atoms(charsets: list[cs.Ranges]):
             events.setdefault(hi + 1, []).append((i, -1))
     active: dict[int, int] = {}
     sig_ids: dict[frozenset, int] = {}
-    los, his, ats = [], [], []
+    los: list[int] = []
+    his: list[int] = []
+    ats: list[int] = []
     points = sorted(events)
     for k, p in enumerate(points):
         for i, d in events[p]:
@@ -79,15 +91,16 @@ def _atoms(charsets: list[cs.Ranges]):
                 los.append(p)
                 his.append(points[k + 1] - 1)
                 ats.append(a)
-    sigs = [None] * len(sig_ids)
-    for sig, a in sig_ids.items():
-        sigs[a] = sig
+    sigs = list(sig_ids)  # in insertion order, which is the order of their ids
     atoms_of: list[list[int]] = [[] for _ in charsets]
     for a, sig in enumerate(sigs):
         for i in sig:
             atoms_of[i].append(a)
-    return ([tuple(x) for x in atoms_of], sigs,
-            (np.array(los, np.int64), np.array(his, np.int64), np.array(ats, np.int64)))
+    return (
+        [tuple(x) for x in atoms_of],
+        sigs,
+        (np.array(los, np.int64), np.array(his, np.int64), np.array(ats, np.int64)),
+    )
 
 
 def _apply(code: int, g: int, prev: int, nb_empty: bool = _NB_EMPTY) -> int:
@@ -117,8 +130,14 @@ def _apply(code: int, g: int, prev: int, nb_empty: bool = _NB_EMPTY) -> int:
     return new if new & NL else new & ALL
 
 
-def determinise(nfa: NFA, max_states: int, pattern: str, *, word: cs.Ranges | None = None,
-                nb_empty: bool = _NB_EMPTY) -> CharDFA:
+def determinise(
+    nfa: NFA,
+    max_states: int,
+    pattern: str,
+    *,
+    word: cs.Ranges | None = None,
+    nb_empty: bool = _NB_EMPTY,
+) -> CharDFA:
     """Subset-construct, prune states that cannot reach acceptance, and minimise.
 
     ``word`` is the Unicode word set of ``\\b`` (default: Python ``re``'s), ``nb_empty``
@@ -194,7 +213,8 @@ def determinise(nfa: NFA, max_states: int, pattern: str, *, word: cs.Ranges | No
                     raise ConstraintSizeError(
                         f"the DFA of {pattern!r} needs more than max_states={max_states} "
                         f"states; raise max_states or simplify the pattern (or use "
-                        f"awrs.Pattern)")
+                        f"awrs.Pattern)"
+                    )
                 j = index[nxt] = len(subsets)
                 subsets.append(nxt)
             row[a] = j
@@ -216,7 +236,7 @@ def _prune(delta: np.ndarray, accept: np.ndarray):
     n = len(accept)
     rev: list[list[int]] = [[] for _ in range(n)]
     src, _ = np.nonzero(delta >= 0)
-    for s, t in zip(src.tolist(), delta[delta >= 0].tolist()):
+    for s, t in zip(src.tolist(), delta[delta >= 0].tolist(), strict=True):
         rev[t].append(s)
     live = accept.copy()
     stack = np.flatnonzero(accept).tolist()
@@ -242,9 +262,9 @@ def _minimise(delta: np.ndarray, accept: np.ndarray, start: int):
     full[full < 0] = n
     inv = []
     for a in range(n_atoms):  # predecessors of t on a: order[bounds[t]:bounds[t + 1]]
-        order = np.argsort(full[:, a], kind="stable")
-        bounds = np.searchsorted(full[order, a], np.arange(n + 2))
-        inv.append((order.tolist(), bounds.tolist()))
+        by_target = np.argsort(full[:, a], kind="stable")
+        bounds = np.searchsorted(full[by_target, a], np.arange(n + 2))
+        inv.append((by_target.tolist(), bounds.tolist()))
     acc = set(np.flatnonzero(accept).tolist())
     blocks = [b for b in (acc, set(range(n + 1)) - acc) if b]
     block_of = [0] * (n + 1)
@@ -257,7 +277,7 @@ def _minimise(delta: np.ndarray, accept: np.ndarray, start: int):
         order, bounds = inv[a]
         touched: dict[int, list[int]] = {}
         for t in blocks[bi]:
-            for q in order[bounds[t]:bounds[t + 1]]:
+            for q in order[bounds[t] : bounds[t + 1]]:
                 touched.setdefault(block_of[q], []).append(q)
         for yi, xs in touched.items():
             y = blocks[yi]
@@ -308,8 +328,7 @@ def combine(a: CharDFA, b: CharDFA, op: str, max_states: int, pattern: str) -> C
         return np.where(inside, d.iv_atom[k], -1)
 
     aa, ab = atom_of(a), atom_of(b)
-    keep = (aa >= 0) & (ab >= 0) if op == AND else aa >= 0 if op == MINUS else \
-        (aa >= 0) | (ab >= 0)
+    keep = (aa >= 0) & (ab >= 0) if op == AND else aa >= 0 if op == MINUS else (aa >= 0) | (ab >= 0)
     lo, hi, aa, ab = lo[keep], hi[keep], aa[keep], ab[keep]
     pair, atom = np.unique((aa + 1) * (b.delta.shape[1] + 1) + (ab + 1), return_inverse=True)
     atom = atom.reshape(-1)
@@ -333,8 +352,13 @@ def combine(a: CharDFA, b: CharDFA, op: str, max_states: int, pattern: str) -> C
     while i < len(states):
         qa, qb = states[i]
         ta, tb = row(a, qa, pa), row(b, qb, pb)
-        live = (ta >= 0) & (tb >= 0) if op == AND else ta >= 0 if op == MINUS else \
-            (ta >= 0) | (tb >= 0)
+        live = (
+            (ta >= 0) & (tb >= 0)
+            if op == AND
+            else ta >= 0
+            if op == MINUS
+            else (ta >= 0) | (tb >= 0)
+        )
         out = np.full(n_atoms, -1, np.int64)
         if live.any():
             codes = (ta[live] + 1) * width + (tb[live] + 1)
@@ -348,7 +372,8 @@ def combine(a: CharDFA, b: CharDFA, op: str, max_states: int, pattern: str) -> C
                         raise ConstraintSizeError(
                             f"the look-around product of {pattern!r} needs more than "
                             f"max_states={max_states} states; raise max_states or simplify "
-                            f"the pattern")
+                            f"the pattern"
+                        )
                     j = index[key] = len(states)
                     states.append(key)
                 ids.append(j)
@@ -362,5 +387,6 @@ def combine(a: CharDFA, b: CharDFA, op: str, max_states: int, pattern: str) -> C
     delta, accept, s0 = _prune(delta, accept)
     if s0 >= 0:
         delta, accept, s0 = _minimise(delta, accept, s0)
-    return CharDFA(delta, accept, s0, lo.astype(np.int64), hi.astype(np.int64),
-                   atom.astype(np.int64))
+    return CharDFA(
+        delta, accept, s0, lo.astype(np.int64), hi.astype(np.int64), atom.astype(np.int64)
+    )

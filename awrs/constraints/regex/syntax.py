@@ -57,7 +57,6 @@ def char_types():
     return (R.Character, R.Property, R.Range, R.SetBase, R.Any)
 
 
-
 def children(n, R):
     for k, v in vars(n).items():
         if k == "info":
@@ -111,7 +110,6 @@ def replace(n, old, new, R):
     return rebuild(n, R, lambda c: replace(c, old, new, R))
 
 
-
 #: the most items a pattern may expand to (repeat counts multiplied out) before the regex
 #: package is asked to compile it: its compile time grows with the expansion (~1 s a million)
 MAX_EXPANSION = 2_000_000
@@ -149,6 +147,8 @@ def check_expansion(pattern: str, flags: int = 0, limit: int = MAX_EXPANSION) ->
     except RecursionError as exc:
         raise ConstraintSizeError(f"the pattern {pattern!r} nests too deeply") from exc
     if n > limit:
-        raise ConstraintSizeError(f"the pattern {pattern!r} expands to {n} items (repeat "
-                                  f"counts multiplied out), more than {limit}; expected a "
-                                  f"smaller pattern")
+        raise ConstraintSizeError(
+            f"the pattern {pattern!r} expands to {n} items (repeat "
+            f"counts multiplied out), more than {limit}; expected a "
+            f"smaller pattern"
+        )

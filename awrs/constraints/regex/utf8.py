@@ -7,8 +7,12 @@ import numpy as np
 from ...errors import ConstraintSizeError
 
 # (first code point, last code point, code points per lead byte, first lead byte, bytes left)
-_SEGMENTS = ((0, 0x7F, 1, 0, 0), (0x80, 0x7FF, 64, 0xC0, 1),
-             (0x800, 0xFFFF, 4096, 0xE0, 2), (0x10000, 0x10FFFF, 0x40000, 0xF0, 3))
+_SEGMENTS = (
+    (0, 0x7F, 1, 0, 0),
+    (0x80, 0x7FF, 64, 0xC0, 1),
+    (0x800, 0xFFFF, 4096, 0xE0, 2),
+    (0x10000, 0x10FFFF, 0x40000, 0xF0, 3),
+)
 
 
 class ByteBuilder:
@@ -30,7 +34,8 @@ class ByteBuilder:
             raise ConstraintSizeError(
                 f"the byte-level DFA of {self.pattern!r} needs more than "
                 f"max_states={self.max_states} states; raise max_states or simplify the "
-                f"pattern (or use awrs.Pattern)")
+                f"pattern (or use awrs.Pattern)"
+            )
 
     def _new(self) -> int:
         self._check(self.n + 1)
@@ -43,8 +48,9 @@ class ByteBuilder:
         """Fill the row of char state ``s`` from its ``(lo, hi, char target)`` ranges."""
         ranges = [(lo, hi, t + 1) for lo, hi, t in ranges]
         for slo, shi, size, off, k in _SEGMENTS:
-            sub = [(max(lo, slo), min(hi, shi), t) for lo, hi, t in ranges
-                   if lo <= shi and hi >= slo]
+            sub = [
+                (max(lo, slo), min(hi, shi), t) for lo, hi, t in ranges if lo <= shi and hi >= slo
+            ]
             if sub:
                 self._fill(s + 1, sub, 0, size, off, k)
 
@@ -67,7 +73,7 @@ class ByteBuilder:
                 c1 -= 1
             if c0 <= c1:
                 v = self._full(k, t)
-                self.table[sid, off + c0:off + c1 + 1] = v
+                self.table[sid, off + c0 : off + c1 + 1] = v
         for c, sub in partial.items():
             v = self._window(k, base + c * size, sub)
             self.table[sid, off + c] = v
@@ -93,4 +99,4 @@ class ByteBuilder:
         return sid
 
     def result(self) -> np.ndarray:
-        return np.ascontiguousarray(self.table[:self.n])
+        return np.ascontiguousarray(self.table[: self.n])

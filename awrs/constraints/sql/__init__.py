@@ -1,4 +1,5 @@
-"""SQLite SELECT statements: prefixes by ``grammars/sql.lark``, completions compiled against a schema."""
+"""SQLite SELECT statements: prefixes by ``grammars/sql.lark``, completions compiled against a
+schema."""
 
 from __future__ import annotations
 
@@ -14,21 +15,26 @@ from ...errors import ConfigurationError
 from ..base import Completion, IncrementalConstraint
 from ..grammar import Grammar
 from ..whitespace import MaxWhitespace
+from .hints import closing_hints
 from .names import SchemaCritic as SchemaCritic  # the old name of SchemaNames
 from .names import SchemaNames, may_name, schema_mask
-from .hints import closing_hints
 from .schema import connect, schema_ddl
 
 __all__ = ["SQL", "SchemaNames", "schema_ddl"]
 
-_READ_ONLY = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-              getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+_READ_ONLY = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    getattr(sqlite3, "SQLITE_RECURSIVE", 33),
+}
 _CACHE_SIZE = 65_536
 
 #: SQLite built-in functions the default profile may call: deterministic or harmless, and
 #: bounded in cost by their inputs (no ``load_extension``, ``randomblob``, ``zeroblob``,
 #: ``printf``/``format`` with unbounded widths, nor connection-state or compile-option probes).
-SAFE_FUNCTIONS = frozenset("""
+SAFE_FUNCTIONS = frozenset(
+    """
     abs char coalesce concat concat_ws glob hex ifnull iif instr length like likelihood likely
     lower ltrim max min nullif octet_length quote random replace round rtrim sign soundex substr
     substring trim typeof unhex unicode unlikely upper
@@ -41,7 +47,8 @@ SAFE_FUNCTIONS = frozenset("""
     json json_array json_array_length json_extract json_insert json_object json_patch
     json_remove json_replace json_set json_type json_valid json_quote json_group_array
     json_group_object json_each json_tree -> ->>
-""".split())
+""".split()
+)
 #: SQLite's own tables, readable only with ``introspection=True``
 _INTERNAL = ("sqlite_", "pragma_")
 
@@ -102,9 +109,9 @@ class SQL(IncrementalConstraint, Completion):
         ConfigurationError: ``db`` is none of the above, or the file does not exist.
         ConstraintError: the DDL or schema cannot be loaded.
 
-    The state is ``(grammar state, statement bytes so far, trailing whitespace run)``. A statement closed by ``;`` can
-    only be followed by whitespace, so it is compiled right then and rejected as a prefix if it
-    does not compile.
+    The state is ``(grammar state, statement bytes so far, trailing whitespace run)``. A
+    statement closed by ``;`` can only be followed by whitespace, so it is compiled right then
+    and rejected as a prefix if it does not compile.
     """
 
     #: completion searches expand at most this many nodes per pass: SQL's completions come
@@ -113,17 +120,27 @@ class SQL(IncrementalConstraint, Completion):
     #: per pass, most of the closing searches' time)
     closing_nodes = 25
 
-    def __init__(self, db: Any, *, guide: bool = True, max_whitespace: int | None = 16,
-                 functions: frozenset[str] | None = SAFE_FUNCTIONS,
-                 introspection: bool = False, schema_prefix: bool = False,
-                 strict_names: bool = False, critic: bool | None = None):
+    def __init__(
+        self,
+        db: Any,
+        *,
+        guide: bool = True,
+        max_whitespace: int | None = 16,
+        functions: frozenset[str] | None = SAFE_FUNCTIONS,
+        introspection: bool = False,
+        schema_prefix: bool = False,
+        strict_names: bool = False,
+        critic: bool | None = None,
+    ):
         if critic is not None:
-            warnings.warn("SQL(critic=...) is deprecated: use SQL(guide=...)",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                "SQL(critic=...) is deprecated: use SQL(guide=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             guide = critic
         if max_whitespace is not None and max_whitespace < 1:
-            raise ConfigurationError(
-                f"max_whitespace must be None or >= 1, got {max_whitespace!r}")
+            raise ConfigurationError(f"max_whitespace must be None or >= 1, got {max_whitespace!r}")
         self.max_whitespace = max_whitespace
         self.functions = None if functions is None else frozenset(f.lower() for f in functions)
         self.introspection = bool(introspection)
@@ -132,8 +149,11 @@ class SQL(IncrementalConstraint, Completion):
         self.conn, self.tables = connect(db)
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
         self.guide = SchemaNames(self.tables, self.functions) if guide else None
-        self._schema = SchemaNames(self.tables, self.functions, strict_names) \
-            if schema_prefix or strict_names else None
+        self._schema = (
+            SchemaNames(self.tables, self.functions, strict_names)
+            if schema_prefix or strict_names
+            else None
+        )
         self._names = self._schema  # the schema's names, for closing hints (built on demand)
 
     def __repr__(self) -> str:
@@ -222,8 +242,6 @@ class SQL(IncrementalConstraint, Completion):
         finally:
             self.conn.set_authorizer(None)
 
-
-
     def _authorize(self, action: int, arg1, arg2, *_rest) -> int:
         """Reads only; functions from the allowlist; SQLite's own tables on opt-in."""
         ok, deny = sqlite3.SQLITE_OK, sqlite3.SQLITE_DENY
@@ -237,5 +255,3 @@ class SQL(IncrementalConstraint, Completion):
         if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
             return ok  # SQLite's check when a table-valued function loads its schema
         return ok if action in _READ_ONLY else deny
-
-

@@ -29,22 +29,25 @@ def closing_hints(schema: SchemaNames, text: bytes) -> list[bytes]:
     last = toks[-1] if toks else ""
     closer = _closer(last)
     if closer is not None:
-        end = "*/" if closer == b"/" and not (len(last) > 2 and last.endswith("*")) else \
-            closer.decode()
+        end = (
+            "*/"
+            if closer == b"/" and not (len(last) > 2 and last.endswith("*"))
+            else closer.decode()
+        )
         heads = [end, end + OPERAND]
     elif _IDENT.fullmatch(last):  # a name (or keyword) being typed
         low = last.lower()
-        names = _names(schema, s[:-len(last)], low)
-        heads = ["", *(n[len(low):] for n in names), OPERAND]
+        names = _names(schema, s[: -len(last)], low)
+        heads = ["", *(n[len(low) :] for n in names), OPERAND]
         if "from".startswith(low) and low != "from":
-            heads.append("from"[len(low):])
+            heads.append("from"[len(low) :])
         heads += [" " + n for n in _names(schema, s + " ", "")]  # a word done: what follows
     else:
         sep = "" if not last or _blank(last) or last in "(.," else " "
         heads = ["", OPERAND, *(sep + n for n in _names(schema, s, ""))]
     words = [t for t in toks if not _blank(t)]
     if words and words[-1].lower() == "in":  # a list is due
-        heads.append(("(1)" if last != words[-1] else " (1)"))
+        heads.append("(1)" if last != words[-1] else " (1)")
     out: list[bytes] = []
     for h in heads:
         levels = _levels(s + h)
@@ -102,8 +105,11 @@ def _close(schema: SchemaNames, levels: list[_Level], add_from: bool) -> str:
 
 def _table(schema: SchemaNames, names: list[str]) -> str:
     """The table whose columns hold most of ``names`` (the shortest name among ties)."""
-    return min(schema.tables, key=lambda t: (-sum(n in schema.tables[t] for n in names),
-                                             len(t), t), default="")
+    return min(
+        schema.tables,
+        key=lambda t: (-sum(n in schema.tables[t] for n in names), len(t), t),
+        default="",
+    )
 
 
 def _names(schema: SchemaNames, prefix: str, start: str) -> list[str]:

@@ -4,31 +4,40 @@ completion can make compile (a guide for SMC and the dead-end check of ``SQL``).
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
 __all__ = ["SchemaNames", "UNKNOWN_COLUMN_LOGW", "may_name", "schema_mask"]
 
-_TOKEN = re.compile(r"""\s+|--[^\n]*\n?|/\*(?:[^*]|\*(?!/))*(?:\*/)?
+_TOKEN = re.compile(
+    r"""\s+|--[^\n]*\n?|/\*(?:[^*]|\*(?!/))*(?:\*/)?
     |'(?:[^']|'')*'?|"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?
     |[A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_$\u0080-\U0010FFFF]*|[0-9.]+(?:[eE][+-]?[0-9]+)?
-    |<>|<=|>=|!=|==|\|\||<<|>>|.""", re.X)
-_KEYWORDS = frozenset("""all and as asc between by case cast collate cross desc distinct else end
+    |<>|<=|>=|!=|==|\|\||<<|>>|.""",
+    re.X,
+)
+_KEYWORDS = frozenset(
+    """all and as asc between by case cast collate cross desc distinct else end
     escape except exists first from full glob group having in inner intersect is isnull join
     last left like limit match natural not notnull null nulls offset on or order outer recursive
-    regexp right select then union using when where with""".split())
+    regexp right select then union using when where with""".split()
+)
 _KEYWORD_PREFIXES = frozenset(k[:i] for k in _KEYWORDS for i in range(1, len(k) + 1))
-_QUOTES = "\"`["
+_QUOTES = '"`['
 _SCHEMAS = frozenset({"main", "temp"})
 #: words followed by ``(`` that are not function calls
-_NOT_CALLS = frozenset("over filter values window partition materialized rows range groups "
-                       "exclude current".split())
+_NOT_CALLS = frozenset(
+    "over filter values window partition materialized rows range groups exclude current".split()
+)
 _TABLE_AFTER = frozenset({"from", "join"})
 #: bare words SQLite reads as names of its own (not columns of the schema): literals, row ids,
 #: window-frame words
-_OWN_NAMES = frozenset("""true false current_date current_time current_timestamp rowid oid
+_OWN_NAMES = frozenset(
+    """true false current_date current_time current_timestamp rowid oid
     _rowid_ over filter window partition rows range groups unbounded preceding following
-    current row exclude ties others no materialized nocase binary rtrim""".split())
+    current row exclude ties others no materialized nocase binary rtrim""".split()
+)
 UNKNOWN_COLUMN_LOGW = -3.0
 
 
@@ -51,8 +60,12 @@ class SchemaNames:
     shadows a table name.
     """
 
-    def __init__(self, tables: dict[str, set[str]], functions: frozenset[str] | None = None,
-                 strict: bool = False):
+    def __init__(
+        self,
+        tables: dict[str, set[str]],
+        functions: frozenset[str] | None = None,
+        strict: bool = False,
+    ):
         self.strict = strict
         self.tables = {t.lower(): {c.lower() for c in cs} for t, cs in tables.items()}
         self.columns = set().union(*self.tables.values()) if self.tables else set()
@@ -66,13 +79,13 @@ class SchemaNames:
         """Whether no completion of ``prefix`` can compile against the schema."""
         return self.walk(prefix)[0] == float("-inf")
 
-    def slot(self, prefix: bytes | str) -> frozenset[str] | None:
+    def slot(self, prefix: bytes | str) -> AbstractSet[str] | None:
         """The names an identifier starting right after ``prefix`` may spell (lower case;
         ``None``: any), for a prefix not ending inside a name."""
         text = _decode(prefix) if isinstance(prefix, bytes) else prefix
         return self.walk(text + "a")[1]
 
-    def walk(self, prefix: bytes | str) -> tuple[float, frozenset[str] | None]:
+    def walk(self, prefix: bytes | str) -> tuple[float, AbstractSet[str] | None]:
         """``(log-weight, names)``: the prefix's log-weight and the names the identifier being
         typed at the end may grow into (``None``: any, or no identifier is being typed)."""
         text = _decode(prefix) if isinstance(prefix, bytes) else prefix
@@ -80,8 +93,11 @@ class SchemaNames:
         pos, ctx, snap = mark if mark is not None else (0, [], None)
         toks = [(m.group(), m.end()) for m in _TOKEN.finditer(text, pos)]
         ends_open = bool(toks) and not _blank(toks[-1][0])
-        sig = ctx + [(t, i == len(toks) - 1 and ends_open, end)
-                     for i, (t, end) in enumerate(toks) if not _blank(t)]
+        sig = ctx + [
+            (t, i == len(toks) - 1 and ends_open, end)
+            for i, (t, end) in enumerate(toks)
+            if not _blank(t)
+        ]
         scan = _Scan(self, sig)
         if snap is not None:
             scan.restore(snap)
@@ -89,7 +105,7 @@ class SchemaNames:
         logw = scan.run(len(ctx), keep)
         if logw != float("-inf"):
             if scan.mark is not None and keep >= 2:
-                mark = (sig[keep - 1][2], sig[keep - 2:keep], scan.mark)
+                mark = (sig[keep - 1][2], sig[keep - 2 : keep], scan.mark)
             if mark is not None:  # (else the one resumed from still holds for extensions)
                 if len(self._marks) >= 20_000:
                     self._marks.clear()
@@ -113,8 +129,18 @@ SchemaCritic = SchemaNames
 class _Scan:
     """One left-to-right pass of :class:`SchemaNames` over the significant tokens."""
 
-    __slots__ = ("schema", "sig", "aliases", "ctes", "defined", "clause", "prelude", "last",
-                 "logw", "mark")
+    __slots__ = (
+        "schema",
+        "sig",
+        "aliases",
+        "ctes",
+        "defined",
+        "clause",
+        "prelude",
+        "last",
+        "logw",
+        "mark",
+    )
 
     def __init__(self, schema: SchemaNames, sig: list[tuple[str, bool, int]]):
         self.schema, self.sig = schema, sig
@@ -123,13 +149,19 @@ class _Scan:
         self.defined: set[str] = set()
         self.clause = ["select"]
         self.prelude = bool(sig) and sig[0][0].lower() == "with"
-        self.last: frozenset[str] | None = None
+        self.last: AbstractSet[str] | None = None
         self.logw = 0.0
-        self.mark = None
+        self.mark: tuple | None = None
 
     def snapshot(self) -> tuple:
-        return ({a: set(t) for a, t in self.aliases.items()}, set(self.ctes), set(self.defined),
-                list(self.clause), self.prelude, self.logw)
+        return (
+            {a: set(t) for a, t in self.aliases.items()},
+            set(self.ctes),
+            set(self.defined),
+            list(self.clause),
+            self.prelude,
+            self.logw,
+        )
 
     def restore(self, snap: tuple) -> None:
         aliases, ctes, defined, clause, self.prelude, self.logw = snap
@@ -147,8 +179,12 @@ class _Scan:
             low = _ident(tok)
             prev = sig[k - 1][0].lower() if k else ""
             if tok == "(":  # in the prelude, after a CTE's name: its column names
-                cols = self.prelude and len(self.clause) == 1 and prev != "materialized" \
+                cols = (
+                    self.prelude
+                    and len(self.clause) == 1
+                    and prev != "materialized"
                     and _ident(sig[k - 1][0]) is not None
+                )
                 self.clause.append("cols" if cols else self.clause[-1])
             elif tok == ")" and len(self.clause) > 1:
                 self.clause.pop()
@@ -156,15 +192,27 @@ class _Scan:
                 word = tok.lower()
                 if word in ("select", "values") and len(self.clause) == 1:
                     self.prelude = False
-                if word in ("select", "from", "where", "group", "having", "order", "limit",
-                            "on", "using") and not (word == "from" and prev == "distinct"):
+                if word in (
+                    "select",
+                    "from",
+                    "where",
+                    "group",
+                    "having",
+                    "order",
+                    "limit",
+                    "on",
+                    "using",
+                ) and not (word == "from" and prev == "distinct"):
                     self.clause[-1] = word
                 continue
             allowed, soft = self._judge(k, low)
             if open_:
                 self.last = allowed
-            if allowed is not None and low not in allowed and not (
-                    open_ and _grows(allowed, low, tok[0] not in _QUOTES)):
+            if (
+                allowed is not None
+                and low not in allowed
+                and not (open_ and _grows(allowed, low, tok[0] not in _QUOTES))
+            ):
                 self.mark = None
                 return float("-inf")
             self.logw += soft
@@ -197,13 +245,17 @@ class _Scan:
                 if calls is None:
                     return None, 0.0
                 return frozenset((*schema.tables, *self.ctes, *calls, *_SCHEMAS)), 0.0
-            alias = _ident(nxt) if nxt.lower() != "as" else (
-                _ident(sig[k + 2][0]) if k + 2 < len(sig) else None)
+            alias = (
+                _ident(nxt)
+                if nxt.lower() != "as"
+                else (_ident(sig[k + 2][0]) if k + 2 < len(sig) else None)
+            )
             if alias:
                 self.aliases.setdefault(alias, set()).add(low)
             return frozenset((*schema.tables, *self.ctes)), 0.0
-        if prev in ("as", ")", "collate") or (k and _ident(sig[k - 1][0]) is not None
-                                             and prev != "."):
+        if prev in ("as", ")", "collate") or (
+            k and _ident(sig[k - 1][0]) is not None and prev != "."
+        ):
             self.defined.add(low)
             return None, 0.0
         if nxt == "(":
@@ -214,15 +266,22 @@ class _Scan:
             return None, 0.0
         if prev == "." and k >= 2:
             qual = _ident(sig[k - 2][0])
-            bound = self.aliases.get(qual) or ({qual} if qual in schema.tables else None)
+            bound = (self.aliases.get(qual) if qual is not None else None) or (
+                {qual} if qual in schema.tables else None
+            )
             if bound and all(t in schema.tables for t in bound):
                 return set().union(*(schema.tables[t] for t in bound)), 0.0
             return None, 0.0
         tok, open_ = sig[k][0], sig[k][1]
         if tok.startswith('"') or open_:
             return None, 0.0
-        if low not in schema.columns and low not in self.defined and low not in self.aliases \
-                and low not in self.ctes and low not in _OWN_NAMES:
+        if (
+            low not in schema.columns
+            and low not in self.defined
+            and low not in self.aliases
+            and low not in self.ctes
+            and low not in _OWN_NAMES
+        ):
             if schema.strict and nxt:  # complete (followed by a token), and no known name
                 return frozenset(), 0.0
             return None, UNKNOWN_COLUMN_LOGW
@@ -240,8 +299,11 @@ def _ident(tok: str) -> str | None:
         return None
     c = tok[0]
     if c == '"' or c == "`":
-        return tok[1:-1].replace(c * 2, c).lower() if len(tok) > 1 and tok[-1] == c else \
-            tok[1:].lower()
+        return (
+            tok[1:-1].replace(c * 2, c).lower()
+            if len(tok) > 1 and tok[-1] == c
+            else tok[1:].lower()
+        )
     if c == "[":
         return tok[1:].rstrip("]").lower()
     if c.isalpha() or c == "_" or ord(c) >= 0x80:
@@ -250,10 +312,11 @@ def _ident(tok: str) -> str | None:
     return None
 
 
-
 # -- masks -------------------------------------------------------------------------------------
 
-_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$0123456789'\"`[]().")
+_NAME_BYTES = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$0123456789'\"`[]()."
+)
 
 
 def may_name(text: bytes, token: bytes) -> bool:
@@ -268,8 +331,9 @@ _WORD = re.compile(rb"([ \t\r\n]*)([A-Za-z_][A-Za-z0-9_]*)")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def schema_mask(schema: SchemaNames, text: bytes, todo: np.ndarray, mask: np.ndarray,
-                 vocab) -> None:
+def schema_mask(
+    schema: SchemaNames, text: bytes, todo: np.ndarray, mask: np.ndarray, vocab
+) -> None:
     """Clear in ``mask`` the tokens of ``todo`` after which ``text`` is dead for the schema.
     A token that is a plain word (after optional whitespace) is judged by the names allowed at
     its position, found once; inside an open string or comment only a token that may close it
@@ -282,12 +346,12 @@ def schema_mask(schema: SchemaNames, text: bytes, todo: np.ndarray, mask: np.nda
     glue = not closer and (partial or not last or _blank(last) or not _cont(last[-1]))
     # the names allowed for a word typed here, and whether the text before it stays alive
     # once a word follows (a probe word that any position accepts: a keyword's prefix)
-    here = schema.slot(s[:len(s) - len(partial)]) if glue else None
+    here = schema.slot(s[: len(s) - len(partial)]) if glue else None
     here_ok = glue and (bool(partial) or not schema.dead(s + _PROBE))
     after = schema.slot(s + " ") if not closer else None
     after_ok = not closer and not schema.dead(s + " " + _PROBE)
     quoted = closer is not None and last[0] in '"`['  # an open quoted name: judged
-    qslot = schema.slot(s[:len(s) - len(last)]) if quoted else None
+    qslot = schema.slot(s[: len(s) - len(last)]) if quoted else None
     for tid in np.flatnonzero(todo).tolist():
         tb = vocab[tid]
         if closer is not None:
@@ -330,8 +394,9 @@ def _grows(allowed, low: str, bare: bool) -> bool:
     unquoted, into a keyword); a trailing :data:`_SPLIT` stands for any non-ASCII letter."""
     if low.endswith(_SPLIT):
         stem = low[:-1]
-        return any(n.startswith(stem) and len(n) > len(stem) and ord(n[len(stem)]) >= 0x80
-                   for n in allowed)
+        return any(
+            n.startswith(stem) and len(n) > len(stem) and ord(n[len(stem)]) >= 0x80 for n in allowed
+        )
     return (bare and low in _KEYWORD_PREFIXES) or any(n.startswith(low) for n in allowed)
 
 
@@ -365,4 +430,3 @@ def _closer(tok: str) -> bytes | None:
         if tok.startswith(q) and (len(tok) == 1 or not tok.endswith(end)):
             return end.encode()
     return None
-

@@ -9,13 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from ...deadline import current as current_deadline
-from ...errors import (ConfigurationError, ConstraintError, ConstraintTimeoutError,
-                       UnsupportedFeatureError)
+from ...errors import (
+    ConfigurationError,
+    ConstraintError,
+    ConstraintTimeoutError,
+    UnsupportedFeatureError,
+)
 
 __all__ = ["connect", "schema_ddl", "looks_like_ddl", "DDL_FUNCTIONS"]
 
-_SPIDER_TYPES = {"text": "TEXT", "number": "NUMERIC", "time": "TEXT", "boolean": "BOOLEAN",
-                 "others": ""}
+_SPIDER_TYPES = {
+    "text": "TEXT",
+    "number": "NUMERIC",
+    "time": "TEXT",
+    "boolean": "BOOLEAN",
+    "others": "",
+}
 
 
 def connect(db: Any) -> tuple[sqlite3.Connection, dict[str, set[str]]]:
@@ -32,17 +41,21 @@ def connect(db: Any) -> tuple[sqlite3.Connection, dict[str, set[str]]]:
     else:
         raise ConfigurationError(
             f"db must be a SQLite file path, a sqlite3.Connection, DDL text or a Spider "
-            f"tables.json entry (dict), got {type(db).__name__}")
+            f"tables.json entry (dict), got {type(db).__name__}"
+        )
     return conn, _tables(conn)
 
 
 def _open_ro(path) -> sqlite3.Connection:
     p = Path(path)
     if not p.is_file():
-        raise ConfigurationError(f"db {str(path)!r} is not an existing SQLite file "
-                                 f"(nor DDL text containing CREATE TABLE)")
-    conn = _limited(sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True,
-                                    check_same_thread=False))
+        raise ConfigurationError(
+            f"db {str(path)!r} is not an existing SQLite file "
+            f"(nor DDL text containing CREATE TABLE)"
+        )
+    conn = _limited(
+        sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
+    )
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
@@ -77,8 +90,10 @@ def _memory(ddl: str) -> sqlite3.Connection:
 def _schema_sql(conn: sqlite3.Connection) -> list[str]:
     """The schema of a caller's in-memory database, replayed under the sandbox: tables, views
     and indexes (its triggers are left out: no trigger runs where EXPLAIN does)."""
-    rows = conn.execute("SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
-                        "name NOT LIKE 'sqlite_%' AND type != 'trigger'").fetchall()
+    rows = conn.execute(
+        "SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
+        "name NOT LIKE 'sqlite_%' AND type != 'trigger'"
+    ).fetchall()
     order = {"table": 0, "view": 1, "index": 2}
     return [sql + ";" for _, sql in sorted(rows, key=lambda r: order.get(r[0], 3))]
 
@@ -113,14 +128,16 @@ def schema_ddl(entry: dict) -> str:
     except (KeyError, TypeError) as exc:
         raise ConfigurationError(
             f"expected a Spider tables.json entry with table_names_original and "
-            f"column_names_original, got keys {sorted(entry)!r}") from exc
+            f"column_names_original, got keys {sorted(entry)!r}"
+        ) from exc
     try:
         return _ddl(tables, columns, types, pks, fks)
     except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigurationError(
             f"malformed Spider tables.json entry: expected column_names_original as "
             f"[table index, name] pairs indexing table_names_original, with matching "
-            f"column_types and key indexes ({type(exc).__name__}: {exc})") from exc
+            f"column_types and key indexes ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _ddl(tables, columns, types, pks, fks) -> str:
@@ -136,12 +153,14 @@ def _ddl(tables, columns, types, pks, fks) -> str:
         per_table[t].append(f"{_quote(name)} {kind}".rstrip())
     pk_by_table: dict[int, list[str]] = {}
     for flat in pks:
-        for c in (flat if isinstance(flat, list) else [flat]):
+        for c in flat if isinstance(flat, list) else [flat]:
             pk_by_table.setdefault(columns[c][0], []).append(_quote(columns[c][1]))
     for c1, c2 in fks:
         t1, t2 = columns[c1][0], columns[c2][0]
-        per_table[t1].append(f"FOREIGN KEY ({_quote(columns[c1][1])}) REFERENCES "
-                             f"{_quote(tables[t2])} ({_quote(columns[c2][1])})")
+        per_table[t1].append(
+            f"FOREIGN KEY ({_quote(columns[c1][1])}) REFERENCES "
+            f"{_quote(tables[t2])} ({_quote(columns[c2][1])})"
+        )
     stmts = []
     for t, name in enumerate(tables):
         if name.lower().startswith("sqlite_"):
@@ -159,7 +178,8 @@ def _ddl(tables, columns, types, pks, fks) -> str:
 #: view bodies): deterministic, cheap and bounded by their inputs. No JSON (``json_extract``),
 #: ``printf``, ``random``/``randomblob``/``zeroblob``, ``load_extension``, nor probes of the
 #: connection.
-DDL_FUNCTIONS = frozenset("""
+DDL_FUNCTIONS = frozenset(
+    """
     abs char coalesce concat concat_ws glob hex ifnull iif instr length like likelihood likely
     lower ltrim max min nullif octet_length quote replace round rtrim sign substr substring trim
     typeof unhex unicode unlikely upper
@@ -170,7 +190,8 @@ DDL_FUNCTIONS = frozenset("""
     current_timestamp
     acos acosh asin asinh atan atan2 atanh ceil ceiling cos cosh degrees exp floor ln log log10
     log2 mod pi pow power radians sin sinh sqrt tan tanh trunc
-""".split())
+""".split()
+)
 
 #: per-connection limits (``Connection.setlimit``) of every connection EXPLAIN uses
 _LIMITS = {
@@ -195,29 +216,55 @@ _LOAD_SECONDS = 10.0  # wall time the whole DDL may take
 _A = sqlite3
 _RECURSIVE = getattr(sqlite3, "SQLITE_RECURSIVE", 33)
 #: statements DDL may run (in the main database): schema only, and BEGIN / COMMIT
-_SCHEMA = {_A.SQLITE_CREATE_TABLE, _A.SQLITE_CREATE_INDEX, _A.SQLITE_CREATE_VIEW,
-           _A.SQLITE_DROP_TABLE, _A.SQLITE_DROP_INDEX, _A.SQLITE_DROP_VIEW, _A.SQLITE_REINDEX,
-           _A.SQLITE_TRANSACTION}
+_SCHEMA = {
+    _A.SQLITE_CREATE_TABLE,
+    _A.SQLITE_CREATE_INDEX,
+    _A.SQLITE_CREATE_VIEW,
+    _A.SQLITE_DROP_TABLE,
+    _A.SQLITE_DROP_INDEX,
+    _A.SQLITE_DROP_VIEW,
+    _A.SQLITE_REINDEX,
+    _A.SQLITE_TRANSACTION,
+}
 #: what SQLite writes itself when it runs a schema statement
-_INTERNAL_TABLES = {"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema",
-                    "sqlite_sequence"}
+_INTERNAL_TABLES = {
+    "sqlite_master",
+    "sqlite_schema",
+    "sqlite_temp_master",
+    "sqlite_temp_schema",
+    "sqlite_sequence",
+}
 #: the statement kind a refused action stands for, in error messages
 _KINDS = {
-    _A.SQLITE_ATTACH: "ATTACH", _A.SQLITE_DETACH: "DETACH", _A.SQLITE_PRAGMA: "PRAGMA",
-    _A.SQLITE_INSERT: "INSERT", _A.SQLITE_UPDATE: "UPDATE", _A.SQLITE_DELETE: "DELETE",
-    _A.SQLITE_SELECT: "SELECT", _RECURSIVE: "WITH RECURSIVE", _A.SQLITE_ANALYZE: "ANALYZE",
-    _A.SQLITE_ALTER_TABLE: "ALTER TABLE", _A.SQLITE_SAVEPOINT: "SAVEPOINT",
-    _A.SQLITE_CREATE_TRIGGER: "CREATE TRIGGER", _A.SQLITE_DROP_TRIGGER: "DROP TRIGGER",
-    _A.SQLITE_CREATE_VTABLE: "CREATE VIRTUAL TABLE", _A.SQLITE_DROP_VTABLE: "DROP VIRTUAL TABLE",
-    _A.SQLITE_CREATE_TEMP_TABLE: "CREATE TEMP TABLE", _A.SQLITE_CREATE_TEMP_INDEX:
-    "CREATE TEMP INDEX", _A.SQLITE_CREATE_TEMP_VIEW: "CREATE TEMP VIEW",
-    _A.SQLITE_CREATE_TEMP_TRIGGER: "CREATE TEMP TRIGGER", _A.SQLITE_DROP_TEMP_TABLE:
-    "DROP TEMP TABLE", _A.SQLITE_DROP_TEMP_INDEX: "DROP TEMP INDEX", _A.SQLITE_DROP_TEMP_VIEW:
-    "DROP TEMP VIEW", _A.SQLITE_DROP_TEMP_TRIGGER: "DROP TEMP TRIGGER",
+    _A.SQLITE_ATTACH: "ATTACH",
+    _A.SQLITE_DETACH: "DETACH",
+    _A.SQLITE_PRAGMA: "PRAGMA",
+    _A.SQLITE_INSERT: "INSERT",
+    _A.SQLITE_UPDATE: "UPDATE",
+    _A.SQLITE_DELETE: "DELETE",
+    _A.SQLITE_SELECT: "SELECT",
+    _RECURSIVE: "WITH RECURSIVE",
+    _A.SQLITE_ANALYZE: "ANALYZE",
+    _A.SQLITE_ALTER_TABLE: "ALTER TABLE",
+    _A.SQLITE_SAVEPOINT: "SAVEPOINT",
+    _A.SQLITE_CREATE_TRIGGER: "CREATE TRIGGER",
+    _A.SQLITE_DROP_TRIGGER: "DROP TRIGGER",
+    _A.SQLITE_CREATE_VTABLE: "CREATE VIRTUAL TABLE",
+    _A.SQLITE_DROP_VTABLE: "DROP VIRTUAL TABLE",
+    _A.SQLITE_CREATE_TEMP_TABLE: "CREATE TEMP TABLE",
+    _A.SQLITE_CREATE_TEMP_INDEX: "CREATE TEMP INDEX",
+    _A.SQLITE_CREATE_TEMP_VIEW: "CREATE TEMP VIEW",
+    _A.SQLITE_CREATE_TEMP_TRIGGER: "CREATE TEMP TRIGGER",
+    _A.SQLITE_DROP_TEMP_TABLE: "DROP TEMP TABLE",
+    _A.SQLITE_DROP_TEMP_INDEX: "DROP TEMP INDEX",
+    _A.SQLITE_DROP_TEMP_VIEW: "DROP TEMP VIEW",
+    _A.SQLITE_DROP_TEMP_TRIGGER: "DROP TEMP TRIGGER",
 }
 _ALLOWED = "only CREATE TABLE / INDEX / VIEW (and DROP of them) run, into a private database"
-_ALLOWED_CALLS = ("expected calls of deterministic built-ins only (abs, lower, substr, date, "
-                  "count, ...: awrs.constraints.sql.schema.DDL_FUNCTIONS)")
+_ALLOWED_CALLS = (
+    "expected calls of deterministic built-ins only (abs, lower, substr, date, "
+    "count, ...: awrs.constraints.sql.schema.DDL_FUNCTIONS)"
+)
 _ALLOWED_READS = "expected a view body that reads only the schema's own tables and views"
 
 
@@ -250,9 +297,13 @@ class _Sandbox:
 
     def begin(self, where: str) -> None:
         """Reset the per-statement state before ``where`` runs."""
-        self.where, self.refused, self.stopped = where, None, None
+        self.where = where
+        self.refused: str | None = None  # the kind of the first statement refused
+        self.stopped: Exception | None = None  # why the statement was stopped
         self.created = False  # a CREATE TABLE seen in this statement: a SELECT then is CTAS
-        self.dropped = None  # the table a DROP TABLE in this statement drops (and empties)
+        self.dropped: str | None = (
+            None  # the table a DROP TABLE in this statement drops (and empties)
+        )
         self.steps, self.until = 0, time.monotonic() + _SECONDS
 
     # -- SQLite callbacks ----------------------------------------------------------------------
@@ -285,7 +336,8 @@ class _Sandbox:
         return ConstraintTimeoutError(
             f"schema DDL {self.where} ran past its bound ({_STEPS:,} SQLite VM steps or "
             f"{_SECONDS:g} s per statement, {_LOAD_SECONDS:g} s in all): expected DDL that "
-            f"only declares tables, indexes and views")
+            f"only declares tables, indexes and views"
+        )
 
     def _refusal(self, action: int, arg1, arg2, db) -> str | None:
         """``None`` for an allowed action, else the statement kind it stands for."""
@@ -302,8 +354,10 @@ class _Sandbox:
             return None  # DROP TABLE emptying the table it drops
         if action in _SCHEMA:
             return None if db in (None, "main") else f"{_KINDS.get(action, 'DDL')} in {db}"
-        if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE) \
-                and str(arg1).lower() in _INTERNAL_TABLES:
+        if (
+            action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE)
+            and str(arg1).lower() in _INTERNAL_TABLES
+        ):
             return None  # SQLite recording a schema statement (its kind is authorized apart)
         if action == sqlite3.SQLITE_READ and db == "main":
             return None  # CHECK / generated / index expressions reading their table
@@ -324,16 +378,18 @@ class _Sandbox:
     def load(self, conn: sqlite3.Connection, ddl: str) -> None:
         """Run ``ddl`` statement by statement, then compile the view bodies and DEFAULTs."""
         if len(ddl) > _MAX_DDL:
-            raise ConstraintError(f"schema DDL of {len(ddl):,} characters: expected at most "
-                                  f"{_MAX_DDL:,}")
+            raise ConstraintError(
+                f"schema DDL of {len(ddl):,} characters: expected at most {_MAX_DDL:,}"
+            )
         for n, stmt in enumerate(_statements(ddl), 1):
             where = f"statement {n}"
             self._run(conn, "EXPLAIN " + stmt, where, stmt, compile_only=True)
             self._run(conn, stmt, where, stmt)
         self._check_bodies(conn)
 
-    def _run(self, conn: sqlite3.Connection, sql: str, where: str, stmt: str,
-             compile_only: bool = False) -> None:
+    def _run(
+        self, conn: sqlite3.Connection, sql: str, where: str, stmt: str, compile_only: bool = False
+    ) -> None:
         if time.monotonic() > self.load_until:
             raise self._timeout()
         deadline = current_deadline()
@@ -352,35 +408,59 @@ class _Sandbox:
             return self.stopped
         if self.refused is not None:
             kind = "VACUUM" if _lead(stmt) == "VACUUM" else self.refused
-            expected = (_ALLOWED_CALLS if kind.startswith("the function") else
-                        _ALLOWED_READS if kind.startswith("reading") else _ALLOWED)
+            expected = (
+                _ALLOWED_CALLS
+                if kind.startswith("the function")
+                else _ALLOWED_READS
+                if kind.startswith("reading")
+                else _ALLOWED
+            )
             return UnsupportedFeatureError(
-                f"{kind} is not allowed in schema DDL ({self.where}): {expected}")
+                f"{kind} is not allowed in schema DDL ({self.where}): {expected}"
+            )
         if compile_only or not isinstance(exc, sqlite3.Error):
-            return ConstraintError(f"the schema DDL does not load into SQLite ({self.where}): "
-                                   f"{_short(str(exc), 200)}")
+            return ConstraintError(
+                f"the schema DDL does not load into SQLite ({self.where}): {_short(str(exc), 200)}"
+            )
         code = getattr(exc, "sqlite_errorname", type(exc).__name__)
-        return ConstraintError(f"the schema DDL does not load into SQLite ({self.where} failed "
-                               f"when run: {code})")
+        return ConstraintError(
+            f"the schema DDL does not load into SQLite ({self.where} failed when run: {code})"
+        )
 
     def _check_bodies(self, conn: sqlite3.Connection) -> None:
         """Compile every view body and DEFAULT expression under the body rules."""
         conn.set_authorizer(None)  # the sandbox's own reads of its schema
-        rows = conn.execute("SELECT type, name FROM sqlite_master WHERE type IN "
-                            "('table', 'view') AND name NOT LIKE 'sqlite_%'").fetchall()
-        defaults = [(t, col, d) for kind, t in rows if kind == "table"
-                    for _, col, _, _, d, *_ in conn.execute(
-                        f"PRAGMA table_xinfo({_quote(t)})").fetchall() if d is not None]
+        rows = conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN "
+            "('table', 'view') AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        defaults = [
+            (t, col, d)
+            for kind, t in rows
+            if kind == "table"
+            for _, col, _, _, d, *_ in conn.execute(f"PRAGMA table_xinfo({_quote(t)})").fetchall()
+            if d is not None
+        ]
         conn.set_authorizer(self.authorize)
         self.body, self.names = True, {name.lower() for _, name in rows}
         for kind, name in rows:
             if kind == "view":
-                self._run(conn, f"EXPLAIN SELECT * FROM {_quote(name)}",
-                          f"view {_short(name)}", "SELECT", compile_only=True)
+                self._run(
+                    conn,
+                    f"EXPLAIN SELECT * FROM {_quote(name)}",
+                    f"view {_short(name)}",
+                    "SELECT",
+                    compile_only=True,
+                )
         for table, col, expr in defaults:
             try:
-                self._run(conn, f"EXPLAIN SELECT ({expr})",
-                          f"DEFAULT of {_short(table)}.{_short(col)}", "SELECT", compile_only=True)
+                self._run(
+                    conn,
+                    f"EXPLAIN SELECT ({expr})",
+                    f"DEFAULT of {_short(table)}.{_short(col)}",
+                    "SELECT",
+                    compile_only=True,
+                )
             except (UnsupportedFeatureError, ConstraintTimeoutError):
                 raise
             except ConstraintError:
@@ -400,8 +480,8 @@ def _statements(ddl: str):
     while (m := _SIGNIFICANT.search(ddl, i)) is not None:
         tok = m.group()
         if tok == ";":
-            if _has_code(ddl[start:m.end()]):
-                yield ddl[start:m.end()]
+            if _has_code(ddl[start : m.end()]):
+                yield ddl[start : m.end()]
             start = i = m.end()
             continue
         end = ddl.find(_CLOSE[tok], m.end())
@@ -410,14 +490,21 @@ def _statements(ddl: str):
         yield ddl[start:] + "\n;"
 
 
+def _code_start(stmt: str) -> int:
+    """Where ``stmt``'s leading whitespace and comments end."""
+    m = _BLANK.match(stmt)
+    assert m is not None  # the pattern matches the empty string
+    return m.end()
+
+
 def _has_code(stmt: str) -> bool:
     """Whether ``stmt`` holds more than whitespace, comments and ``;``."""
-    return stmt[_BLANK.match(stmt).end():].strip() not in ("", ";")
+    return stmt[_code_start(stmt) :].strip() not in ("", ";")
 
 
 def _lead(stmt: str) -> str:
     """The statement's first word in upper case (whitespace and comments skipped)."""
-    m = re.match(r"[A-Za-z]{1,20}", stmt[_BLANK.match(stmt).end():])
+    m = re.match(r"[A-Za-z]{1,20}", stmt[_code_start(stmt) :])
     return m.group().upper() if m else ""
 
 
