@@ -46,21 +46,18 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 
 
 class PeakRSS:
-    """Peak resident memory of any process started while it runs (workers, Ray actors, a
-    server), sampled every ``interval`` seconds on a thread; ``with PeakRSS() as peak: ...``,
-    then ``peak.bytes``. Needs psutil (``bytes`` stays 0 without it)."""
+    """Peak resident memory of any single process below this one (workers, Ray's actors under
+    its raylet, a server it started), sampled every ``interval`` seconds on a thread:
+    ``with PeakRSS() as peak: ...``, then ``peak.bytes``. Needs psutil (else stays 0)."""
 
-    def __init__(self, interval: float = 0.5, pids: tuple[int, ...] = ()):
+    def __init__(self, interval: float = 0.5):
         import threading
 
-        self.interval, self.pids, self.bytes = interval, pids, 0
+        self.interval, self.bytes = interval, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> PeakRSS:
-        import time
-
-        self._t0 = time.time() - 1.0
         self._thread.start()
         return self
 
@@ -73,12 +70,11 @@ class PeakRSS:
             import psutil
         except ImportError:
             return
-        me = os.getpid()
+        me = psutil.Process(os.getpid())
         while not self._stop.is_set():
-            for p in psutil.process_iter(["pid", "create_time"]):
+            for p in me.children(recursive=True):
                 try:
-                    if p.pid != me and (p.pid in self.pids or p.info["create_time"] >= self._t0):
-                        self.bytes = max(self.bytes, p.memory_info().rss)
-                except (psutil.Error, TypeError):
+                    self.bytes = max(self.bytes, p.memory_info().rss)
+                except psutil.Error:
                     continue
             self._stop.wait(self.interval)

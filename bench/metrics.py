@@ -107,6 +107,31 @@ def ratio_ci(
     return Interval(value, float(lo), float(hi), int(a.size))
 
 
+@dataclass(frozen=True, slots=True)
+class Count:
+    """``k`` of ``n`` runs flagged, with the share ``k / n`` and its interval (``share``)."""
+
+    k: int
+    n: int
+    share: Interval
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def format(self, spec: str = ".2f") -> str:
+        """``"k/n (share [lo, hi])"`` (``"-"`` when there are no runs)."""
+        if self.n == 0:
+            return "-"
+        return f"{self.k}/{self.n} ({self.share.format(spec)})"
+
+
+def count_ci(flags: Sequence[bool], **kw) -> Count:
+    """How many of ``flags`` are true, and their share with :func:`bootstrap_ci`'s interval
+    (same resampling as the report's other intervals; a constant share gives a point)."""
+    vals = [float(bool(f)) for f in flags]
+    return Count(int(sum(vals)), len(vals), bootstrap_ci(vals, **kw))
+
+
 def share(flags: Sequence[bool]) -> float:
     """Fraction of true flags (NaN for an empty sequence)."""
     return float(np.mean(flags)) if len(flags) else math.nan

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .common import markdown_table
-from .metrics import NAN, Interval, bootstrap_ci, ratio_ci, share
+from .metrics import NAN, Count, Interval, bootstrap_ci, count_ci, ratio_ci, share
 from .store import FAILED, OK, UNSUPPORTED, Row, Store
 
 #: methods whose finished outputs must always satisfy the constraint (the validity target)
@@ -37,7 +37,18 @@ class Summary:
         return sum(r.status == status for r in self.rows)
 
     def score(self, post: bool = False) -> Interval:
+        """The score over all completed runs, a run without output scoring its suite's
+        ``no_output_score`` (0; runs scoring NaN, where the metric does not apply, drop out)."""
         return bootstrap_ci([r.score_post if post else r.score for r in self.ok])
+
+    def score_with_output(self, post: bool = False) -> Interval:
+        """The score averaged over the runs that returned an output only (a method that
+        returns nothing on hard items looks better here than in :meth:`score`)."""
+        return bootstrap_ci([r.score_post if post else r.score for r in self.ok if r.has_output])
+
+    def no_output(self) -> Count:
+        """Completed runs without output, of all completed runs, with the share's interval."""
+        return count_ci([not r.has_output for r in self.ok])
 
     def metric(self, name: str) -> Interval:
         return bootstrap_ci(
@@ -143,7 +154,8 @@ def main_table(suite, sums: dict[str, Summary], missing: dict[str, str] | None =
         "runs",
         "unsupported",
         "failed",
-        f"{suite.metric} [95% CI]",
+        f"{suite.metric} over all runs [95% CI]",
+        "no output / runs (share [95% CI])",
         f"posterior {suite.metric}",
         *extra,
         "valid",
@@ -171,6 +183,7 @@ def main_table(suite, sums: dict[str, Summary], missing: dict[str, str] | None =
                 s.count(UNSUPPORTED),
                 s.count(FAILED),
                 s.score().format(".2f"),
+                s.no_output().format(".2f"),
                 s.score(post=True).format(".2f"),
                 *[s.metric(e).format(".2f") for e in extra],
                 _fmt(valid, ".2f"),
@@ -250,13 +263,18 @@ def ending(r: Row) -> str:
     return top if counts[top] > 0 else "other"
 
 
-def no_output_table(sums: dict[str, Summary]) -> str:
-    """Per method: runs without output, split by how their particles ended."""
+def no_output_table(suite, sums: dict[str, Summary]) -> str:
+    """Per method: runs without output (count, share with its 95% interval), the score over
+    all runs (no output scores 0) beside the score over the runs with output only, and the
+    runs without output split by how their particles ended."""
     kinds = ("all particles dead", "out of budget", "pruned to completion", "other")
     header = [
         "method",
         "runs",
         "no output",
+        "no output share [95% CI]",
+        f"{suite.metric} over all runs [95% CI]",
+        f"{suite.metric} over runs with output only [95% CI]",
         *kinds,
         "budget-pruned tokens / run",
         "of which close-forced",
@@ -271,7 +289,19 @@ def no_output_table(sums: dict[str, Summary]) -> str:
             vals = [r.metrics.get(key) for r in s.ok]
             vals = [v for v in vals if v is not None]
             per_run.append(_fmt(sum(vals) / len(vals), ".3g") if vals else "-")
-        rows.append([s.method, len(s.ok), sum(c.values()), *[c.get(k, 0) for k in kinds], *per_run])
+        none = s.no_output()
+        rows.append(
+            [
+                s.method,
+                none.n,
+                none.k,
+                none.share.format(".2f"),
+                s.score().format(".2f"),
+                s.score_with_output().format(".2f"),
+                *[c.get(k, 0) for k in kinds],
+                *per_run,
+            ]
+        )
     return markdown_table(header, rows)
 
 
@@ -430,16 +460,18 @@ def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
         "",
         main_table(suite, sums, plan.missing),
         "",
-        "`runs`: completed runs (item × seed); the score counts a run without a complete "
-        "output as 0; `dead / run`: particles per run that died because no token extends "
-        "their prefix, `out of budget / run`: particles still unfinished at max tokens; "
-        "`posterior`: the score's expectation under the method's weighted "
-        "outputs; `valid`: share of runs whose output passes the suite's independent check "
-        "(the rest: no valid output); times are wall-clock seconds of generation (the "
-        "constraint's construction is `build s`; `LM s`: the part spent in the model's "
-        "forward passes, genlm-control's being its own Hugging Face backend); `s / token` and "
-        "`evals / token` divide by "
-        "the tokens generated over all particles, end-of-sequence included.",
+        "`runs`: completed runs (item × seed); the score over all runs counts a run without "
+        "output as 0 (runs where the metric does not apply, NaN, drop out); `no output`: "
+        "completed runs that returned nothing, of all completed runs (failed and unsupported "
+        "runs are counted in their own columns); `dead / run`: particles per run that died "
+        "because no token extends their prefix, `out of budget / run`: particles still "
+        "unfinished at max tokens; `posterior`: the score's expectation under the method's "
+        "weighted outputs; `valid`: share of runs whose output passes the suite's "
+        "independent check (the rest: no valid output); times are wall-clock seconds of "
+        "generation (the constraint's construction is `build s`; `LM s`: the part spent in "
+        "the model's forward passes, genlm-control's being its own Hugging Face backend); "
+        "`s / token` and `evals / token` divide by the tokens generated over all particles, "
+        "end-of-sequence included.",
         "",
         "Speed-ups on paired runs (reference time ÷ method time; > 1 means faster), "
         "time per token relative to `direct`, and `mask`'s constraint evaluations ÷ the "
@@ -447,10 +479,13 @@ def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
         "",
         ratio_table(sums),
         "",
-        "Runs without output, by how their particles ended (the most frequent way per run; "
-        "`pruned to completion`: budget feasibility left no token):",
+        "Runs without output per method: their count and share of the completed runs "
+        "(95% percentile-bootstrap interval over runs, like the other intervals), the score "
+        "over all runs (no output scores 0) beside the score over the runs with output only "
+        "(which hides the runs that returned nothing), and how their particles ended (the "
+        "most frequent way per run; `pruned to completion`: budget feasibility left no token):",
         "",
-        no_output_table(sums),
+        no_output_table(suite, sums),
         "",
     ]
     if getattr(suite, "policies", None) and any("@" in m for m in sums):

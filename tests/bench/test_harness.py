@@ -170,8 +170,14 @@ def test_scores_posterior_and_report(tmp_path, registered):
     assert "| 6 | 0 | 0 | 0.50 [" in line
     lines = [ln for ln in report.splitlines() if ln.startswith("| echo |")]
     # second table: speed-up columns, then time per token vs direct (absent), then mask evals;
-    # third: runs without output by how they ended (echo always has output)
-    assert len(lines) == 3 and lines[2] == "| echo | 6 | 0 | 0 | 0 | 0 | 0 | - | - |"
+    # third: runs without output (count, share, score over all runs and over runs with output
+    # only) and by how they ended (echo always has output)
+    assert len(lines) == 3 and lines[2].startswith("| echo | 6 | 0 | 0.00 | 0.50 [")
+    assert lines[2].endswith("| 0 | 0 | 0 | 0 | - | - |")
+    # crashy says nothing on a, fails on b, cannot express c (2 seeds each): 2 of 2 runs empty
+    crashy = [ln for ln in report.splitlines() if ln.startswith("| crashy |")]
+    assert "| crashy | 2 | 2 | 2 | 0.00 | 2/2 (1.00) |" in crashy[0]
+    assert crashy[-1] == "| crashy | 2 | 2 | 1.00 | 0.00 | - | 0 | 0 | 0 | 2 | - | - |"
 
 
 def test_failures_and_unsupported_are_recorded_and_the_run_continues(tmp_path, registered):
