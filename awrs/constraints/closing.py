@@ -60,7 +60,7 @@ CLASSES: tuple[bytes, ...] = (
     WHITESPACE,
 )
 #: search nodes expanded per search pass before giving up (the state then has no known
-#: completion), unless the constraint sets ``closing_nodes``
+#: completion), unless the constraint sets ``closing_nodes`` (0: its hints alone)
 MAX_NODES = 200
 #: constraint transitions tried per search before giving up
 MAX_ADVANCES = 4000
@@ -106,18 +106,23 @@ class Closing:
         self._longest = max((len(t) for t in self._vocab), default=1)
         self._cache: dict = {}
         alphabet = constraint.alphabet() if hasattr(constraint, "alphabet") else None
-        keep = [bytes(b for b in c if alphabet is None or b in alphabet) for c in CLASSES]
+        spelt = frozenset(b"".join(self._vocab))  # bytes some token holds
+        keep = [
+            bytes(b for b in c if (alphabet is None or b in alphabet) and b in spelt)
+            for c in CLASSES
+        ]
         # the last class is whitespace, searched only when nothing else completes
         self._classes = [c for c in keep[:-1] if c] + [keep[-1]]
         capability = completion(constraint)
         self._advance = capability.search_advance
         self._hints = capability.closing_hints
-        self._max_nodes = capability.closing_nodes or MAX_NODES
+        nodes = capability.closing_nodes
+        self._max_nodes = MAX_NODES if nodes is None else nodes
         self._state_key = capability.state_key
 
     def cached(self, state):
         """``(tokens, completion)`` of ``state`` if already known (no search), else ``None``."""
-        key = self._key(state)
+        key = self.key(state)
         return self._cache.get(key) if key is not None else None
 
     def tokens(self, state) -> int | None:
@@ -129,7 +134,7 @@ class Closing:
         """``(tokens, completion)``: a known completion of ``state`` and the fewest tokens
         spelling it, ``(None, None)`` when none was found within ``limit`` transitions tried;
         searched once per key (again when a search cut short by ``limit`` found nothing)."""
-        key = self._key(state)
+        key = self.key(state)
         hit = self._cache.get(key) if key is not None else None
         if hit is None:
             tail = self.completion(state, limit)
@@ -142,13 +147,14 @@ class Closing:
 
     def learn(self, state, tail: bytes) -> tuple[int | None, bytes | None]:
         """Record ``tail`` (known to complete ``state``, e.g. the rest of its parent's
-        completion) as its completion unless one is known; returns the state's entry."""
-        key = self._key(state)
+        completion) as its completion unless one as short in tokens is known; returns the
+        state's entry."""
+        key = self.key(state)
         hit = self._cache.get(key) if key is not None else None
-        if hit is None or hit[0] is None:
+        if hit is None or hit[0] is None or hit[0] > 0:
             n = self.spell(tail)
-            if n is None:  # no token sequence spells it: nothing learnt
-                return hit or (None, None)
+            if n is None or (hit is not None and hit[0] is not None and hit[0] <= n):
+                return hit or (None, None)  # nothing learnt
             hit = (n, tail)
             self._store(key, hit)
         return hit
@@ -156,7 +162,7 @@ class Closing:
     def learn_unknown(self, state) -> None:
         """Record that no completion of ``state`` is known, so that it is not searched (e.g.
         its parent's search found none); not counted as a search."""
-        self._store(self._key(state), (None, None))
+        self._store(self.key(state), (None, None))
 
     def _store(self, key, hit) -> None:
         if key is not None:
@@ -166,21 +172,36 @@ class Closing:
 
     def completion(self, state, limit: int = MAX_ADVANCES) -> bytes | None:
         """A short byte string taking ``state`` to a complete state (``b""`` when it is
-        complete): one of the constraint's ``closing_hints`` that does, else found
-        depth-first; ``None`` when the searches stopped at :data:`MAX_NODES` nodes (or the
-        constraint's ``closing_nodes``) or ``limit`` transitions tried, or found nothing."""
+        complete): of the constraint's ``closing_hints`` that do, the one spelled in the fewest
+        tokens, else found depth-first; ``None`` when the searches stopped at :data:`MAX_NODES`
+        nodes (or the constraint's ``closing_nodes``) or ``limit`` transitions tried, or found
+        nothing."""
         c = self.constraint
         if c.is_complete(state):
             return b""
         stop = self.advances + min(limit, MAX_ADVANCES)
-        for hint in self._hints(state):  # the constraint's guesses
+        best: tuple[int, int, bytes] | None = None
+        for hint in self._hints(state):  # the constraint's guesses: the fewest tokens wins
             if self.advances >= stop:
-                return None
-            t = self._advance(state, hint)
-            self.advances += 1
-            if t is not None and c.is_complete(t):
-                return hint
+                break
+            try:
+                t = self._advance(state, hint)
+                self.advances += 1
+                done = t is not None and c.is_complete(t)
+            except Exception as exc:
+                _on_path(exc, hint)
+                raise
+            if done:
+                n = self.spell(hint)
+                if n is not None and (best is None or (n, len(hint)) < best[:2]):
+                    best = (n, len(hint), hint)
+        if best is not None:
+            return best[2]
+        if self.advances >= stop:
+            return None
         for classes in (self._classes[:-1], self._classes):  # whitespace only if needed
+            if not self._max_nodes:
+                break  # the constraint's hints alone
             found = self._search(state, classes, stop)
             if found is not None:
                 return found
@@ -191,7 +212,7 @@ class Closing:
         the first accepted byte first and the others only if its subtree fails; each key
         visited once; no byte repeated more than :data:`MAX_RUN` times in a row."""
         c, advance = self.constraint, self._advance
-        seen = {self._key(state)}
+        seen = {self.key(state)}
         stack = [(state, b"", 0, 0)]  # (state, path, class index, next byte in that class)
         nodes, max_nodes = 0, self._max_nodes
         while stack:
@@ -209,13 +230,18 @@ class Closing:
                 b = cls[i]
                 if self.advances >= stop:
                     return None
-                t = advance(s, cls[i : i + 1])
-                self.advances += 1
+                try:
+                    t = advance(s, cls[i : i + 1])
+                    self.advances += 1
+                    done = t is not None and c.is_complete(t)
+                except Exception as exc:
+                    _on_path(exc, path + cls[i : i + 1])
+                    raise
                 if t is None:
                     continue
-                if c.is_complete(t):
+                if done:
                     return path + cls[i : i + 1]
-                key = self._key(t)
+                key = self.key(t)
                 if (key is not None and key in seen) or path[-MAX_RUN:] == bytes((b,)) * MAX_RUN:
                     continue
                 if key is not None:
@@ -237,10 +263,17 @@ class Closing:
                     best[j] = best[i] + 1
         return best[n] if best[n] <= n else None
 
-    def _key(self, state):
+    def key(self, state):
+        """The cache and search key of ``state`` (``None``: unhashable, never cached)."""
         key = self._state_key(state)
         try:
             hash(key)
         except TypeError:
             return None
         return key
+
+
+def _on_path(exc: Exception, path: bytes) -> None:
+    """Record on ``exc``, raised by the constraint on the searched state followed by ``path``,
+    that path (``exc.closing_path``), for the error that names the text."""
+    exc.closing_path = path  # type: ignore[attr-defined]

@@ -17,6 +17,17 @@ in ``remaining - 2`` tokens. Two tests, both on the state after the token:
   would fit: the target is then the model conditioned on the constraint and on its known
   completion fitting the budget at every step (``stats.budget_forced`` counts these prunings).
 
+  A particle whose state has a known completion keeps one: a token is kept only if the state
+  after it has a known completion that fits, found by its own search (each particle-step has a
+  pool of :data:`CLOSE_ADVANCES` transitions) or the rest of the parent's, spelled in the
+  fewest tokens. A token after which the search finds none (e.g. a name no table has), or that
+  the spent pool leaves unverified, is pruned; the completion's first token always remains, so
+  closing acts from the first token on, while the completion still fits with room to spare,
+  not only once the budget proves a text cannot finish. A particle whose state has no known
+  completion (its search failed at the start, or it came from a state that had none) is not
+  pruned by closing and searches again after 1, 4, 16, 64, ... tokens (with a pool of
+  :data:`RETRY_ADVANCES`), until it finds one.
+
 Pruned tokens count as rejected, so the AWRS weight is the mass of the tokens that are both
 accepted and feasible, and SMC targets the budget-conditioned distribution with proper weights.
 When the rejection kernel falls back to an exact mask, the mask is that of the feasible
@@ -49,17 +60,31 @@ SEARCH_LIMIT = 1024
 #: trie advances allowed to all one-token searches of one step together
 STEP_SEARCH_LIMIT = 4096
 #: completion-search transitions (:class:`~awrs.constraints.closing.Closing`) allowed to one
-#: step of all particles together; past it, states without a known completion are kept
-#: unpruned by closing (a fixed count, not a time, so that seeds reproduce)
-STEP_CLOSE_ADVANCES = 10_000
-#: closing stops for the rest of a run when, after this many searches, most found no
-#: completion (e.g. SQL whose identifiers only the database can judge): it would cost
-#: searches and prune nothing
+#: particle's step; past it, a state without a known completion is pruned unless the rest of
+#: its parent's completion completes it (a fixed count, not a time, so that seeds reproduce)
+CLOSE_ADVANCES = 4_000
+#: what a search that finds nothing costs the pool at least: a particle-step runs at most
+#: ``CLOSE_ADVANCES / FAILED_SEARCH`` of them (a model that keeps proposing names no table has
+#: would otherwise pay a search for each, hints cost more than their transitions)
+FAILED_SEARCH = 500
+#: completion-search transitions allowed to the search of a state that came from one without a
+#: known completion (searched again after 1, 4, 16, ... tokens: :meth:`Budget.descend`)
+RETRY_ADVANCES = 1_000
+#: closing stops for the rest of a run when, after this many searches of the states particles
+#: reached, most found no completion (e.g. a pattern whose look-arounds the search cannot
+#: satisfy): it would cost searches and prune nothing
 CLOSE_PROBE = 24
+#: how a state's known completion was learnt (:meth:`Budget._known`): searched, or the rest of
+#: the parent's (known); searched in vain, or not searched for the pool was spent, from a
+#: state with a known completion (unknown); nothing to go on (none)
+KNOWN, UNKNOWN, NONE = range(3)
 #: rejections tolerated per token at steps where the budget prunes with an inexact bound:
 #: near the end most of the vocabulary may be infeasible, and scanning it all costs seconds;
 #: beyond this the particle dies (``max_rejects``: the weights stay proper)
 MAX_REJECTS = 512
+
+#: a verdict cached without checking the token (:meth:`Budget.bind`: the search pool is spent)
+UNCHECKED = -1
 
 #: log twist of a state without a known completion (budget twist with closing)
 UNKNOWN_TWIST = math.log(0.05)
@@ -169,6 +194,8 @@ class Budget(BudgetPolicy):
         "_search_left",
         "_dfa_seen",
         "_close_until",
+        "_streak",
+        "_reached",
     )
 
     def __init__(
@@ -196,11 +223,16 @@ class Budget(BudgetPolicy):
             Closing(constraint, self.tables.tokens) if close and not self.bound.exact else None
         )
         self.eos = frozenset(lm.eos_token_ids)
-        self._cache: dict[tuple[int, int], bool] = {}
+        #: this step's verdicts: (id(state), token) -> 1 kept, 0 pruned, UNCHECKED
+        self._cache: dict[tuple[int, int], int] = {}
         self._cache_key: int | None = None
         self._search_left = STEP_SEARCH_LIMIT
         self._dfa_seen: dict[int, _DfaPruned] = {}
-        self._close_until = STEP_CLOSE_ADVANCES
+        self._close_until = CLOSE_ADVANCES
+        #: closing key -> tokens since the particle's last state with a known completion
+        self._streak: dict = {}
+        #: searches of the states particles reached, and those that found nothing
+        self._reached = [0, 0]
 
     @property
     def dfa_min_tokens(self):
@@ -219,16 +251,19 @@ class Budget(BudgetPolicy):
 
     def verdict(self, state, remaining: int, parent=None, token: bytes = b"") -> int:
         """:data:`KEEP`, :data:`PRUNED` (proven unable to finish in time) or :data:`CLOSING`
-        (its known completion no longer fits) for ``state``, reached from ``parent`` by
-        ``token`` with ``remaining`` tokens left (this one included)."""
+        (its known completion no longer fits, or it lost the parent's known completion) for
+        ``state``, reached from ``parent`` by ``token`` with ``remaining`` tokens left (this one
+        included)."""
         k = remaining - 2  # tokens that may come before the end of sequence
         lb = self.bound.min_tokens(state)
         if lb > k:
             return PRUNED
         if self.closing is not None:
-            known = self._known(state, parent, token)
-            if known is not None:
-                return KEEP if known <= k else CLOSING
+            known, how = self._known(state, parent, token)
+            if how == KNOWN:
+                return KEEP if cast(int, known) <= k else CLOSING
+            if how == UNKNOWN:
+                return CLOSING
         if self.search and k == 1 and lb == 1 and self._search_left > 0:
             limit = min(SEARCH_LIMIT, self._search_left)
             self._search_left -= limit  # charged in full: a failed search walks its limit
@@ -237,47 +272,71 @@ class Budget(BudgetPolicy):
             return PRUNED if found is False else KEEP
         return KEEP
 
-    def _known(self, state, parent, token: bytes) -> int | None:
-        """Tokens of a known completion of ``state``: searched while the step's node budget
-        lasts; past it, estimated from the parent's: the rest of its completion when
-        ``token`` begins it, else as many tokens as the parent's."""
+    def _known(self, state, parent, token: bytes) -> tuple[int | None, int]:
+        """``(tokens, how)``: a known completion of ``state`` and how it was learnt
+        (:data:`KNOWN`, :data:`UNKNOWN` or :data:`NONE`): the rest of the parent's completion
+        when ``token`` begins it, else searched while the particle-step's pool lasts. A child
+        of a state without a known completion is searched on the schedule of
+        :meth:`descend`."""
         cl = cast(Closing, self.closing)  # called with closing on
         if parent is not None and self.descend(parent, state):
-            return None
+            return None, NONE
         up = cl.cached(parent) if parent is not None else None
+        if up is not None and up[1] is not None and up[1].startswith(token):
+            # the rest of the parent's completion: known, no search needed
+            n = cl.learn(state, up[1][len(token) :])[0]
+            if n is not None:
+                return n, KNOWN
         hit = self._lookup(state)
         if hit is not None and hit[0] is not None:
-            return hit[0]
-        if parent is not None and up is not None and up[1] is not None:
-            if up[1].startswith(token):  # the rest of the parent's completion: known
-                return cl.learn(state, up[1][len(token) :])[0]
-            return up[0]  # any other token: taken not to shorten the parent's completion
-        return None
+            return hit[0], KNOWN
+        if up is None or up[1] is None:
+            return None, NONE  # the parent had no known completion either
+        # searched in vain (whatever the token began cannot be closed), or not verified
+        return None, UNKNOWN
 
     def descend(self, parent, child) -> bool:
-        """Note that a particle went from ``parent`` to ``child``; whether the child is taken
-        to have no known completion, unsearched, because its parent's search found none (a
-        failed search walks its whole limit, and a dead end's children are dead ends too)."""
+        """Note that a particle went from ``parent`` to ``child`` (or may: a candidate);
+        whether the child's search is put off. After a state without a known completion the
+        search is retried after 1, 4, 16, 64, ... tokens (a failed search walks its whole
+        limit, and a dead end's children are mostly dead ends too), not given up."""
         cl = self.closing
         if cl is None:
             return False
-        up = cl.cached(parent)
+        up, pkey = cl.cached(parent), cl.key(parent)
+        if up is None and pkey in self._streak:
+            up = (None, None)  # its search was put off: no completion known either
         if up is None or up[0] is not None or cl.cached(child) is not None:
             return False
-        cl.learn_unknown(child)
-        return True
+        key = cl.key(child)
+        if key is None:
+            return False
+        n = self._streak.get(pkey, 0) + 1
+        if len(self._streak) >= 100_000:
+            self._streak.clear()
+        self._streak[key] = n
+        return not _power_of_4(n)
 
-    def _lookup(self, state):
-        """The state's cached ``(tokens, completion)``, else searched while the step's node
-        budget lasts (``None``: past it)."""
+    def _lookup(self, state, reached: bool = False):
+        """The state's cached ``(tokens, completion)``, else searched while the particle-step's
+        pool lasts (``None``: past it; :data:`RETRY_ADVANCES` at most for a retry);
+        ``reached``: a particle's own state (counted for :data:`CLOSE_PROBE`)."""
         cl = cast(Closing, self.closing)  # called with closing on
         left = self._close_until - cl.advances
         if left <= 0:
             return cl.cached(state)
+        if reached and cl.key(state) in self._streak:
+            left = min(left, RETRY_ADVANCES)
         searched = cl.searches
         hit = cl.entry(state, left)
-        if cl.searches > searched and cl.searches >= CLOSE_PROBE and 2 * cl.failures > cl.searches:
-            self.closing = None  # mostly unknown: closing is off for the rest of the run
+        if cl.searches > searched and hit[0] is None:
+            self._close_until -= FAILED_SEARCH  # (however few transitions it tried)
+        if reached and cl.searches > searched:
+            self._reached[0] += 1
+            self._reached[1] += hit[0] is None
+            n, failed = self._reached
+            if n >= CLOSE_PROBE and 2 * failed > n:
+                self.closing = None  # mostly unknown: closing is off for the rest of the run
         return hit
 
     def max_rejects(self, remaining: int, max_rejects: int, has_mask: bool = False) -> int:
@@ -304,8 +363,8 @@ class Budget(BudgetPolicy):
             self.flush()
             self._cache, self._cache_key = {}, remaining
             self._search_left = STEP_SEARCH_LIMIT
-            if self.closing is not None:
-                self._close_until = self.closing.advances + STEP_CLOSE_ADVANCES
+        if self.closing is not None:  # each particle-step searches with a pool of its own
+            self._close_until = self.closing.advances + CLOSE_ADVANCES
         table = self.dfa_min_tokens
         if remaining < 2 and table is None:  # the last token: only the end of sequence
             return self._bind_final(checker, state, ids)
@@ -321,25 +380,42 @@ class Budget(BudgetPolicy):
         check = getattr(binding, "fn", binding)
         known = self._entry(checker, state, ids)
         if known is not None and known[0] > remaining - 2:  # no token to spare
-            return self._bind_follow(checker, check, memo, self._follow(known, remaining), binding)
+            follow = self._follow(known, remaining)
+            if follow:
+                return self._bind_follow(checker, check, memo, follow, binding)
+            # (its completion no longer fits: each token is judged by its own, below)
         if known is None and not self.provable(remaining):
             # no completion to close along and nothing provable: no pruning, no extra work
             return binding, memo, None
         cache, eos, pruned = self._cache, self.eos, [0]
-        key0 = id(state)
+        key0, vocab = id(state), checker.vocab
+        tail = known[1] if known is not None else None
 
         def feasible_check(tok: int) -> bool:
+            ok = cache.get((key0, tok))
+            if (
+                ok is None
+                and tail is not None
+                and tok not in eos
+                and self._spent()
+                and not tail.startswith(vocab[tok])
+            ):
+                # the pool is spent: a token off the known completion cannot be verified;
+                # pruned unchecked (its state would cost a transition, on every token of a mask)
+                ok = cache[key0, tok] = UNCHECKED
+            if ok == UNCHECKED:
+                pruned[0] += 1
+                return False
             if not check(tok):
                 return False
             if tok in eos:
                 return True
-            ok = cache.get((key0, tok))
             if ok is None:
                 v = self._timed(checker, Checker.result(memo, tok), ids, tok, remaining, state)
-                ok = cache[key0, tok] = v == KEEP
+                ok = cache[key0, tok] = int(v == KEEP)
                 self._count(v, 1)
             pruned[0] += not ok
-            return ok
+            return bool(ok)
 
         if known is None or getattr(binding, "get_mask", None) is None:
             # no exact mask (a mask of unknown states costs a check per accepted token, seconds
@@ -347,6 +423,14 @@ class Budget(BudgetPolicy):
             return feasible_check, memo, pruned
 
         def get_mask() -> np.ndarray:
+            if self._spent():  # only tokens already judged, or following the completion, pass
+                out = np.zeros(len(vocab), dtype=bool)
+                ids_of, t = self.tables.token_ids, cast(bytes, tail)
+                kept = [tok for (k, tok), ok in cache.items() if k == key0 and ok == 1]
+                follow = [ids_of[t[:j]] for j in range(1, len(t) + 1) if t[:j] in ids_of]
+                for tok in (*kept, *follow, *eos):
+                    out[tok] = feasible_check(tok)
+                return out
             return self._feasible_mask(
                 checker, state, ids, binding.get_mask(), remaining, feasible_check, pruned
             )
@@ -354,13 +438,13 @@ class Budget(BudgetPolicy):
         return Binding(feasible_check, binding.after, get_mask, checker), memo, pruned
 
     def _entry(self, checker: Checker, state, ids):
-        """The state's known ``(tokens, completion)``, searched while the step's node budget
+        """The state's known ``(tokens, completion)``, searched while the particle-step's pool
         lasts; ``None`` when unknown or closing is off."""
         if self.closing is None:
             return None
         t0 = time.perf_counter()
         try:
-            hit = self._lookup(state)
+            hit = None if self._deferred(state) else self._lookup(state, reached=True)
         except Exception as exc:
             raise checker.fail(exc, ids, None, "(bounding its shortest completion)") from exc
         finally:
@@ -369,21 +453,36 @@ class Budget(BudgetPolicy):
             return None
         return None if hit is None or hit[0] is None else hit
 
-    def _follow(self, known, remaining: int) -> set[int]:
+    def _spent(self) -> bool:
+        """Whether the particle-step's search pool is spent."""
+        cl = self.closing
+        return cl is not None and cl.advances >= self._close_until
+
+    def _deferred(self, state) -> bool:
+        """Whether the search of a particle's state is put off (:meth:`descend`)."""
+        cl = cast(Closing, self.closing)
+        if cl.cached(state) is not None:
+            return False
+        n = self._streak.get(cl.key(state))
+        return n is not None and not _power_of_4(n)
+
+    def _follow(self, known, remaining: int) -> dict[int, bytes]:
         """Without slack (the known completion needs every token left): the tokens that follow
-        that completion and leave the rest of it fitting."""
+        that completion and leave the rest of it fitting, each with that rest."""
         spell = cast(Closing, self.closing).spell  # known: closing is on
         k, tail, ids_of = remaining - 2, known[1], self.tables.token_ids
-        out = set()
+        out = {}
         for j in range(1, len(tail) + 1):
             if tail[:j] in ids_of:
                 rest = spell(tail[j:])
                 if rest is not None and rest <= k:
-                    out.add(ids_of[tail[:j]])
+                    out[ids_of[tail[:j]]] = tail[j:]
         return out
 
-    def _bind_follow(self, checker: Checker, check, memo, follow: set[int], binding):
-        """The check (and exact mask) of a state without slack: only ``follow``."""
+    def _bind_follow(self, checker: Checker, check, memo, follow: dict[int, bytes], binding):
+        """The check (and exact mask) of a state without slack: only ``follow``, whose states
+        learn the rest of the completion."""
+        cl = cast(Closing, self.closing)
         stats, pruned = self.stats, [1]  # whatever is rejected, the budget had a hand in it
 
         def follow_check(tok: int) -> bool:
@@ -392,12 +491,16 @@ class Budget(BudgetPolicy):
                     stats.budget_pruned += 1
                     stats.budget_forced += 1
                 return False
-            return check(tok)
+            if not check(tok):
+                return False
+            cl.learn(Checker.result(memo, tok), follow[tok])  # the rest of the completion
+            return True
 
         if getattr(binding, "get_mask", None) is None:
             return follow_check, memo, pruned
-        mask = np.zeros(len(checker.vocab), dtype=bool)
-        mask[[t for t in follow if check(t)]] = True
+        ok = [t for t in follow if follow_check(t)]  # (a token drawn from the mask is not
+        mask = np.zeros(len(checker.vocab), dtype=bool)  # checked again: its state learns now)
+        mask[ok] = True
         return Binding(follow_check, FALLBACK_AFTER_KNOWN, lambda: mask, checker), memo, pruned
 
     def _bind_final(self, checker: Checker, state, ids):
@@ -537,3 +640,7 @@ class _DfaPruned:
     def __getitem__(self, i: int) -> int:
         live = (self.memo > 0) & ~self.eos
         return int(np.count_nonzero(self.table[self.memo[live]] > self.k))
+
+
+def _power_of_4(n: int) -> bool:
+    return n & (n - 1) == 0 and n.bit_length() % 2 == 1

@@ -254,8 +254,10 @@ class Checker:
     def fail(
         self, exc: Exception, ids: Sequence[int], tok: int | None, what: str | None = None
     ) -> ConstraintEvaluationError:
-        """The error reporting that the constraint raised ``exc`` on ``ids`` (+ ``tok``)."""
+        """The error reporting that the constraint raised ``exc`` on ``ids`` (+ ``tok``, + the
+        bytes a completion search had appended: ``exc.closing_path``)."""
         prefix = self.lm.decode_bytes(list(ids)) + (self.vocab[tok] if tok is not None else b"")
+        prefix += getattr(exc, "closing_path", b"")
         if what is None:
             what = "as a complete string" if tok is None else "as a prefix"
         err = ConstraintEvaluationError(

@@ -53,9 +53,11 @@ def test_hints_are_verified_so_a_wrong_guess_costs_nothing():
     assert tail is not None and c.accepts(prefix + tail)
 
 
-def test_a_split_character_gets_no_hints():
+def test_a_split_character_is_finished_first():
     c = SQL(DDL)
-    assert closing_hints(SchemaNames(c.tables, c.functions), b"SELECT 'caf\xc3") == []
+    hs = closing_hints(SchemaNames(c.tables, c.functions), b"SELECT 'caf\xc3")
+    assert hs and all(h.startswith(b"\x80") for h in hs)  # a valid character: \xc3\x80
+    assert any(c.accepts(b"SELECT 'caf\xc3" + h) for h in hs)
 
 
 def test_hints_complete_many_more_prefixes_of_real_queries(data_dir):

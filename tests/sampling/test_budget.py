@@ -13,7 +13,7 @@ from sampling_helpers import pooled, tv
 import awrs
 from awrs.errors import ConfigurationError
 from awrs.models.toy import ToyLM
-from awrs.sampling.budget import Budget
+from awrs.sampling.budget import CLOSE_ADVANCES, CLOSING, KEEP, NONE, Budget
 
 
 def test_four_particles_never_come_back_empty():
@@ -332,25 +332,53 @@ def test_the_last_token_checks_only_the_end_of_sequence():
         assert all(g.accepts(x) for x in r.posterior)
 
 
-def test_children_of_a_state_without_known_completion_are_not_searched():
+def test_a_particle_without_known_completion_keeps_searching_at_growing_intervals():
     # a lookahead the prefix check cannot judge (a back-reference to an unbounded group: not
-    # regular): "hello" passes it but no completion exists (a repeated substring), so its
-    # search walks its whole limit; its children inherit the verdict
+    # regular): "hell" passes it but no completion exists (a repeated substring), so its search
+    # walks its whole limit; its descendants are searched again after 1, 4, 16, ... tokens
     lm = ToyLM([b"he", b"l", b"o", b"x", b"<eos>"], 4, lambda ctx: {i: 0.2 for i in range(5)})
     pattern = awrs.Pattern(r"\b(?!\w*(\w+)\1)\w+\b")
     assert not pattern.regular
     b = Budget(pattern, lm, awrs.sampling.population.Stats("smc", 0, 1))
-    parent = pattern.advance(pattern.advance(pattern.start(), b"hel"), b"l")
-    assert parent is not None and b.closing.entry(parent) == (None, None)
-    searches, advances = b.closing.searches, b.closing.advances
-    child = pattern.advance(parent, b"o")
-    assert child is not None and b.descend(parent, child)
-    assert b.closing.cached(child) == (None, None)
-    assert b._known(child, parent, b"o") is None
-    assert (b.closing.searches, b.closing.advances) == (searches, advances)  # no search
-    # a parent with a known completion passes nothing on
+    state = pattern.advance(pattern.start(), b"hell")
+    assert state is not None and b.closing.entry(state) == (None, None)
+    searched = []
+    for _ in range(8):
+        child = pattern.advance(state, b"o")
+        assert child is not None
+        b._close_until = b.closing.advances + CLOSE_ADVANCES  # a particle-step's pool
+        put_off = b.descend(state, child)
+        searched.append(not put_off)
+        if not put_off:
+            assert b._known(child, state, b"o") == (None, NONE)  # searched, in vain
+            assert b.closing.cached(child) == (None, None)
+        else:
+            before = b.closing.searches
+            assert b._known(child, state, b"o") == (None, NONE)
+            assert b.closing.searches == before and b.closing.cached(child) is None
+        state = child
+    assert searched == [True, False, False, True, False, False, False, False]
+    # a parent with a known completion passes nothing on, and puts nothing off
     ok = pattern.advance(pattern.start(), b"he")
     assert b.closing.entry(ok)[0] == 0 and not b.descend(ok, pattern.advance(ok, b"x"))
+
+
+def test_a_token_that_loses_the_known_completion_is_pruned():
+    # "(" closes in "x)"; from "((" the search finds "x))": every state keeps one. A state
+    # whose search finds none (here: the pool allows no search) is pruned after a known one,
+    # unless the token follows the parent's completion (its rest is known without a search)
+    g = awrs.Grammar('start: "(" start ")" | "x"\n')
+    lm = ToyLM(PAREN_VOCAB, 5, lambda ctx: PAREN_P)
+    b = Budget(g, lm, awrs.sampling.population.Stats("awrs", 0, 1))
+    parent = g.advance(g.start(), b"(")
+    assert b.closing.entry(parent) == (1, b"x)")
+    follow, other = g.advance(parent, b"x"), g.advance(parent, b"(")
+    b._close_until = b.closing.advances  # the pool is spent
+    assert b.verdict(follow, 10, parent, b"x") == KEEP  # ")" is known to close it
+    assert b.verdict(other, 10, parent, b"(") == CLOSING  # unverified: pruned
+    b._close_until = b.closing.advances + CLOSE_ADVANCES
+    assert b.verdict(other, 10, parent, b"(") == KEEP  # searched: "x))"
+    assert b.verdict(other, 3, parent, b"(") == CLOSING  # 2 tokens do not fit in 1
 
 
 def test_a_search_cut_short_by_the_steps_pool_is_searched_again():
