@@ -86,6 +86,16 @@ class Suite(ABC):
     def score(self, item: Item, text: str) -> Score:
         """Score one output text."""
 
+    def reward(self, item: Item):
+        """The task's reward (an ``awrs.rewards`` Reward scoring complete texts) used by
+        reward-weighted selection, or ``None`` when the suite has none (the default)."""
+        return None
+
+    def critic(self, item: Item):
+        """The critic ``smc`` uses on this suite's items (``awrs.generate(critic=...)``), or
+        ``None`` (the default)."""
+        return None
+
     def no_output_score(self, item: Item) -> float:
         """The primary score of a run that produced no output (0; NaN where it does not apply)."""
         return 0.0
