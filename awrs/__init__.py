@@ -26,6 +26,7 @@ _LAZY = {
     "Grammar": "awrs.constraints.grammar",
     "JSONSchema": "awrs.constraints.json_schema",
     "SQL": "awrs.constraints.sql",
+    "SMILES": "awrs.constraints.smiles",
     "generate": "awrs.sampling.api",
     "Result": "awrs.sampling.sampler",
     "make_sampler": "awrs.sampling.api",
