@@ -32,7 +32,7 @@ Method = Literal["smc", "awrs", "mask", "rerank", "direct"]
 #: the sampling methods, in the order errors and ``--help`` list them
 METHODS: tuple[str, ...] = get_args(Method)
 #: the kinds of constraint spec (the fields of a batch record, the ``awrs generate`` flags)
-KINDS = ("json_schema", "regex", "pattern", "grammar", "sql")
+KINDS = ("json_schema", "regex", "pattern", "grammar", "sql", "smiles")
 #: spec options every kind accepts, applied to the kinds they concern (a job's or a server's
 #: settings, given once for all its specs): the others are the constructor's keywords
 SETTINGS = ("max_whitespace", "sql_root")
@@ -42,6 +42,7 @@ _CLASSES = {
     "pattern": "Pattern",
     "grammar": "Grammar",
     "sql": "SQL",
+    "smiles": "SMILES",
 }
 
 
@@ -57,8 +58,9 @@ class ConstraintSpec:
     Attributes:
         kind: ``"json_schema"`` (a schema object or its JSON text), ``"regex"`` (Python
             ``re`` syntax, full match), ``"pattern"`` (the ``regex`` package's syntax:
-            back-references, look-arounds), ``"grammar"`` (Lark text) or ``"sql"`` (DDL text,
-            a Spider ``tables.json`` entry, or the path of an SQLite file).
+            back-references, look-arounds), ``"grammar"`` (Lark text), ``"sql"`` (DDL text,
+            a Spider ``tables.json`` entry, or the path of an SQLite file) or ``"smiles"``
+            (``True`` or a mapping of :class:`~awrs.SMILES` keywords; extra ``awrs[chem]``).
         source: the schema, pattern, grammar or database, as above.
         options: keywords of the constraint's class (:class:`~awrs.JSONSchema`,
             :class:`~awrs.Regex`, :class:`~awrs.Pattern`, :class:`~awrs.Grammar`,
@@ -81,7 +83,7 @@ class ConstraintSpec:
         if self.kind not in KINDS:
             raise ConfigurationError(
                 f"unknown constraint kind {self.kind!r}: expected "
-                "json_schema, regex, pattern, grammar or sql"
+                "json_schema, regex, pattern, grammar, sql or smiles"
             )
         if not isinstance(self.options, Mapping):
             raise ConfigurationError(
@@ -128,7 +130,11 @@ class ConstraintSpec:
             raise ConfigurationError(f"{kind} must be a string, got {type(source).__name__}")
         cls = getattr(awrs, _CLASSES[kind])
         kwargs = {k: v for k, v in self.options.items() if k not in SETTINGS}
+        if kind == "smiles":
+            kwargs.update(_smiles_options(source))
         _check_keywords(kind, cls, kwargs)
+        if kind == "smiles":
+            return cls(**kwargs)
         bound = (
             _whitespace(self.options["max_whitespace"])
             if "max_whitespace" in self.options
@@ -146,6 +152,21 @@ class ConstraintSpec:
         return cls(source, **kwargs)
 
 
+def _smiles_options(source) -> dict[str, Any]:
+    """The keywords a ``smiles`` spec's source names (``True``: the defaults)."""
+    if source is True:
+        return {}
+    if isinstance(source, Mapping):
+        bad = [k for k, v in source.items() if not isinstance(v, bool)]
+        if bad:
+            raise ConfigurationError(f"smiles options must be true or false, got {bad}")
+        return dict(source)
+    raise ConfigurationError(
+        f"smiles expects true or a mapping of options (fragments, dummy_atoms, leading_space, "
+        f"newline), got {type(source).__name__}"
+    )
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -155,7 +176,9 @@ def _read(path: Path) -> str:
 
 def _check_keywords(kind: str, cls, kwargs: Mapping[str, Any]) -> None:
     """Refuse a keyword the constraint's class does not take (its source excluded)."""
-    params = list(inspect.signature(cls).parameters.values())[1:]
+    params = list(inspect.signature(cls).parameters.values())
+    if params and params[0].kind is not inspect.Parameter.KEYWORD_ONLY:
+        params = params[1:]  # the source
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return
     names = [p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL]

@@ -36,6 +36,8 @@ def lm():
         ("pattern", r"(a)\1", "aa", "ab"),
         ("grammar", 'start: "a"+', "aaa", "b"),
         ("sql", DDL, "SELECT name FROM singer", "SELECT FROM"),
+        pytest.param("smiles", True, "CCO", "CC(", marks=pytest.mark.one_pass),
+        pytest.param("smiles", {"fragments": True}, "CC.O", "CC.", marks=pytest.mark.one_pass),
     ],
 )
 def test_every_kind_builds(kind, source, good, bad):
@@ -101,6 +103,11 @@ def test_constructor_options_pass_through():
             r"max_whitespace must be None or an integer >= 0 \(0: unbounded\), got -1",
         ),
         (lambda: ConstraintSpec("sql", DDL, {"max_whitespace": 2.5}).build(), "max_whitespace"),
+        (lambda: ConstraintSpec("smiles", "CCO").build(), "smiles expects true or a mapping"),
+        (
+            lambda: ConstraintSpec("smiles", {"salts": True}).build(),
+            r"unknown option 'salts' for a smiles constraint",
+        ),
         (
             lambda: ConstraintSpec("sql", "db.sqlite", {"sql_root": None}).build(),
             "not DDL text .* nor an SQLite file this job may open",
@@ -108,6 +115,8 @@ def test_constructor_options_pass_through():
     ],
 )
 def test_spec_errors_name_what_was_given_and_expected(make, match):
+    if "smiles" in match:
+        pytest.importorskip("rdkit")
     with pytest.raises(ConfigurationError, match=match):
         make()
 

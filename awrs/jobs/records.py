@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import ConfigurationError
 
 #: the constraint keys a record may carry (at most one)
-CONSTRAINT_KEYS = ("json_schema", "regex", "pattern", "grammar", "sql")
+CONSTRAINT_KEYS = ("json_schema", "regex", "pattern", "grammar", "sql", "smiles")
 #: per-record options, with their defaults when neither the record nor the job sets them
 OPTIONS = {"method": None, "n_particles": 4, "max_tokens": 128, "seed": None, "temperature": 1.0}
 _KNOWN = {"id", "prompt", *CONSTRAINT_KEYS, *OPTIONS}
