@@ -4,6 +4,10 @@ anything was lost (every request answered, every returned document valid under i
 
     python -m bench.serve                       # starts its own server on a free port
     python -m bench.serve --levels 1 4 16 --requests 3 --json bench/out/serve.json
+    python -m bench.serve --engine ray --replicas 1 --min-requests 30 --rounds 3
+                                                # the local server and Ray Serve, interleaved
+    python -m bench.serve --engine ray --replicas 2 --kill-after 8 --levels 16
+                                                # a replica killed mid-load: nothing lost?
 
 Bounded: at most ``--requests`` per client and ``--level-seconds`` per level (no new request is
 sent after that), and the server it started is stopped at the end.
@@ -21,6 +25,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -205,7 +211,14 @@ def run_level(base: str, clients: int, args, first_seed: int, keep_tokens: bool 
         "tokens_per_forward": tokens / forwards if forwards else None,
         "engine_busy": (after["busy_seconds"] - before["busy_seconds"]) / wall,
         "server_peak_rss_mb": after.get("peak_rss_mb"),
-        **({"tokens": [r["particle_tokens"] for r in answered]} if keep_tokens else {}),
+        **(
+            {
+                "tokens": [r["particle_tokens"] for r in answered],
+                "latencies": [r["latency"] for r in answered],
+            }
+            if keep_tokens
+            else {}
+        ),
     }
 
 
@@ -245,7 +258,32 @@ def main(argv=None) -> int:
         default=0,
         help="at least this many requests per level (more per client at low levels)",
     )
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: the local server and the Ray Serve application (--replicas engine "
+        "replicas, an engine each) in one run, levels interleaved, ratios ray/local with "
+        "bootstrap intervals (requires awrs[ray])",
+    )
+    p.add_argument("--replicas", type=int, default=1, help="engine replicas with --engine ray")
+    p.add_argument(
+        "--hop-requests",
+        type=int,
+        default=100,
+        help="with --engine ray: sequential pairs timing the proxy's hop (100)",
+    )
+    p.add_argument(
+        "--kill-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="with --engine ray: run the first level on Ray only and kill one engine "
+        "replica S seconds in; count lost, doubly answered and non-OpenAI error bodies",
+    )
     args = p.parse_args(argv)
+    if args.engine == "ray":
+        return kill_run(args) if args.kill_after is not None else compare_ray(args)
     if args.compare:
         return compare(args)
     if args.url and not args.url.startswith(("http://127.0.0.1", "http://localhost")):
@@ -356,7 +394,7 @@ def compare(args) -> int:
             "ratio": point,
             "ci95": [lo, hi],
             "levels": {
-                c: [{k: v for k, v in r.items() if k != "tokens"} for r in rs]
+                c: [{k: v for k, v in r.items() if k not in ("tokens", "latencies")} for r in rs]
                 for c, rs in rows[name].items()
             },
         }
@@ -368,6 +406,363 @@ def compare(args) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"settings": vars(args), "versions": out}, indent=2))
     return 0
+
+
+# -- --engine ray: the Ray Serve application beside the local server ---------------------------
+def start_ray(args) -> str:
+    """Ray on this machine (this process is the driver) and the awrs application behind
+    Serve's proxy on a free loopback port: ``--replicas`` engine replicas, ``--threads`` each."""
+    import ray
+    from ray import serve
+
+    from awrs.serve.ray import RaySettings, build
+
+    ray.init(
+        num_cpus=os.cpu_count(),
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    port = _free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    settings = RaySettings.model_validate(
+        {
+            "model": args.model,
+            "replicas": args.replicas,
+            "threads": args.threads or None,
+            "num_cpus": 0,  # threads, not Ray's CPU accounting, bound the work here
+            "max_pending": 256,
+            "max_rows": args.max_rows,
+        }
+    )
+    serve.run(build(settings), name="awrs", route_prefix="/")
+    return f"http://127.0.0.1:{port}"
+
+
+def stop_ray() -> None:
+    import ray
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()
+
+
+def _pooled(rows: list[dict]) -> tuple[float, np.ndarray, np.ndarray]:
+    wall = sum(r["wall_s"] for r in rows)
+    lat = np.concatenate([np.asarray(r["latencies"], dtype=float) for r in rows])
+    tok = np.concatenate([np.asarray(r["tokens"], dtype=float) for r in rows])
+    return wall, lat, tok
+
+
+def _metrics(wall: float, lat: np.ndarray, tok: np.ndarray, scale: float = 1.0) -> dict:
+    return {
+        "requests_per_s": len(lat) / (wall * scale),
+        "particle_tokens_per_s": tok.sum() / (wall * scale),
+        "p50_s": float(np.percentile(lat, 50)),
+        "p99_s": float(np.percentile(lat, 99)),
+    }
+
+
+def _boot(wall: float, lat: np.ndarray, tok: np.ndarray, rng) -> dict:
+    """One bootstrap draw: requests resampled; the wall time scaled by their mean latency
+    (a closed loop of clients: throughput is clients over the mean latency)."""
+    i = rng.integers(0, len(lat), size=len(lat))
+    return _metrics(wall, lat[i], tok[i], scale=lat[i].mean() / lat.mean())
+
+
+def ray_ratios(local: list[dict], ray_rows: list[dict], seed: int = 0) -> dict:
+    """ray / local for each metric, point and 95 % bootstrap interval (2000 draws)."""
+    rng = np.random.default_rng(seed)
+    a, b = _pooled(local), _pooled(ray_rows)
+    pa, pb = _metrics(*a), _metrics(*b)
+    draws = [(_boot(*a, rng), _boot(*b, rng)) for _ in range(2000)]
+    out = {}
+    for k in pa:
+        ratios = [db[k] / da[k] for da, db in draws]
+        out[k] = {
+            "local": pa[k],
+            "ray": pb[k],
+            "ratio": pb[k] / pa[k],
+            "ci95": [float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))],
+        }
+    return out
+
+
+def hop_overhead(local: str, ray_base: str, n: int) -> dict:
+    """What the proxy, the ingress and the handle add to a request: ``n`` sequential pairs
+    (local, then Ray) of ``GET /v1/models`` (no engine) and of a one-token completion
+    (``method="direct"``); the median of each, their difference, a bootstrap interval."""
+    import httpx
+
+    rng = np.random.default_rng(0)
+    body = {"model": "default", "prompt": "Hi", "max_tokens": 1, "method": "direct", "seed": 0}
+    out = {}
+    with httpx.Client(timeout=60) as http:
+        for what, send in (
+            ("GET /v1/models", lambda b: http.get(f"{b}/v1/models")),
+            ("1-token completion", lambda b: http.post(f"{b}/v1/completions", json=body)),
+        ):
+            times: dict[str, list[float]] = {"local": [], "ray": []}
+            for _ in range(n):
+                for name, base in (("local", local), ("ray", ray_base)):
+                    t0 = time.perf_counter()
+                    send(base).raise_for_status()
+                    times[name].append(time.perf_counter() - t0)
+            a, b = np.asarray(times["local"]) * 1000, np.asarray(times["ray"]) * 1000
+            boots = [
+                np.median(rng.choice(b, len(b))) - np.median(rng.choice(a, len(a)))
+                for _ in range(2000)
+            ]
+            out[what] = {
+                "local_ms": float(np.median(a)),
+                "ray_ms": float(np.median(b)),
+                "diff_ms": float(np.median(b) - np.median(a)),
+                "ci95": [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))],
+                "n": n,
+            }
+    return out
+
+
+def compare_ray(args) -> int:
+    """The local server and the Ray application, levels interleaved round by round (the
+    order alternating), the same requests (seeds) for both."""
+    proc, local = start_server(args)
+    try:
+        engines = {"local": local, "ray": start_ray(args)}
+        rows: dict[str, dict[int, list[dict]]] = {n: {c: [] for c in args.levels} for n in engines}
+        for base in engines.values():
+            _warm(base, args)
+        hop = hop_overhead(engines["local"], engines["ray"], args.hop_requests)
+        for what, v in hop.items():
+            print(
+                f"{what}: p50 local {v['local_ms']:.1f} ms, ray {v['ray_ms']:.1f} ms, "
+                f"difference {v['diff_ms']:+.1f} ms (95 % interval {v['ci95'][0]:+.1f} to "
+                f"{v['ci95'][1]:+.1f})",
+                flush=True,
+            )
+        seed = 0
+        for rnd in range(args.rounds):
+            for clients in args.levels:
+                order = list(engines) if rnd % 2 == 0 else list(reversed(engines))
+                for name in order:
+                    row = run_level(engines[name], clients, args, seed, keep_tokens=True)
+                    rows[name][clients].append(row)
+                    print(
+                        f"round {rnd} {name:>5} {clients:>3} clients: {row['answered']}/"
+                        f"{row['sent']}, {row['invalid']} invalid | {row['requests_per_s']:.2f} "
+                        f"req/s, {row['particle_tokens_per_s']:.1f} particle-tokens/s, p50 "
+                        f"{row['p50_s']:.2f} s, p99 {row['p99_s']:.2f} s",
+                        flush=True,
+                    )
+                seed += 100_000
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        stop_ray()
+    summary = {}
+    for clients in args.levels:
+        r = ray_ratios(rows["local"][clients], rows["ray"][clients])
+        summary[clients] = r
+        print(f"{clients} clients, ray ({args.replicas} replica(s)) / local:")
+        for k, v in r.items():
+            lo, hi = v["ci95"]
+            print(
+                f"  {k:>22}: local {v['local']:.3f}, ray {v['ray']:.3f}, "
+                f"ratio {v['ratio']:.3f} (95 % interval {lo:.3f}-{hi:.3f})"
+            )
+    one = summary.get(1)
+    if one:
+        d = (one["p50_s"]["ray"] - one["p50_s"]["local"]) * 1000
+        print(f"proxy overhead at 1 client: p50 {d:+.0f} ms per request")
+    lost = sum(
+        r["sent"] - r["answered"] + r["invalid"]
+        for e in rows.values()
+        for rs in e.values()
+        for r in rs
+    )
+    print("nothing lost" if lost == 0 else f"LOST: {lost} requests unanswered or invalid")
+    if args.json:
+        levels = {
+            n: {
+                c: [{k: v for k, v in r.items() if k not in ("tokens", "latencies")} for r in rs]
+                for c, rs in e.items()
+            }
+            for n, e in rows.items()
+        }
+        out = {"settings": vars(args), "hop": hop, "ratios": summary, "levels": levels}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return 0 if lost == 0 else 1
+
+
+def _openai_error(body) -> bool:
+    err = body.get("error") if isinstance(body, dict) and set(body) == {"error"} else None
+    return isinstance(err, dict) and {"message", "type", "param", "code"} <= set(err)
+
+
+def raw_request(base: str, i: int, args) -> dict:
+    """Request ``i`` over raw HTTP (odd ones streamed, ``method="awrs"``), classified:
+    ``ok`` (an answer, its document valid), ``error`` (an OpenAI error body, or a stream
+    ending with an error event then ``[DONE]``), ``bad_body`` (an error that is not
+    OpenAI's), ``lost`` (no answer, or a stream cut without ``[DONE]``)."""
+    import httpx
+    import jsonschema
+
+    prompt, schema = SCHEMAS[i % len(SCHEMAS)]
+    stream = i % 2 == 1
+    payload = {
+        "model": "default",
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": args.max_tokens,
+        "seed": i,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "d", "schema": schema}},
+        "method": "awrs" if stream else "smc",
+        "n_particles": 1 if stream else args.particles,
+        "stream": stream,
+    }
+    t0 = time.perf_counter()
+
+    def done(outcome: str, **kw) -> dict:
+        return {"i": i, "outcome": outcome, "t": t0, "latency": time.perf_counter() - t0, **kw}
+
+    url = f"{base}/v1/chat/completions"
+    try:
+        if not stream:
+            r = httpx.post(url, json=payload, timeout=300)
+            try:
+                body = r.json()
+            except ValueError:
+                return done("bad_body", status=r.status_code, body=r.text[:200])
+            if r.status_code != 200:
+                kind = "error" if _openai_error(body) else "bad_body"
+                return done(kind, status=r.status_code, code=body.get("error", {}).get("code"))
+            text = body["choices"][0]["message"]["content"]
+            return done("ok", id=body["id"], valid=_valid(text, schema, jsonschema))
+        with httpx.stream("POST", url, json=payload, timeout=300) as r:
+            if r.status_code != 200:
+                r.read()
+                body = r.json()
+                kind = "error" if _openai_error(body) else "bad_body"
+                return done(kind, status=r.status_code, code=body.get("error", {}).get("code"))
+            events = [ln[6:] for ln in r.iter_lines() if ln.startswith("data: ")]
+    except (httpx.HTTPError, ValueError) as exc:
+        return done("lost", error=f"{type(exc).__name__}: {exc}"[:200])
+    if not events or events[-1] != "[DONE]":
+        return done("lost", error="stream cut without [DONE]")
+    objs = [json.loads(e) for e in events[:-1]]
+    errs = [o for o in objs if "error" in o]
+    if errs:
+        kind = "error" if _openai_error(errs[-1]) else "bad_body"
+        return done(kind, status=200, code=errs[-1].get("error", {}).get("code"), stream=True)
+    text = "".join(o["choices"][0]["delta"].get("content") or "" for o in objs if o["choices"])
+    return done("ok", id=objs[0]["id"], valid=_valid(text, schema, jsonschema), stream=True)
+
+
+def _valid(text: str, schema: dict, jsonschema) -> bool:
+    try:
+        jsonschema.validate(json.loads(text), schema)
+        return True
+    except (ValueError, jsonschema.ValidationError):
+        return False
+
+
+def kill_run(args) -> int:
+    """``--kill-after S``: the first level's clients on the Ray application; S seconds in,
+    one engine replica is killed (``ray.kill``); then, once Ray replaced it, 8 more requests."""
+    import ray
+    from ray import serve
+
+    from awrs.serve.ray import ENGINE
+
+    if args.replicas < 2:
+        raise SystemExit("--kill-after needs --replicas 2 or more")
+    base = start_ray(args)
+    try:
+        _warm(base, args)
+        handle = serve.get_deployment_handle(ENGINE, app_name="awrs")
+        names: set[str] = set()
+        while len(names) < args.replicas:
+            names.add(handle.health.remote().result(timeout_s=60)["replica"])
+        victim = sorted(names)[0]
+        clients = args.levels[0]
+        per_client = max(args.requests, -(-args.min_requests // clients))
+        todo = iter(range(clients * per_client))
+        lock = threading.Lock()
+        results: list[dict] = []
+
+        def worker():
+            while True:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                res = raw_request(base, i, args)
+                with lock:
+                    results.append(res)
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        time.sleep(args.kill_after)
+        killed_at = time.perf_counter()
+        ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        recovered = _wait_replaced(handle, victim, args.replicas)
+        after = [raw_request(base, 1_000_000 + i, args) for i in range(8)]
+    finally:
+        stop_ray()
+    report = _kill_report(results, after, victim, killed_at - t0, wall, recovered)
+    print(json.dumps({k: v for k, v in report.items() if k != "requests"}, indent=2))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"settings": vars(args), **report}, indent=2))
+    bad = report["lost"] + report["answered_twice"] + report["bad_body"] + report["after_failed"]
+    return 0 if bad == 0 else 1
+
+
+def _wait_replaced(handle, victim: str, replicas: int, timeout: float = 180) -> float | None:
+    """Seconds until ``replicas`` live replicas answer, the victim not among them."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        seen: set[str] = set()
+        try:
+            for _ in range(4 * replicas):
+                seen.add(handle.health.remote().result(timeout_s=10)["replica"])
+        except Exception:  # noqa: BLE001 - the dead replica may still be routed to
+            pass
+        if len(seen - {victim}) >= replicas and victim not in seen:
+            return time.perf_counter() - t0
+        time.sleep(1)
+    return None
+
+
+def _kill_report(results, after, victim, killed_s, wall, recovered) -> dict:
+    from collections import Counter
+
+    ids = Counter(r["id"] for r in results if r["outcome"] == "ok")
+    idx = Counter(r["i"] for r in results)
+    codes = Counter(f"{r.get('status')} {r.get('code')}" for r in results if r["outcome"] != "ok")
+    return {
+        "victim": victim,
+        "killed_at_s": killed_s,
+        "wall_s": wall,
+        "sent": len(results),
+        "ok": sum(r["outcome"] == "ok" for r in results),
+        "ok_invalid": sum(r["outcome"] == "ok" and not r["valid"] for r in results),
+        "clean_errors": sum(r["outcome"] == "error" for r in results),
+        "error_codes": dict(codes),
+        "bad_body": sum(r["outcome"] == "bad_body" for r in results),
+        "lost": sum(r["outcome"] == "lost" for r in results),
+        "answered_twice": sum(n - 1 for n in ids.values() if n > 1)
+        + sum(n - 1 for n in idx.values() if n > 1),
+        "replaced_after_s": recovered,
+        "after_ok": sum(r["outcome"] == "ok" for r in after),
+        "after_failed": sum(r["outcome"] != "ok" for r in after),
+        "requests": results,
+    }
 
 
 if __name__ == "__main__":

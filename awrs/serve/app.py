@@ -12,7 +12,7 @@ import resource
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,6 +27,13 @@ from .errors import APIError, from_awrs, install
 from .guard import Guard
 from .plan import Limits, Plan, make_plan
 from .schemas import ChatCompletionRequest, CompletionRequest
+
+Disconnected = Callable[[], Awaitable[bool]]
+
+
+async def _never() -> bool:
+    """A client that never disconnects (its caller is cancelled instead)."""
+    return False
 
 
 def create_app(
@@ -65,18 +72,7 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "model": model_id,
-            "pending": engine.pending,
-            "active": engine.active,
-            "finished": engine.finished,
-            "cancelled": engine.cancelled,
-            "steps": engine.steps,
-            "lm_calls": engine.lm_calls,
-            "busy_seconds": round(engine.busy_seconds, 3),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        }
+        return engine_health(engine, model_id)
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -102,6 +98,22 @@ def create_app(
     return app
 
 
+def engine_health(engine: Engine, model_id: str) -> dict[str, Any]:
+    """What ``/health`` reports: the engine's queue and counters, the process's peak RSS."""
+    return {
+        "status": "ok",
+        "model": model_id,
+        "pending": engine.pending,
+        "active": engine.active,
+        "finished": engine.finished,
+        "cancelled": engine.cancelled,
+        "steps": engine.steps,
+        "lm_calls": engine.lm_calls,
+        "busy_seconds": round(engine.busy_seconds, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
 class Served:
     """Request handling shared by both completion routes."""
 
@@ -121,6 +133,24 @@ class Served:
             )
 
     async def complete(self, req, request: Request):
+        """The response to ``req``: a JSON body, or an event stream."""
+        out = await self.answer(req, request.is_disconnected)
+        if isinstance(out, dict):
+            return out
+        return StreamingResponse(
+            out, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+
+    async def answer(
+        self, req, disconnected: Disconnected = _never
+    ) -> dict[str, Any] | AsyncIterator[str]:
+        """The answer to ``req``: a body, or (``stream``) its server-sent events.
+
+        Admits the request (429 past ``max_pending``), builds its plan and sampler, and runs
+        it; ``disconnected`` tells whether the client went away (cancelling the caller does
+        the same). Raises :class:`APIError`. The stream holds its admission slot until it
+        ends or is dropped.
+        """
         self.check_model(req.model)
         try:
             self.engine.admit()
@@ -134,7 +164,7 @@ class Served:
         handed = False
         deadline = Deadline(self.limits.timeout, "building the request")
         try:
-            plan, sampler = await self._build(req, deadline, request)
+            plan, sampler = await self._build(req, deadline, disconnected)
             if plan.stream:
                 include_usage = bool((req.stream_options or {}).get("include_usage"))
                 slot = _Slot(self.engine)
@@ -142,15 +172,13 @@ class Served:
                 # the stream frees the slot when it ends, or when it is dropped unstarted
                 weakref.finalize(events, slot.release)
                 handed = True
-                return StreamingResponse(
-                    events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-                )
-            return await self._guarded(self._answer(plan, sampler), request, deadline)
+                return events
+            return await self._guarded(self._answer(plan, sampler), disconnected, deadline)
         finally:
             if not handed:
                 self.engine.release()
 
-    async def _build(self, req, deadline: Deadline, request: Request) -> tuple[Plan, Any]:
+    async def _build(self, req, deadline: Deadline, disconnected: Disconnected) -> tuple[Plan, Any]:
         """Plan and sampler, built on a thread of their own under the request's deadline.
 
         Past the deadline (504) or when the client goes away (499) the build is cancelled:
@@ -171,7 +199,7 @@ class Served:
                 if deadline.left() <= 0:
                     deadline.cancel(f"past this server's time limit of {self.limits.timeout:g} s")
                     raise _timeout(self.limits.timeout)
-                if await request.is_disconnected():
+                if await disconnected():
                     deadline.cancel("the client disconnected")
                     raise APIError(499, "client disconnected", code="client_closed")
         finally:
@@ -195,7 +223,7 @@ class Served:
         except AwrsError as exc:
             raise from_awrs(exc, None) from exc
 
-    async def _guarded(self, coro, request: Request, deadline: Deadline):
+    async def _guarded(self, coro, disconnected: Disconnected, deadline: Deadline):
         """Await ``coro`` until the request's deadline; cancel it when the client goes away."""
         task = asyncio.ensure_future(coro)
         try:
@@ -206,7 +234,7 @@ class Served:
                     return task.result()
                 if left <= 0:
                     raise _timeout(self.limits.timeout)
-                if await request.is_disconnected():
+                if await disconnected():
                     raise APIError(499, "client disconnected", code="client_closed")
         finally:
             if not task.done():

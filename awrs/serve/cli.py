@@ -93,7 +93,48 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help=f"largest request body ({d.max_body_bytes})",
     )
     p.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
+    _add_ray_arguments(p)
     return p
+
+
+def _add_ray_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Ray Serve (--engine ray; pip install 'awrs[ray]')")
+    g.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one process, one engine; ray: a Ray Serve application, one engine per "
+        "replica behind Ray's HTTP proxy (local)",
+    )
+    g.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join ('auto', 'ray://host:10001'; default: $RAY_ADDRESS, "
+        "else a new local Ray)",
+    )
+    scale = g.add_mutually_exclusive_group()
+    scale.add_argument("--replicas", type=int, default=1, help="engine replicas (1)")
+    scale.add_argument(
+        "--autoscale",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=None,
+        help="autoscale between MIN and MAX replicas on ongoing requests",
+    )
+    g.add_argument(
+        "--replica-cpus",
+        type=float,
+        default=None,
+        help="CPUs Ray reserves per engine replica (default: --threads, else 1)",
+    )
+    g.add_argument(
+        "--max-queued",
+        type=int,
+        default=None,
+        help="requests held while every replica is at --max-pending; more get 429 "
+        "(default: --max-pending)",
+    )
 
 
 def _loopback(host: str) -> bool:
@@ -105,6 +146,8 @@ def _loopback(host: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model and serve until interrupted (SIGTERM drains, see ``--drain-timeout``)."""
+    if getattr(args, "engine", "local") == "ray":
+        return run_ray(args)
     from ..threads import configure
 
     threads = configure(args.threads)  # before torch loads
@@ -156,6 +199,49 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=args.drain_timeout + 5,
     )
     _DrainingServer(config, app.state.served, args.drain_timeout).run()
+    return 0
+
+
+def ray_settings(args: argparse.Namespace, key: str | None) -> dict:
+    """The Ray application's arguments (:class:`awrs.serve.ray.RaySettings`) from the options."""
+    lo, hi = args.autoscale if args.autoscale else (None, None)
+    return {
+        "model": args.model,
+        "api_key": key,
+        "replicas": args.replicas,
+        "min_replicas": lo,
+        "max_replicas": hi,
+        "threads": args.threads,
+        "num_cpus": args.replica_cpus,
+        "max_rows": args.max_rows,
+        "prefill_chunk": args.prefill_chunk,
+        "max_cache_mib": args.max_cache_mib,
+        "max_pending": args.max_pending,
+        "max_queued": args.max_queued,
+        "timeout": args.timeout,
+        "max_tokens_limit": args.max_tokens_limit,
+        "max_particles": args.max_particles,
+        "max_body_bytes": args.max_body_bytes,
+        "max_prompt_tokens": args.max_prompt_tokens,
+        "drain_timeout": args.drain_timeout,
+    }
+
+
+def run_ray(args: argparse.Namespace) -> int:
+    """``--engine ray``: run the application on Ray Serve until SIGTERM / SIGINT."""
+    from ..errors import AwrsError
+
+    key = args.api_key or os.environ.get("AWRS_API_KEY") or None
+    if not _loopback(args.host) and key is None:
+        print(f"awrs serve: warning: binding {args.host} without an API key", file=sys.stderr)
+    try:
+        from . import ray as ray_app  # ConfigurationError without Ray Serve
+
+        settings = ray_app.RaySettings.model_validate(ray_settings(args, key))
+        ray_app.serve_until_stopped(settings, address=args.address, host=args.host, port=args.port)
+    except AwrsError as exc:
+        print(f"awrs serve: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -68,6 +68,11 @@ class Engine:
         self._thread = threading.Thread(target=self._run, name="awrs-engine", daemon=True)
 
     # -- event-loop side -----------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        """Whether the engine thread runs (a health check: false once it stopped or died)."""
+        return self._thread.is_alive()
+
     def start(self) -> None:
         self._thread.start()
 
