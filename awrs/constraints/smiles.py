@@ -158,16 +158,23 @@ class SMILES(IncrementalConstraint, Completion):
         cut = _open_label(text)
         if cut is None:
             return None
-        body = text[: len(text) - cut]
-        parsed = self._partial(body)
-        if parsed is None and _cut_symbol(body):
+        if cut:  # a `%nn` label cut short: a prefix if one of its completions is
+            return next(filter(None, map(self._checked, _padded(text, cut))), None)
+        parsed = self._checked(text)
+        if parsed is None and _cut_symbol(text):
             # partialsmiles refuses "[A" though "[As]" follows: a bracket atom's symbol cut
             # after its first letter is a prefix if a second letter makes one
             for second in LOWER:
-                parsed = self._partial(body + second)
+                parsed = self._checked(text + second)
                 if parsed is not None:
                     break
         return parsed
+
+    def _checked(self, text: str):
+        """partialsmiles' partial parse, refused also where an aromatic atom can no longer
+        join a ring (RDKit refuses aromatic atoms outside rings; partialsmiles waits)."""
+        parsed = self._partial(text)
+        return None if parsed is None or _stranded_aromatic(parsed) else parsed
 
     def _partial(self, text: str):
         self.evaluations += 1
@@ -251,7 +258,7 @@ class SMILES(IncrementalConstraint, Completion):
             if atom.arom and sum(b.arom for b in atom.bonds) + ring_ends.count(atom) < 2
         )
         return (
-            2 * (len(parsed.openbonds) + bool(_open_label(text)))
+            2 * len(parsed.openbonds)
             + 2 * (len(parsed.prev) - 1)
             + int(text.rfind("[") > text.rfind("]"))
             + int(bool(parsed.bondchar))
@@ -285,9 +292,12 @@ class SMILES(IncrementalConstraint, Completion):
 
 def _open_label(text: str) -> int | None:
     """Characters of a ``%nn`` ring label cut short at the end of ``text`` (0, 1 or 2); None
-    when a ``%`` is followed by a non-digit (partialsmiles would take ``%@`` as a label)."""
+    when a ``%`` is followed by a non-digit (partialsmiles would take ``%@`` as a label) or
+    stands inside a bracket atom."""
     at = text.find("%")
     while at >= 0:
+        if text.rfind("[", 0, at) > text.rfind("]", 0, at):
+            return None  # no ring label inside a bracket atom
         label = text[at + 1 : at + 3]
         if label and not label.isdigit() and (len(label) == 2 or not label[0].isdigit()):
             return None
@@ -295,6 +305,27 @@ def _open_label(text: str) -> int | None:
             return 1 + len(label)
         at = text.find("%", at + 1)
     return 0
+
+
+def _padded(text: str, cut: int) -> list[str]:
+    """``text``, whose last ``cut`` characters are a cut ``%nn`` label, with that label
+    finished: a fresh label first (a ring opening), then the others (closures)."""
+    stem = text[len(text) - cut + 1 :]  # the label's digits so far
+    labels = [f"%{stem}{d:0{2 - len(stem)}d}" for d in range(10 ** (2 - len(stem)))]
+    labels = [x for x in labels if x != "%00"]
+    fresh = [x for x in labels if x not in text]
+    ordered = fresh[:1] if fresh else labels
+    return [text[: len(text) - cut] + x for x in ordered]
+
+
+def _stranded_aromatic(parsed) -> bool:
+    """Whether an aromatic atom that takes no more bonds (not on the branch stack, no open
+    ring bond) has fewer than two: it can never be in a ring."""
+    busy = {id(atom) for atom in parsed.prev if atom is not None}
+    busy.update(id(atom) for atom, _ in parsed.openbonds.values())
+    return any(
+        atom.arom and len(atom.bonds) < 2 and id(atom) not in busy for atom in parsed.mol.atoms
+    )
 
 
 def _cut_symbol(text: str) -> bool:

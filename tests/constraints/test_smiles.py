@@ -77,6 +77,8 @@ def test_tokens_advance_like_their_bytes(smiles):
         ("c1cccc1", True, False),  # not kekulizable (yet: its last atom may still bond)
         ("C%@", False, False),  # `%` takes two digits
         ("C%1", True, False),
+        ("C[N+1%", False, False),  # no ring label inside a bracket atom
+        ("C[N+1%2", False, False),
         ("CCO\n\n", False, False),
         (" CCO", False, False),  # no leading space unless leading_space=True
         ("CCO\n", True, True),
