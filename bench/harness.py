@@ -27,6 +27,7 @@ from .methods import (
     Unsupported,
     canonical,
     get_method,
+    is_slow,
 )
 from .store import FAILED, UNSUPPORTED, Row, Store, settings_hash
 from .suites import SUITES, Item, Suite, get_suite
@@ -277,7 +278,7 @@ class Runner:
         out = []
         for k, item in enumerate(items):
             for m in self.plan.methods:
-                if m.slow and self.slow_limit is not None and k >= self.slow_limit:
+                if is_slow(m, suite) and self.slow_limit is not None and k >= self.slow_limit:
                     continue
                 out += [
                     (item, m, s)

@@ -250,6 +250,15 @@ NO_TWIST = "-notwist"
 #: suffix of a method name that keeps only sound budget pruning, no close-forcing
 #: (``smc-sound``: ``budget="sound"``)
 SOUND = "-sound"
+#: suffix of a method name that runs smc with the suite's critic (``smc-critic``:
+#: ``critic=suite.critic(item)``, a target tilted by the suite's reward)
+CRITIC = "-critic"
+
+
+def is_slow(method: Method, suite: Any) -> bool:
+    """Whether ``method`` runs on ``--slow-limit`` items only on ``suite`` (slow everywhere,
+    or named in the suite's ``slow_methods``)."""
+    return method.slow or method.name in getattr(suite, "slow_methods", ())
 
 
 def particle_ends(stats: Any, samples, max_tokens: int) -> dict[str, float]:
@@ -283,7 +292,13 @@ class AwrsMethod(Method):
     }
 
     def __init__(self, name: str, policy: str | None = None):
-        self.base = name.removesuffix(NO_BUDGET).removesuffix(NO_TWIST).removesuffix(SOUND)
+        self.critic = name.endswith(CRITIC)
+        self.base = (
+            name.removesuffix(CRITIC)
+            .removesuffix(NO_BUDGET)
+            .removesuffix(NO_TWIST)
+            .removesuffix(SOUND)
+        )
         self.budget = "sound" if name.endswith(SOUND) else not name.endswith(NO_BUDGET)
         # the budget twist: generate's default (on for smc with budget=True) unless -notwist
         self.twist = self.base == "smc" and self.budget is True and not name.endswith(NO_TWIST)
@@ -299,6 +314,8 @@ class AwrsMethod(Method):
             out["budget"] = self.budget
         if self.base == "smc":
             out["budget_twist"] = self.twist
+        if self.critic:  # the suite's critic: its definition is part of the suite's version
+            out["critic"] = "suite"
         if self.policy is not None:
             out["json_policy"] = self.policy
         return out
@@ -311,17 +328,28 @@ class AwrsMethod(Method):
             doc += " (sound budget pruning only, no close-forcing: budget='sound')"
         elif not self.budget:
             doc += " (budget-unaware: budget=False)"
+        if self.critic:
+            doc += ", with the suite's critic (critic=suite.critic(item): a reward-tilted target)"
         return doc if self.policy is None else f"{doc}; generation policy `{self.policy}`"
 
     def prepare(self, lm, cfg):
         self._lm = lm
 
     def build(self, suite, item, ctx):
-        return ctx.prepared(self._lm, self.policy)
+        constraint = ctx.prepared(self._lm, self.policy)
+        if not self.critic:
+            return constraint
+        critic = suite.critic(item)
+        if critic is None:
+            raise Unsupported(f"suite {suite.name!r} has no critic for {self.name!r}")
+        return constraint, critic
 
     def run(self, built, prompt_ids, seed, cfg):
         import awrs
 
+        options = self._budget_options()
+        if self.critic:
+            built, options["critic"] = built
         n = cfg.particles if self.uses_particles else 1
         result = awrs.generate(
             self._lm,
@@ -333,7 +361,7 @@ class AwrsMethod(Method):
             max_tokens=cfg.max_tokens,
             temperature=cfg.temperature,
             seed=seed,
-            **self._budget_options(),
+            **options,
         )
         return outcome_from_result(result, n, cfg.max_tokens)
 
@@ -370,6 +398,7 @@ def get_method(name: str) -> Method:
         f"smc{NO_TWIST}",
         f"smc{SOUND}",
         f"awrs{SOUND}",
+        f"smc{CRITIC}",
     )
     if (base in AWRS_METHODS or base in variants) and base != "direct" and policy:
         from .suites.json import POLICIES

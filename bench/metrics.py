@@ -70,8 +70,8 @@ def bootstrap_ci(
 
 
 def ratio_ci(
-    num: Sequence[float],
-    den: Sequence[float],
+    num: Sequence[float | None],
+    den: Sequence[float | None],
     *,
     n_boot: int = 2000,
     level: float = 0.95,

@@ -251,6 +251,146 @@ def ratio_table(sums: dict[str, Summary]) -> str:
     return markdown_table(header, rows)
 
 
+def _lm_per_token(r: Row) -> float | None:
+    lm = r.metrics.get("lm_s")
+    return None if lm is None else _per(lm, r.tokens)
+
+
+def _outside_per_token(r: Row) -> float | None:
+    out = _outside_lm(r)
+    return None if out is None else _per(out, r.tokens)
+
+
+def cost_table(sums: dict[str, Summary]) -> str:
+    """Per method, per generated token: wall time, the model's forward passes, the time
+    outside them (sampler + constraint) and its ratio to the model's, the constraint's own
+    time, and constraint evaluations."""
+    header = [
+        "method",
+        "runs",
+        "tokens / run",
+        "s / token [95% CI]",
+        "LM s / token",
+        "outside-model s / token",
+        "outside-model ÷ LM time [95% CI]",
+        "constraint s / token",
+        "evals / token [95% CI]",
+    ]
+    rows = []
+    for s in sums.values():
+        if not s.ok:
+            continue
+        timed = [r for r in s.ok if r.metrics.get("lm_s") is not None]
+        share_ = ratio_ci([_outside_lm(r) for r in timed], [r.metrics["lm_s"] for r in timed])
+        rows.append(
+            [
+                s.method,
+                len(s.ok),
+                bootstrap_ci([r.tokens for r in s.ok]).format(".3g"),
+                s.per_token().format(".3g"),
+                bootstrap_ci([_lm_per_token(r) for r in s.ok]).format(".3g"),
+                bootstrap_ci([_outside_per_token(r) for r in s.ok]).format(".3g"),
+                share_.format(".2f"),
+                bootstrap_ci(
+                    [_per(r.metrics.get("constraint_s", NAN.value), r.tokens) for r in s.ok]
+                ).format(".3g"),
+                s.evals_per_token().format(".3g"),
+            ]
+        )
+    return markdown_table(header, rows)
+
+
+def distinct_table(field: str, sums: dict[str, Summary]) -> str:
+    """Per method: distinct valid outputs (by the per-sample ``field``, e.g. canonical SMILES)
+    per item over its seeded runs, and distinct ÷ valid outputs on items with ≥ 2 valid ones."""
+    header = [
+        "method",
+        "items",
+        "distinct valid outputs / item [95% CI]",
+        "items with ≥ 2 valid",
+        "distinct ÷ valid outputs [95% CI]",
+    ]
+    rows = []
+    for s in sums.values():
+        if not s.ok:
+            continue
+        per_item: dict[str, list] = {}
+        for r in s.ok:
+            key = r.metrics.get(field) if r.valid and r.has_output else None
+            per_item.setdefault(r.item, []).append(key)
+        counts = [len({k for k in keys if k is not None}) for keys in per_item.values()]
+        shares = [
+            len(set(valid)) / len(valid)
+            for valid in ([k for k in keys if k is not None] for keys in per_item.values())
+            if len(valid) >= 2
+        ]
+        rows.append(
+            [
+                s.method,
+                len(per_item),
+                bootstrap_ci(counts).format(".2f"),
+                len(shares),
+                bootstrap_ci(shares).format(".2f"),
+            ]
+        )
+    return markdown_table(header, rows)
+
+
+def paired_difference(a: Summary, b: Summary) -> Interval:
+    """Mean of ``a``'s score minus ``b``'s over the (item, seed) runs both completed."""
+    xs, ys = _paired(a, b, lambda r: r.score)
+    return bootstrap_ci([x - y for x, y in zip(xs, ys, strict=True)])
+
+
+def molecule_targets(sums: dict[str, Summary]) -> list[str]:
+    """The molecular-synthesis targets: smc's runs without output, the QED tilt's gain, smc
+    against the peers, awrs's cost against the full-vocabulary mask."""
+    lines = []
+    ok = {m: s for m, s in sums.items() if s.ok}
+    if "smc" in ok:
+        none = ok["smc"].no_output()
+        lines.append(
+            f"runs without output, `smc`: {none.format('.2f')} (target ≤ 5%): "
+            f"**{'met' if none.k <= 0.05 * none.n else 'not met'}**"
+        )
+    if "smc" in ok and "smc-critic" in ok:
+        d = paired_difference(ok["smc-critic"], ok["smc"])
+        met = d.n > 1 and d.lo > 0
+        lines.append(
+            f"mean QED, `smc-critic` − `smc`: {d.format('.3f')} over {d.n} paired runs "
+            f"(target > 0, interval excluding 0): **{'met' if met else 'not met'}**"
+        )
+    peers = [p for p in PEER_NAMES if p in ok]
+    if "smc" in ok and peers:
+        q = ok["smc"].score()
+        text = ", ".join(f"`{p}` {ok[p].score().format('.3f')}" for p in peers)
+        met = all(q.value >= ok[p].score().value for p in peers)
+        lines.append(
+            f"mean QED, `smc` {q.format('.3f')} vs {text} (target ≥ every peer): "
+            f"**{'met' if met else 'not met'}**"
+        )
+    if "awrs" in ok and "mask" in ok:
+        fast = speedup(ok["awrs"], ok["mask"], per_token=True)
+        lines.append(
+            f"speed: `awrs` vs `mask`, × faster per token: {fast.format('.3g')} over {fast.n} "
+            f"paired runs (target ≥ 20): **{'met' if fast.n and fast.value >= 20 else 'not met'}**"
+        )
+        outside = overhead_speedup(ok["awrs"], ok["mask"])
+        lines.append(
+            f"overhead: `awrs` vs `mask` time outside the model (sampler + constraint), × faster: "
+            f"{outside.format('.3g')} over {outside.n} paired runs (diagnostic, no target)"
+        )
+        paired = {(r.item, r.seed) for r in ok["mask"].ok}
+        timed = [r for r in ok["awrs"].ok if (r.item, r.seed) in paired and r.metrics.get("lm_s")]
+        out = ratio_ci([_outside_lm(r) for r in timed], [r.metrics["lm_s"] for r in timed])
+        lines.append(
+            f"overhead: `awrs` time outside the model ÷ the model's on those runs: "
+            f"{out.format('.3g')} (target ≤ 0.25): "
+            f"**{'met' if out.n and out.value <= 0.25 else 'not met'}**"
+        )
+    return lines
+
+
 def ending(r: Row) -> str:
     """Why a run has no output: the most frequent way its particles ended ("all particles
     dead", "out of budget", "pruned to completion"; "other" when the method does not say)."""
@@ -381,6 +521,8 @@ def targets(suite, sums: dict[str, Summary]) -> list[str]:
     )
     if getattr(suite, "policies", None):
         lines += policy_targets(sums)
+    if suite.name == "molecules":
+        lines += molecule_targets(sums)
     order = [m for m in ("smc", "awrs", "direct") if m in sums and sums[m].ok]
     if len(order) > 1:
         vals = {m: sums[m].score().value for m in order}
@@ -497,6 +639,25 @@ def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
             policy_table(suite, sums),
             "",
         ]
+    if sums.get("awrs") and sums["awrs"].ok and sums.get("mask") and sums["mask"].ok:
+        out += [
+            "Cost per generated token (all particles, end-of-sequence included): wall time, "
+            "the model's forward passes (`LM`), the rest (sampler + constraint) and its ratio "
+            "to the model's time (ratio of sums over runs), the constraint's own time and its "
+            "evaluations:",
+            "",
+            cost_table(sums),
+            "",
+        ]
+    field = getattr(suite, "distinct_field", None)
+    if field:
+        out += [
+            f"Distinct valid outputs per item over its seeded runs (by `{field}`); distinct ÷ "
+            "valid on the items with at least two valid outputs (1: no repeats):",
+            "",
+            distinct_table(field, sums),
+            "",
+        ]
     out += ["Targets:", ""]
     out += [f"- {line}" for line in targets(suite, sums)]
     why = reasons(sums)
@@ -505,6 +666,17 @@ def suite_section(suite, sums, items, plan, plot_paths) -> list[str]:
     if plot_paths:
         out += [""] + [f"![{p.stem}](plots/{p.name})" for p in plot_paths]
     return out + [""]
+
+
+def slow_methods(plan) -> str:
+    """The methods run on ``--slow-limit`` items only: slow everywhere, or on some suites."""
+    names = [m.name for m in plan.methods if m.slow]
+    methods = {m.name for m in plan.methods}
+    for suite in plan.suites:
+        names += [
+            f"{m} on {suite.name}" for m in getattr(suite, "slow_methods", ()) if m in methods
+        ]
+    return ", ".join(dict.fromkeys(names)) or "none"
 
 
 def write(
@@ -528,7 +700,7 @@ def write(
         f"--{k} {v}" for k, v in getattr(plan, "limits", {}).items() if v is not None
     )
     if limits:
-        lines += [f"Limits: {limits} (items per suite; slow methods: genlm-control).", ""]
+        lines += [f"Limits: {limits} (items per suite; slow methods: {slow_methods(plan)}).", ""]
     if any(s.generative for s in plan.suites):
         lines += ["Methods:", ""]
         lines += [f"- `{m.name}`: {m.describe()}" for m in plan.methods] + [""]

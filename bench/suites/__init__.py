@@ -16,6 +16,7 @@ SUITES = {
     "patterns": "bench.suites.patterns",
     "sql": "bench.suites.sql",
     "overhead": "bench.suites.overhead",
+    "molecules": "bench.suites.molecules",
 }
 #: further suites by name (tests and experiments register instances here)
 EXTRA: dict[str, Suite] = {}
