@@ -25,6 +25,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json-schema", metavar="FILE", help="JSON Schema file")
     g.add_argument("--grammar", metavar="FILE", help="Lark grammar file")
     g.add_argument("--sql", metavar="DB", help="SQLite database file or DDL file")
+    g.add_argument(
+        "--smiles", action="store_true", help="one valid molecule in SMILES (extra awrs[chem])"
+    )
     p.add_argument(
         "--max-whitespace",
         type=int,
@@ -85,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _constraint(args):
     """The constraint of the ``--regex`` / ``--pattern`` / ``--json-schema`` / ``--grammar`` /
-    ``--sql`` flag given (``None``: none)."""
+    ``--sql`` / ``--smiles`` flag given (``None``: none)."""
     settings = {"max_whitespace": args.max_whitespace if args.max_whitespace > 0 else None}
     for kind in ("regex", "pattern"):
         if getattr(args, kind):
@@ -93,6 +96,8 @@ def _constraint(args):
     for kind in ("json_schema", "grammar", "sql"):
         if getattr(args, kind):
             return ConstraintSpec.from_file(kind, getattr(args, kind), settings).build()
+    if args.smiles:
+        return ConstraintSpec("smiles", True).build()
     return None
 
 
@@ -169,6 +174,10 @@ def _bench(rest: list[str]) -> int:
             harness = importlib.import_module("bench.harness")
         except ImportError as exc:  # another package named bench, or a harness dependency
             raise ConfigurationError(f"{missing}: {exc}") from exc
+        if rest[:1] == ["frontier"]:  # quality against compute (bench/frontier)
+            return int(
+                importlib.import_module("bench.frontier").main(rest[1:], "awrs bench frontier")
+            )
         return int(harness.main(rest, prog="awrs bench") or 0)
     # python -m puts the current folder first on the import path (unless -P: no loop then)
     if Path("bench", "harness.py").is_file() and not sys.flags.safe_path:

@@ -41,3 +41,14 @@ def test_generate_budget_on_by_default_and_off_with_the_flag(capsys):
             assert stats["out_of_budget"] == 0 and stats["budget_dead"] + stats["dead"] == 2
         else:
             assert stats["budget_pruned"] == 0 and stats["out_of_budget"] == 2
+
+
+@pytest.mark.one_pass
+def test_the_smiles_flag_builds_the_molecule_constraint():
+    pytest.importorskip("rdkit")
+    from awrs.cli import _constraint
+
+    c = _constraint(build_parser().parse_args(["generate", "hi", "--smiles"]))
+    assert type(c).__name__ == "SMILES" and c.accepts("CCO") and not c.accepts("CC(")
+    with pytest.raises(SystemExit):  # one constraint at a time
+        build_parser().parse_args(["generate", "hi", "--smiles", "--regex", "a"])

@@ -9,7 +9,7 @@ from .base import MaskingPeer
 
 
 class XGrammarPeer(MaskingPeer):
-    """XGrammar: locally constrained decoding with its token masks (JSON schema, regex)"""
+    """XGrammar: locally constrained decoding with its token masks (JSON schema, regex, Lark)"""
 
     name = "xgrammar"
 
@@ -38,11 +38,11 @@ class XGrammarPeer(MaskingPeer):
                     # xgrammar would warn and match the letter p instead
                     raise Unsupported("xgrammar has no Unicode property classes (\\p{...})")
                 return self._compiler.compile_regex(spec.source)
+            if spec.kind == "lark":
+                return self._compiler.compile_grammar(self._xgr.Grammar.from_lark(spec.source))
         except (ValueError, RuntimeError, TypeError) as exc:
             raise Unsupported(f"xgrammar cannot compile the {spec.kind}: {exc}"[:300]) from exc
-        raise Unsupported(
-            f"xgrammar has no {spec.kind!r} constraint in this harness (it reads EBNF, not Lark)"
-        )
+        raise Unsupported(f"xgrammar has no {spec.kind!r} constraint in this harness")
 
     def new_matcher(self, built):
         return self._xgr.GrammarMatcher(built)
