@@ -28,6 +28,10 @@ DIGITS = b"0123456789"
 #: one, the open ones) and the digits of a cut ``%nn`` label
 MOVES = ("]", ")", "C", "c", "O", "N", "n", "=O", "H]", "(", "(C)", "(=O)", "ccccc", "cccc")
 LOWER = "abcdefghijklmnopqrstuvwxyz"
+#: what may still follow inside a bracket atom, ``]`` first; searched this many characters
+#: deep (``H4+]``) and this wide when checking that an open bracket atom can be closed
+BRACKET_TAIL = "]H+-@1234"
+BRACKET_CHARS, BRACKET_WIDTH = 5, 12
 #: steps of the greedy completion, then states the best-first search expands at most
 GREEDY_STEPS = 24
 SEARCH_NODES = 40
@@ -168,7 +172,31 @@ class SMILES(IncrementalConstraint, Completion):
                 parsed = self._checked(text + second)
                 if parsed is not None:
                     break
+        if parsed is not None and _in_bracket(text) and not self._closable(text):
+            return None
         return parsed
+
+    def _closable(self, text: str) -> bool:
+        """Whether the bracket atom open at the end of ``text`` can be closed into a valid
+        prefix: partialsmiles checks an atom's valence only once its ``]`` is written, so
+        ``[O-1`` after ``=`` passes though no ``]`` can follow it."""
+        inner = text[text.rfind("[") + 1 :].lstrip(DIGITS.decode())
+        if not inner:
+            return True  # no element symbol yet: any may follow
+        level = [text]
+        for _ in range(BRACKET_CHARS):
+            nxt = []
+            for node in level:
+                tail = BRACKET_TAIL + (LOWER if _cut_symbol(node) else "")
+                for ch in tail:
+                    child = node + ch
+                    if ch == "]":
+                        if self._checked(child) is not None:
+                            return True
+                    elif self._checked(child) is not None:
+                        nxt.append(child)
+            level = nxt[:BRACKET_WIDTH]
+        return False
 
     def _checked(self, text: str):
         """partialsmiles' partial parse, refused also where an aromatic atom can no longer
@@ -326,6 +354,11 @@ def _stranded_aromatic(parsed) -> bool:
     return any(
         atom.arom and len(atom.bonds) < 2 and id(atom) not in busy for atom in parsed.mol.atoms
     )
+
+
+def _in_bracket(text: str) -> bool:
+    """Whether ``text`` ends inside a bracket atom."""
+    return text.rfind("[") > text.rfind("]")
 
 
 def _cut_symbol(text: str) -> bool:

@@ -79,6 +79,10 @@ def test_tokens_advance_like_their_bytes(smiles):
         ("C%1", True, False),
         ("C[N+1%", False, False),  # no ring label inside a bracket atom
         ("C[N+1%2", False, False),
+        ("CC[N+]=[O-1", False, False),  # a bracket atom no `]` can close validly
+        ("C[K-1", False, False),
+        ("CC(=O)[O-", True, False),
+        ("c1cc[", True, False),
         ("CCO\n\n", False, False),
         (" CCO", False, False),  # no leading space unless leading_space=True
         ("CCO\n", True, True),
