@@ -220,7 +220,11 @@ def test_a_disconnect_during_a_build_frees_its_slot_and_stops_it(hostile):
     while httpx.get(f"{base}/health").json()["pending"] and time.monotonic() - t < 5:
         time.sleep(0.05)
     assert time.monotonic() - t < 1.5  # freed within a second of the disconnect
-    assert _quiet(proc) < 0.5
+    # the build stops: at once from Python code, when it returns from a C call (Lark's regex
+    # compilation) otherwise, well before the ~8 s the whole build takes unloaded
+    t = time.monotonic()
+    while _quiet(proc, 1.0) > 0.3:
+        assert time.monotonic() - t < 4.0, "the build kept computing after the disconnect"
 
 
 def test_fifty_hostile_builds_leave_a_normal_request_as_it_was(hostile):
