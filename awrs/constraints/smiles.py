@@ -28,10 +28,10 @@ DIGITS = b"0123456789"
 #: one, the open ones) and the digits of a cut ``%nn`` label
 MOVES = ("]", ")", "C", "c", "O", "N", "n", "=O", "H]", "(", "(C)", "(=O)", "ccccc", "cccc")
 LOWER = "abcdefghijklmnopqrstuvwxyz"
-#: what may still follow inside a bracket atom, ``]`` first; searched this many characters
-#: deep (``H4+]``) and this wide when checking that an open bracket atom can be closed
+#: what may still follow inside a bracket atom, ``]`` first, tried breadth-first (``H4+]``)
+#: with at most this many parses when checking that an open bracket atom can be closed
 BRACKET_TAIL = "]H+-@1234"
-BRACKET_CHARS, BRACKET_WIDTH = 5, 12
+BRACKET_PARSES = 40
 #: steps of the greedy completion, then states the best-first search expands at most
 GREEDY_STEPS = 24
 SEARCH_NODES = 40
@@ -183,20 +183,32 @@ class SMILES(IncrementalConstraint, Completion):
         inner = text[text.rfind("[") + 1 :].lstrip(DIGITS.decode())
         if not inner:
             return True  # no element symbol yet: any may follow
-        level = [text]
-        for _ in range(BRACKET_CHARS):
+        if not self._known_element(inner):
+            return False
+        level, budget = [text], BRACKET_PARSES
+        while level and budget > 0:
             nxt = []
             for node in level:
-                tail = BRACKET_TAIL + (LOWER if _cut_symbol(node) else "")
-                for ch in tail:
-                    child = node + ch
-                    if ch == "]":
-                        if self._checked(child) is not None:
-                            return True
-                    elif self._checked(child) is not None:
-                        nxt.append(child)
-            level = nxt[:BRACKET_WIDTH]
+                for ch in BRACKET_TAIL + (LOWER if _cut_symbol(node) else ""):
+                    budget -= ch not in LOWER  # a cut symbol's second letters are free
+                    child = self._checked(node + ch)
+                    if child is not None and ch == "]":
+                        return True
+                    if child is not None:
+                        nxt.append(node + ch)
+                    if budget <= 0:
+                        return False
+            level = nxt
         return False
+
+    def _known_element(self, inner: str) -> bool:
+        """False when the bracket atom's symbol is complete (two letters) and partialsmiles
+        knows no valence for its element: no ``]`` can ever close it."""
+        symbol = inner[:2]
+        if len(symbol) < 2 or not symbol.isalpha() or not symbol[1].islower():
+            return True
+        number = self._ps.elements.elements.get(symbol[0].upper() + symbol[1])
+        return number is None or number == 0 or number in self._ps.valence.common_valencies
 
     def _checked(self, text: str):
         """partialsmiles' partial parse, refused also where an aromatic atom can no longer
