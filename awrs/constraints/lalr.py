@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConstraintError
 from ..kernels.lalr import LALRTables
+
+#: the most cells of one dense parse table (states x terminals, states x nonterminals):
+#: 16M int32 cells, 64 MiB; grammars with larger tables are refused before allocating (the
+#: shipped SQL grammar needs 0.06M, a hostile 6,000-rule grammar 288M: 1.2 GB a table)
+MAX_TABLE_CELLS = 1 << 24
 
 
 class LALRBackend:
@@ -39,6 +45,7 @@ class LALRBackend:
                     rules.setdefault(arg, len(rules))
         for rule in rules:
             nonterms.setdefault(rule.origin.name, len(nonterms))
+        _check_size(n_states, len(term_ids), max(len(nonterms), 1))
         action = np.zeros((n_states, len(term_ids)), np.int32)
         goto = np.full((n_states, max(len(nonterms), 1)), -1, np.int32)
         shifts: list[set[int]] = [set() for _ in range(n_states)]
@@ -88,3 +95,14 @@ class LALRBackend:
             return True
         feed = self.feed
         return any(feed(stack, t) is not None for t in terms)
+
+
+def _check_size(states: int, terminals: int, nonterminals: int) -> None:
+    """Refuse parse tables over :data:`MAX_TABLE_CELLS` cells (before allocating them)."""
+    cells = states * max(terminals, nonterminals)
+    if cells > MAX_TABLE_CELLS:
+        raise ConstraintError(
+            f"the grammar's LALR table would have {states:,} states x "
+            f"{max(terminals, nonterminals):,} symbols ({cells:,} cells); expected at most "
+            f"{MAX_TABLE_CELLS:,} cells: simplify the grammar"
+        )

@@ -312,3 +312,16 @@ def test_refusals():
         Grammar('start: A B\nA: "a"\n%declare B\n')
     with pytest.raises(ConfigurationError):
         Grammar('start: "a"\n', parser="cyk")
+
+
+def test_a_grammar_whose_parse_table_is_too_large_is_refused_before_allocating(monkeypatch):
+    from awrs.constraints import lalr
+
+    monkeypatch.setattr(lalr, "MAX_TABLE_CELLS", 2_000)
+    rules = 40
+    text = "start: " + " | ".join(f'"k{i}" x{i}' for i in range(rules)) + "\n"
+    text += "\n".join(f'x{i}: "a" x{(i + 1) % rules} "b" | "d"' for i in range(rules))
+    with pytest.raises(ConstraintError, match=r"LALR table would have .* expected at most 2,000"):
+        awrs.Grammar(text, parser="lalr")
+    monkeypatch.setattr(lalr, "MAX_TABLE_CELLS", 1 << 24)
+    assert awrs.Grammar(text, parser="lalr").accepts("k0d")
