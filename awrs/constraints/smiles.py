@@ -89,6 +89,7 @@ class SMILES(IncrementalConstraint, Completion):
         self._prefixes: OrderedDict[str, object] = OrderedDict()
         self._complete: OrderedDict[str, bool] = OrderedDict()
         self._closed: OrderedDict[str, str | None] = OrderedDict()
+        self._loose_cache: OrderedDict[str, object] = OrderedDict()
         self.evaluations = 0  # partialsmiles parses run (statistic)
 
     def __repr__(self) -> str:
@@ -102,6 +103,14 @@ class SMILES(IncrementalConstraint, Completion):
         return ("", False, False)
 
     def advance(self, state: State, token: bytes) -> State | None:
+        return self._advance(state, token, self._parse)
+
+    def search_advance(self, state: State, token: bytes) -> State | None:
+        """``advance`` without the bracket-atom closability check (completion searches reach
+        the same complete molecules, and skip its cost on every bracket they try)."""
+        return self._advance(state, token, self._loose)
+
+    def _advance(self, state: State, token: bytes, parse) -> State | None:
         text, ended, spaced = state
         for byte in token:
             ch = chr(byte)
@@ -119,7 +128,7 @@ class SMILES(IncrementalConstraint, Completion):
                 text += ch
             else:
                 return None
-        if text != state[0] and self._parse(text) is None:
+        if text != state[0] and parse(text) is None:
             return None
         return (text, ended, spaced)
 
@@ -175,6 +184,22 @@ class SMILES(IncrementalConstraint, Completion):
         if parsed is not None and _in_bracket(text) and not self._closable(text):
             return None
         return parsed
+
+    def _loose(self, text: str):
+        """:meth:`_parse` without the bracket-atom closability check (memoised apart)."""
+        if not _in_bracket(text):
+            return self._parse(text)
+        if text in self._prefixes and self._prefixes[text] is not None:
+            return self._prefixes[text]
+        if text not in self._loose_cache:
+            cut = _open_label(text)
+            value = None
+            if cut == 0:
+                value = self._checked(text)
+                if value is None and _cut_symbol(text):
+                    value = next(filter(None, (self._checked(text + c) for c in LOWER)), None)
+            _store(self._loose_cache, text, value)
+        return self._loose_cache[text]
 
     def _closable(self, text: str) -> bool:
         """Whether the bracket atom open at the end of ``text`` can be closed into a valid
