@@ -23,6 +23,8 @@ from .errors import DeadlineExceeded
 __all__ = ["Deadline", "check", "expired"]
 
 T = TypeVar("T")
+#: times :meth:`Deadline.cancel` interrupts the working thread (every 0.1 s) while it runs
+INTERRUPTS = 300
 _local = threading.local()
 
 
@@ -70,6 +72,10 @@ class Deadline:
             return fn(*args)
         finally:
             with self._lock:
+                if self.reason is not None:  # drop an interrupt still pending
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                        ctypes.c_ulong(threading.get_ident()), None
+                    )
                 self._thread = None
             _local.deadline = prev
 
@@ -81,11 +87,20 @@ class Deadline:
         self.reason = reason
         if not interrupt:
             return
-        with self._lock:
-            if self._thread is not None:
+        threading.Thread(target=self._interrupt, daemon=True).start()
+
+    def _interrupt(self) -> None:
+        """Raise :class:`~awrs.errors.DeadlineExceeded` in the working thread, again every
+        0.1 s while it runs: third-party code may catch and swallow one (``except
+        Exception``)."""
+        for _ in range(INTERRUPTS):
+            with self._lock:
+                if self._thread is None:
+                    return
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(self._thread), ctypes.py_object(DeadlineExceeded)
                 )
+            time.sleep(0.1)
 
 
 def current() -> Deadline | None:
